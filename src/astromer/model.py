@@ -1,0 +1,194 @@
+"""``SingleBandEncoder``: the paper's public API (Sect. 9) over the Keras 3 model."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+
+from . import checkpoint, preprocessing
+from .errors import WeightsError
+from .layers import Encoder, RegressionHead
+from .modes import get_mode
+
+INPUT_KEYS = ("input", "times", "mask_in")
+DEFAULTS = {"num_layers": 2, "d_model": 256, "num_heads": 4, "dff": 128, "dropout": 0.1, "max_obs": 200,
+            "mode": "paper"}
+
+
+def build_model(num_layers=2, d_model=256, num_heads=4, dff=128, dropout=0.1, max_obs=200, mode="paper",
+                dtype=None) -> keras.Model:
+    """The full ASTROMER model: windows {input, times, mask_in} -> reconstructed magnitudes (B, L, 1)."""
+    inputs = {k: keras.Input((max_obs, 1), name=k) for k in INPUT_KEYS}
+    encoder = Encoder(num_layers, d_model, num_heads, dff, dropout, get_mode(mode).name, name="encoder", dtype=dtype)
+    head = RegressionHead(name="regression", dtype=dtype)
+    outputs = head(encoder(inputs))
+    return keras.Model(inputs, outputs, name="astromer")
+
+
+def _batched(n: int, batch_size: int):
+    for lo in range(0, n, batch_size):
+        yield lo, min(n, lo + batch_size)
+
+
+class SingleBandEncoder:
+    """ASTROMER for single-band light curves.
+
+    >>> model = SingleBandEncoder.from_pretraining("weights/astromer_macho_v0")   # doctest: +SKIP
+    >>> embeddings = model.encode([lc1, lc2])   # one (n_obs, d_model) array per curve, in input order
+
+    ``mode`` is ``"paper"`` (default for new models) or ``"legacy"`` (the authors' package; what the
+    published weights need and what :meth:`from_pretraining` selects for them). See the README's table.
+    """
+
+    def __init__(self, num_layers: int = 2, d_model: int = 256, num_heads: int = 4, dff: int = 128,
+                 dropout: float = 0.1, max_obs: int = 200, mode: str = "paper", dtype=None, model=None):
+        self.config = {"num_layers": int(num_layers), "d_model": int(d_model), "num_heads": int(num_heads),
+                       "dff": int(dff), "dropout": float(dropout), "max_obs": int(max_obs),
+                       "mode": get_mode(mode).name}
+        self.model = model if model is not None else build_model(**self.config, dtype=dtype)
+        self._encode_fn = None
+        self._predict_fn = None
+
+    # ------------------------------------------------------------------------------------------ access
+    @property
+    def mode(self):
+        return get_mode(self.config["mode"])
+
+    @property
+    def max_obs(self) -> int:
+        return self.config["max_obs"]
+
+    @property
+    def encoder(self) -> Encoder:
+        return self.model.get_layer("encoder")
+
+    @property
+    def head(self) -> RegressionHead:
+        return self.model.get_layer("regression")
+
+    # --------------------------------------------------------------------------------------- weights
+    @classmethod
+    def from_pretraining(cls, path, mode: str | None = None) -> "SingleBandEncoder":
+        """Load pretrained weights from a local folder, ``.keras`` file or zip (never downloads).
+
+        The authors' TF checkpoint (``weights.index`` + ``conf.json``, e.g. the published MACHO weights)
+        gives a *legacy*-mode model unless ``mode`` says otherwise; our ``.keras`` files keep their mode.
+        """
+        kind, located = checkpoint.locate(path)
+        if kind == "keras":
+            loaded = cls.load(located)
+            if mode is not None and mode != loaded.config["mode"]:
+                raise WeightsError(f"{located} holds a {loaded.config['mode']}-mode model, not {mode}")
+            return loaded
+        conf = checkpoint.read_authors_config(located)
+        instance = cls(**conf, mode=mode or "legacy")
+        checkpoint.load_authors_weights(located, instance.encoder, instance.head)
+        return instance
+
+    @classmethod
+    def load(cls, path) -> "SingleBandEncoder":
+        path = Path(path)
+        if not path.is_file():
+            raise WeightsError(f"no model file at {path}")
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # keras raises many types for corrupt zips and configs
+            raise WeightsError(f"{path}: not a readable ASTROMER .keras model ({type(exc).__name__}: {exc})") from None
+        try:
+            enc = model.get_layer("encoder")
+        except ValueError:
+            raise WeightsError(f"{path}: a Keras model without an ASTROMER 'encoder' layer") from None
+        conf = enc.get_config()
+        return cls(num_layers=conf["num_layers"], d_model=conf["d_model"], num_heads=conf["num_heads"],
+                   dff=conf["dff"], dropout=conf["dropout"], max_obs=int(model.inputs[0].shape[1]),
+                   mode=conf["mode"], model=model)
+
+    def save(self, path) -> Path:
+        """Write ``.keras`` atomically (temp file in the same folder, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".keras", dir=path.parent)
+        os.close(fd)
+        try:
+            self.model.save(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    # ------------------------------------------------------------------------------------ inference
+    def _compiled(self, which: str):
+        import tensorflow as tf
+
+        spec = {k: tf.TensorSpec((None, self.max_obs, 1), tf.float32) for k in INPUT_KEYS}
+        if which == "encode":
+            if self._encode_fn is None:
+                encoder = self.encoder
+                self._encode_fn = tf.function(lambda d: encoder(d, training=False), input_signature=[spec])
+            return self._encode_fn
+        if self._predict_fn is None:
+            model = self.model
+            self._predict_fn = tf.function(lambda d: model(d, training=False), input_signature=[spec])
+        return self._predict_fn
+
+    def _run(self, which: str, windows: dict, batch_size: int) -> np.ndarray:
+        fn = self._compiled(which)
+        n = len(windows["input"])
+        width = self.config["d_model"] if which == "encode" else 1
+        out = np.empty((n, self.max_obs, width), dtype=np.float32)
+        for lo, hi in _batched(n, batch_size):
+            batch = {k: np.asarray(windows[k][lo:hi], dtype=np.float32) for k in INPUT_KEYS}
+            out[lo:hi] = np.asarray(fn(batch), dtype=np.float32)
+        return out
+
+    def encode_windows(self, times, magnitudes, mask_in, batch_size: int = 256) -> np.ndarray:
+        """Embeddings (n_windows, max_obs, d_model) of prepared (n_windows, max_obs, 1) windows."""
+        windows = {"times": times, "input": magnitudes, "mask_in": mask_in}
+        for key, value in windows.items():
+            if np.shape(value)[1:] != (self.max_obs, 1):
+                raise ValueError(f"{key}: expected shape (n_windows, {self.max_obs}, 1), got {np.shape(value)}")
+        return self._run("encode", windows, batch_size)
+
+    def reconstruct(self, windows: dict, batch_size: int = 256) -> np.ndarray:
+        """The regression head's output (n_windows, max_obs, 1) for prepared windows."""
+        return self._run("predict", windows, batch_size)
+
+    def encode(self, light_curves: Sequence, batch_size: int = 256, ids: Sequence | None = None,
+               min_obs: int = 1) -> list[np.ndarray]:
+        """One (n_obs, d_model) float32 array per light curve, rows aligned with the input rows, in input order.
+
+        Each curve (columns time, magnitude, error; times strictly increasing, finite, no sentinels) is cut
+        into the sequential windows of the authors' package: [0, L), [L, 2L), ..., and a last window
+        [N-L, N) that overlaps the one before it. An observation that lies in two windows takes its
+        embedding from the first window that contains it (the one where it has the context of the
+        observations that precede it); the overlap only supplies the last N mod L observations. A last window
+        that duplicates the previous one (N a multiple of L) is not computed.
+        """
+        arrays = preprocessing.check_light_curves(light_curves, ids, min_obs=min_obs)
+        windows = preprocessing.prepare_windows(arrays, self.max_obs, window="all", mode=self.mode)
+        emb = self._run("encode", windows, batch_size)
+        results = [np.empty((len(a), self.config["d_model"]), dtype=np.float32) for a in arrays]
+        filled = np.zeros(len(arrays), dtype=np.int64)  # rows already written, per curve
+        for w, (i, start, length) in enumerate(zip(windows["index"], windows["start"], windows["length"])):
+            first_new = filled[i] - start  # skip rows a previous window already gave
+            if first_new < length:
+                results[i][start + first_new:start + length] = emb[w, first_new:length]
+                filled[i] = start + length
+        return results
+
+    # -------------------------------------------------------------------------------------- training
+    def fit(self, train, valid, epochs: int = 100000, **kwargs):
+        """Masked-RMSE training (pretraining or fine-tuning) with early stopping and resume.
+
+        ``train`` and ``valid`` are lists of (n, 3) arrays. Keyword arguments go to
+        :func:`astromer.training.fit` (``patience``, ``batch_size``, ``lr``, ``out_dir``, ``ckpt_dir`` ...).
+        Returns the :class:`astromer.training.History`.
+        """
+        from .training import fit
+
+        return fit(self, train, valid, epochs=epochs, **kwargs)
