@@ -45,7 +45,10 @@ class SingleBandEncoder:
     """
 
     def __init__(self, num_layers: int = 2, d_model: int = 256, num_heads: int = 4, dff: int = 128,
-                 dropout: float = 0.1, max_obs: int = 200, mode: str = "paper", dtype=None, model=None):
+                 dropout: float = 0.1, max_obs: int = 200, mode: str = "paper", dtype=None, model=None,
+                 seed: int | None = None):
+        if seed is not None:  # initial weights and dropout masks reproducible
+            keras.utils.set_random_seed(seed)
         self.config = {"num_layers": int(num_layers), "d_model": int(d_model), "num_heads": int(num_heads),
                        "dff": int(dff), "dropout": float(dropout), "max_obs": int(max_obs),
                        "mode": get_mode(mode).name}
@@ -72,7 +75,7 @@ class SingleBandEncoder:
 
     # --------------------------------------------------------------------------------------- weights
     @classmethod
-    def from_pretraining(cls, path, mode: str | None = None) -> "SingleBandEncoder":
+    def from_pretraining(cls, path, mode: str | None = None, dropout: float | None = None) -> "SingleBandEncoder":
         """Load pretrained weights from a local folder, ``.keras`` file or zip (never downloads).
 
         The authors' TF checkpoint (``weights.index`` + ``conf.json``, e.g. the published MACHO weights)
@@ -85,6 +88,8 @@ class SingleBandEncoder:
                 raise WeightsError(f"{located} holds a {loaded.config['mode']}-mode model, not {mode}")
             return loaded
         conf = checkpoint.read_authors_config(located)
+        if dropout is not None:
+            conf["dropout"] = dropout
         instance = cls(**conf, mode=mode or "legacy")
         checkpoint.load_authors_weights(located, instance.encoder, instance.head)
         return instance

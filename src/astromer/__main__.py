@@ -1,0 +1,4 @@
+import sys
+from astromer.cli import main
+
+sys.exit(main())

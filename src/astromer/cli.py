@@ -1,0 +1,193 @@
+"""``astromer`` command line: the functions the workflow's rules call.
+
+    astromer pretrain --data STORE --split CSV --out DIR --ckpt-dir DIR [--mode paper|legacy] ...
+    astromer finetune --init WEIGHTS --data STORE --split CSV --out DIR --ckpt-dir DIR ...
+    astromer encode   --weights WEIGHTS --data STORE [--split CSV --part test] --out NPZ
+    astromer data ...                      (readers, filter, splits, simulator: astromer.data.cli)
+    astromer classify|lr-search|figure ... (experiments: astromer.experiments_cli)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import LightCurveError, WeightsError
+
+DELEGATED = {
+    "data": ("astromer.data.cli", False),
+    "classify": ("astromer.experiments_cli", True),
+    "lr-search": ("astromer.experiments_cli", True),
+    "figure": ("astromer.experiments_cli", True),
+}
+
+
+def _model_config(value: str | None) -> dict:
+    if not value:
+        return {}
+    path = Path(value)
+    text = path.read_text() if path.is_file() else value
+    try:
+        conf = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"error: --model-config is neither a JSON file nor JSON text ({exc})")
+    allowed = {"num_layers", "d_model", "num_heads", "dff", "dropout", "max_obs"}
+    unknown = set(conf) - allowed
+    if unknown:
+        raise SystemExit(f"error: unknown model-config keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return conf
+
+
+def _training_parser(name: str, help_text: str, init_required: bool, sub) -> None:
+    p = sub.add_parser(name, help=help_text)
+    p.add_argument("--data", required=True, help="light-curve store (directory)")
+    p.add_argument("--split", required=True, help="CSV with columns id,split (train/val/test)")
+    p.add_argument("--out", required=True, help="output folder: model.keras, history.csv, metrics.json")
+    p.add_argument("--ckpt-dir", required=True, help="resume state (keep it out of the workflow's outputs)")
+    p.add_argument("--init", required=init_required, help="starting weights (.keras, folder or zip)")
+    p.add_argument("--mode", choices=["paper", "legacy"], help="default: paper, or the mode of --init")
+    p.add_argument("--model-config", help="JSON file or text: num_layers, d_model, num_heads, dff, dropout, max_obs")
+    p.add_argument("--epochs", type=int, default=100000)
+    p.add_argument("--patience", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--msk-frac", type=float, default=0.5)
+    p.add_argument("--rnd-frac", type=float, default=0.2)
+    p.add_argument("--same-frac", type=float, default=0.2)
+    p.add_argument("--min-obs", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-jit", action="store_true", help="do not XLA-compile the train step")
+    p.add_argument("--label", default="", help="recorded in metrics.json (e.g. survey/subset/fold)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="astromer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _training_parser("pretrain", "masked-magnitude pretraining", False, sub)
+    _training_parser("finetune", "fine-tuning from pretrained weights (same loss)", True, sub)
+    enc = sub.add_parser("encode", help="embeddings of every observation of a store's light curves")
+    enc.add_argument("--weights", required=True)
+    enc.add_argument("--data", required=True)
+    enc.add_argument("--split", help="CSV with id,split; with --part, encode only that part")
+    enc.add_argument("--part", default=None)
+    enc.add_argument("--batch-size", type=int, default=256)
+    enc.add_argument("--out", required=True, help=".npz: ids, offsets, embeddings (total_obs, d_model)")
+    for name in DELEGATED:
+        sub.add_parser(name, help=f"see `astromer {name} --help`", add_help=False)
+    return parser
+
+
+def _read_split(path, store) -> dict:
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype={"id": str})
+    missing = {"id", "split"} - set(table.columns)
+    if missing:
+        raise SystemExit(f"error: {path}: missing columns {sorted(missing)} (need id,split)")
+    known = set(store.metadata["id"].astype(str))
+    unknown = sorted(set(table["id"]) - known)
+    if unknown:
+        raise SystemExit(f"error: {path}: {len(unknown)} ids not in the store (first: {unknown[0]})")
+    return {part: list(group["id"]) for part, group in table.groupby("split")}
+
+
+def _train(args, command: str) -> int:
+    import keras
+
+    from .data.store import LightCurveStore
+    from .model import SingleBandEncoder
+    from .training import atomic_write_text, fit, test_rmse
+
+    began = time.perf_counter()
+    keras.utils.set_random_seed(args.seed)
+    store = LightCurveStore.open(args.data)
+    parts = _read_split(args.split, store)
+    for needed in ("train", "val"):
+        if not parts.get(needed):
+            raise SystemExit(f"error: {args.split}: no '{needed}' rows")
+    conf = _model_config(args.model_config)
+    if args.init:
+        encoder = SingleBandEncoder.from_pretraining(args.init, mode=args.mode, dropout=conf.get("dropout"))
+    else:
+        encoder = SingleBandEncoder(**conf, mode=args.mode or "paper", seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    load = lambda part: store.load(parts[part])  # noqa: E731
+    print(f"{command}: {len(parts['train'])} train / {len(parts['val'])} val curves, mode {encoder.config['mode']}, "
+          f"config {encoder.config}", file=sys.stderr, flush=True)
+    history = fit(encoder, load("train"), load("val"), epochs=args.epochs, patience=args.patience,
+                  batch_size=args.batch_size, lr=args.lr, msk_frac=args.msk_frac, rnd_frac=args.rnd_frac,
+                  same_frac=args.same_frac, seed=args.seed, ckpt_dir=args.ckpt_dir,
+                  tensorboard_dir=out / "tensorboard", jit_compile=not args.no_jit)
+    encoder.save(out / "model.keras")
+    history.to_csv(out / "history.csv")
+    mask_args = {"msk_frac": args.msk_frac, "rnd_frac": args.rnd_frac, "same_frac": args.same_frac}
+    metrics = {
+        "command": command, "label": args.label, "mode": encoder.config["mode"], "config": encoder.config,
+        "seed": args.seed, "epochs": history.n_epochs, "best_epoch": history.best_epoch,
+        "best_val_rmse": history.best_val_loss, "stopped_early": history.stopped_early,
+        "resumed_from": history.resumed_from, "wall_seconds": round(time.perf_counter() - began, 2),
+        "train_seconds": round(sum(e["seconds"] for e in history.epochs), 2),
+        "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts.get("test", [])),
+        "test_rmse": test_rmse(encoder, load("test"), args.batch_size, args.seed, **mask_args) if parts.get("test") else None,
+        "init": args.init, "data": args.data, "split": args.split, "args": vars(args),
+    }
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    print(f"{command}: {history.n_epochs} epochs, best val RMSE {history.best_val_loss:.4f} at epoch "
+          f"{history.best_epoch}, test RMSE {metrics['test_rmse']}", flush=True)
+    return 0
+
+
+def _encode(args) -> int:
+    import os
+    import tempfile
+
+    import numpy as np
+
+    from .data.store import LightCurveStore
+    from .model import SingleBandEncoder
+
+    store = LightCurveStore.open(args.data)
+    ids = list(store.metadata["id"].astype(str))
+    if args.split:
+        parts = _read_split(args.split, store)
+        ids = parts.get(args.part, []) if args.part else ids
+    encoder = SingleBandEncoder.from_pretraining(args.weights)
+    embeddings = encoder.encode(store.load(ids), batch_size=args.batch_size, ids=ids)
+    offsets = np.concatenate([[0], np.cumsum([len(e) for e in embeddings])])
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".npz")
+    os.close(fd)
+    np.savez(tmp, ids=np.array(ids), offsets=offsets,
+             embeddings=np.concatenate(embeddings) if embeddings else np.zeros((0, encoder.config["d_model"])))
+    os.replace(tmp, out)
+    print(f"encode: {len(ids)} curves, {offsets[-1]} observations -> {out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        module_name, keep_command = DELEGATED[argv[0]]
+        module = importlib.import_module(module_name)
+        return module.main(argv if keep_command else argv[1:]) or 0
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("pretrain", "finetune"):
+            return _train(args, args.command)
+        if args.command == "encode":
+            return _encode(args)
+    except (LightCurveError, WeightsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
