@@ -107,7 +107,7 @@ def load_authors_weights(prefix: Path, encoder, head) -> int:
     try:
         reader = tf.train.load_checkpoint(str(prefix))
         shapes = reader.get_variable_to_shape_map()
-    except (tf.errors.OpError, ValueError) as exc:
+    except (tf.errors.OpError, ValueError, IndexError) as exc:
         raise WeightsError(f"{prefix}: unreadable or truncated TF checkpoint ({type(exc).__name__}: {exc})") from None
     mapping = authors_variable_map(encoder, head)
     stored = {k[: -len(SUFFIX)] for k in shapes if k.endswith(SUFFIX)}
@@ -129,7 +129,7 @@ def load_authors_weights(prefix: Path, encoder, head) -> int:
             )
         try:
             value = reader.get_tensor(key + SUFFIX)
-        except (tf.errors.OpError, ValueError) as exc:
+        except (tf.errors.OpError, ValueError, IndexError) as exc:
             raise WeightsError(f"{prefix}: truncated or corrupt checkpoint data at {key} ({exc})") from None
         variable.assign(value)
         total += value.size

@@ -36,6 +36,7 @@ class History:
     best_val_loss: float = float("inf")
     stopped_early: bool = False
     resumed_from: int | None = None
+    initial_val_loss: float | None = None  # before any training step of this run
 
     @property
     def n_epochs(self) -> int:
@@ -196,7 +197,7 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
                 )
             trainer.load_state_arrays(state, str(state_path))
             best_weights = [state[f"best_{i}"] for i in range(meta["n_best"])]
-        history = History(**{k: meta["history"][k] for k in ("epochs", "best_epoch", "best_val_loss", "stopped_early")})
+        history = History(**meta["history"])
         history.resumed_from = len(history.epochs)
         wait, start_epoch = meta["wait"], len(history.epochs) + 1
         log(f"resuming from {state_path} after epoch {len(history.epochs)}")
@@ -205,6 +206,9 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
 
     done = history.stopped_early or len(history.epochs) >= epochs
+    if not history.epochs:
+        history.initial_val_loss = evaluate(trainer, valid_windows, batch_size)
+        log(f"epoch    0  val_loss {history.initial_val_loss:.4f} (before training)")
     run_epochs = 0
     for epoch in range(start_epoch, epochs + 1):
         if done:
@@ -251,7 +255,8 @@ def _save_state(path: Path, trainer: Trainer, best_weights, history: History, wa
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"fingerprint": fingerprint, "wait": wait, "n_best": len(best_weights),
             "history": {"epochs": history.epochs, "best_epoch": history.best_epoch,
-                        "best_val_loss": history.best_val_loss, "stopped_early": history.stopped_early}}
+                        "best_val_loss": history.best_val_loss, "stopped_early": history.stopped_early,
+                        "initial_val_loss": history.initial_val_loss}}
     arrays = trainer.state_arrays()
     arrays.update({f"best_{i}": w for i, w in enumerate(best_weights)})
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state.", suffix=".npz")

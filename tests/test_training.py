@@ -1,0 +1,79 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from astromer import SingleBandEncoder
+from astromer.training import STATE_FILE
+
+from conftest import synthetic_curves
+
+HERE = Path(__file__).parent
+
+
+def test_pretraining_lowers_validation_rmse_and_saves_keras(tmp_path, rng):
+    curves = synthetic_curves(300, rng)
+    encoder = SingleBandEncoder(num_layers=1, d_model=32, num_heads=2, dff=32, mode="paper", seed=0)
+    history = encoder.fit(curves[:240], curves[240:], epochs=6, patience=10, batch_size=32, lr=3e-3,
+                          tensorboard_dir=tmp_path / "tb")
+    val = [e["val_loss"] for e in history.epochs]
+    assert history.best_val_loss < history.initial_val_loss * 0.8, (history.initial_val_loss, val)
+    assert history.best_val_loss < val[0]
+    path = encoder.save(tmp_path / "model.keras")
+    loaded = SingleBandEncoder.load(path)
+    assert loaded.config == encoder.config
+    x = encoder.encode(curves[:3])
+    y = loaded.encode(curves[:3])
+    for a, b in zip(x, y):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert any((tmp_path / "tb").iterdir())
+    # reloading through the public entry point, as a folder
+    assert SingleBandEncoder.from_pretraining(tmp_path).config["mode"] == "paper"
+
+
+def _run(ckpt, out, env):
+    return subprocess.Popen([sys.executable, str(HERE / "train_worker.py"), str(ckpt), str(out)], env=env,
+                            cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _epochs_done(ckpt: Path) -> int:
+    try:
+        with np.load(ckpt / STATE_FILE) as state:
+            return len(json.loads(str(state["meta"]))["history"]["epochs"])
+    except (OSError, KeyError, ValueError):
+        return 0
+
+
+def test_killed_run_resumes_and_ends_at_the_same_epoch(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    clean = _run(tmp_path / "clean_ckpt", tmp_path / "clean.json", env)
+    assert clean.wait(timeout=600) == 0, clean.stdout.read()
+
+    ckpt = tmp_path / "killed_ckpt"
+    victim = _run(ckpt, tmp_path / "killed.json", env)
+    deadline = time.time() + 300
+    while _epochs_done(ckpt) < 2 and time.time() < deadline and victim.poll() is None:
+        time.sleep(0.2)
+    assert victim.poll() is None, "the run finished before it could be killed"
+    victim.send_signal(signal.SIGTERM)  # what Slurm sends at the time limit
+    victim.wait(timeout=60)
+    assert not (tmp_path / "killed.json").exists()
+    done_before = _epochs_done(ckpt)
+    assert done_before >= 2
+
+    resumed = _run(ckpt, tmp_path / "killed.json", env)
+    assert resumed.wait(timeout=600) == 0, resumed.stdout.read()
+    a = json.loads((tmp_path / "clean.json").read_text())
+    b = json.loads((tmp_path / "killed.json").read_text())
+    assert b["resumed_from"] == done_before
+    assert len(b["epochs"]) == len(a["epochs"])
+    assert b["best_epoch"] == a["best_epoch"]
+    np.testing.assert_allclose([e["val_loss"] for e in b["epochs"]], [e["val_loss"] for e in a["epochs"]],
+                               rtol=1e-5)
