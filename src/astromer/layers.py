@@ -150,13 +150,16 @@ class Encoder(layers.Layer):
 
     def __init__(self, num_layers: int = 2, d_model: int = 256, num_heads: int = 4, dff: int = 128,
                  dropout: float = 0.1, mode: str = "paper", **kwargs):
+        # Times must reach the positional encoding in float32 even under a bfloat16 policy (bf16 would
+        # round +-500 d to +-2 d), so inputs are cast here by hand rather than by Keras.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.mode = get_mode(mode)
         self.num_layers, self.d_model, self.num_heads, self.dff = int(num_layers), int(d_model), int(num_heads), int(dff)
         self.dropout_rate = float(dropout)
         policy = self.dtype_policy
         self.inp_transform = layers.Dense(d_model, name="inp_transform", dtype=policy)
-        self.pe = PositionalEncoding(d_model, self.mode.pe_base, self.mode.pe_paired, name="pe", dtype=policy)
+        self.pe = PositionalEncoding(d_model, self.mode.pe_base, self.mode.pe_paired, name="pe", dtype="float32")
         self.dropout = layers.Dropout(dropout, dtype=policy)
         self.enc_layers = [
             AttentionBlock(d_model, num_heads, dff, dropout, self.mode.residual, self.mode.attention_mask,
@@ -172,10 +175,11 @@ class Encoder(layers.Layer):
 
     def call(self, inputs, training=False):
         training = bool(training) and self.mode.dropout_in_training
+        compute = self.compute_dtype
         magnitudes, times, mask_in = inputs["input"], inputs["times"], inputs["mask_in"]
         if self.mode.hide_masked_input:  # hidden values never enter the encoder
             magnitudes = magnitudes * (1.0 - mask_in)
-        x = self.inp_transform(magnitudes) + self.pe(times)
+        x = self.inp_transform(ops.cast(magnitudes, compute)) + ops.cast(self.pe(ops.cast(times, "float32")), compute)
         x = self.dropout(x, training=training)
         mask_in = ops.cast(mask_in, x.dtype)
         for block in self.enc_layers:
@@ -187,7 +191,9 @@ class Encoder(layers.Layer):
         return (*shape[:-1], self.d_model)
 
     def get_config(self):
-        return {**super().get_config(), "num_layers": self.num_layers, "d_model": self.d_model,
+        config = super().get_config()
+        config.pop("autocast", None)
+        return {**config, "num_layers": self.num_layers, "d_model": self.d_model,
                 "num_heads": self.num_heads, "dff": self.dff, "dropout": self.dropout_rate, "mode": self.mode.name}
 
 
