@@ -1,0 +1,1 @@
+"""ASTROMER reproduction library (package root; the lead owns its contents)."""
