@@ -184,9 +184,14 @@ def check_labeled_splits(store_metadata: pd.DataFrame, split_dir) -> dict:
                 got = {s: int((part["split"] == s).sum()) for s in SPLITS}
                 if got != expect:
                     errors.append(f"{where}: class {lab!r} counts {got} != expected {expect}")
-            test_sets[subset] = frozenset(table.loc[table["split"] == "test", "id"])
-        if len(set(test_sets.values())) > 1:
-            errors.append(f"fold{fold}: test sets differ between subsets")
+            test = table[table["split"] == "test"]
+            for lab, group in test.groupby("label"):
+                # A class left out of a subset (reported too small) has no rows there; every class
+                # present must have the same test ids in every subset of the fold.
+                first = test_sets.setdefault(lab, (subset, frozenset(group["id"])))
+                if first[1] != frozenset(group["id"]):
+                    errors.append(f"fold{fold}: test set of class {lab!r} differs between subsets "
+                                  f"{first[0]} and {subset}")
     return {"ok": not errors and checked > 0, "files_checked": checked, "errors": errors[:200],
             "n_errors": len(errors)}
 
