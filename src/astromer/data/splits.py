@@ -1,0 +1,212 @@
+"""Deterministic splits written as tables of ids (never copies of the data).
+
+Pretraining: ``id,split`` with 60/20/20 train/val/test (counts: floor of the fraction for train and val,
+the rest to test), from one permutation of the sorted ids.
+
+Labeled (paper Sect. 6): for each fold k (own random stream from (seed, k)) and each class, the class's
+sorted ids are permuted; the first ``test_per_class`` are the fold's test set, the rest is the pool.
+Subset n takes the first n ids of the pool (so 20 ⊂ 50 ⊂ 100 ⊂ 500 inside a fold), ``all`` the whole pool;
+each subset is split train/val with val = round(n * val_fraction). The test rows are repeated, unchanged,
+in every subset file ``<outdir>/fold{k}/{subset}.csv`` (columns ``id,label,split``).
+
+Classes too small (fewer than ``test_per_class`` + n objects for subset n, or fewer than
+``test_per_class`` + 2 for the test set itself) are never shrunk: with ``on_small="skip"`` (default) the
+class is left out of that subset file (or of every file of the fold when the test set cannot be made) and
+listed in ``report.json``; with ``on_small="fail"`` the split stops with an error naming the class.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .store import atomic_write_json, atomic_write_text
+
+SPLITS = ("train", "val", "test")
+
+
+class SplitError(ValueError):
+    pass
+
+
+def _csv_text(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def pretrain_split(ids, seed: int, fractions=(0.6, 0.2, 0.2)) -> pd.DataFrame:
+    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) < 0:
+        raise SplitError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+    ids = np.array(sorted(str(i) for i in ids), dtype=object)
+    if len(set(ids)) != len(ids):
+        raise SplitError("duplicate ids in the store")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    n_train = int(np.floor(fractions[0] * len(ids)))
+    n_val = int(np.floor(fractions[1] * len(ids)))
+    split = np.empty(len(ids), dtype=object)
+    split[order[:n_train]] = "train"
+    split[order[n_train:n_train + n_val]] = "val"
+    split[order[n_train + n_val:]] = "test"
+    frame = pd.DataFrame({"id": ids, "split": split})
+    frame["split"] = pd.Categorical(frame["split"], SPLITS)
+    return frame.sort_values(["split", "id"]).reset_index(drop=True).astype({"split": str})
+
+
+def write_pretrain_split(ids, seed, out, fractions=(0.6, 0.2, 0.2)) -> pd.DataFrame:
+    frame = pretrain_split(ids, seed, fractions)
+    atomic_write_text(out, _csv_text(frame))
+    return frame
+
+
+def _parse_subset(name) -> int | None:
+    return None if str(name) == "all" else int(name)
+
+
+def labeled_splits(ids, labels, seed: int, folds: int = 3, test_per_class: int = 100,
+                   subsets=("20", "50", "100", "500", "all"), val_fraction: float = 0.2,
+                   on_small: str = "skip"):
+    """Return ({(fold, subset): DataFrame}, report dict)."""
+    if on_small not in ("skip", "fail"):
+        raise SplitError(f"on_small must be 'skip' or 'fail', not {on_small!r}")
+    frame = pd.DataFrame({"id": [str(i) for i in ids], "label": list(labels)})
+    if frame["label"].isna().any():
+        raise SplitError(f"object {frame.loc[frame['label'].isna(), 'id'].iloc[0]!r} has no label")
+    if frame["id"].duplicated().any():
+        raise SplitError(f"duplicate id {frame.loc[frame['id'].duplicated(), 'id'].iloc[0]!r}")
+    frame["label"] = frame["label"].astype(str)
+    by_class = {lab: np.array(sorted(g["id"]), dtype=object) for lab, g in frame.groupby("label")}
+    subsets = [str(s) for s in subsets]
+    report = {"seed": seed, "folds": folds, "test_per_class": test_per_class, "subsets": subsets,
+              "val_fraction": val_fraction, "on_small": on_small,
+              "class_sizes": {k: int(len(v)) for k, v in by_class.items()}, "too_small": [],
+              "counts": {}}
+    tables = {}
+    for fold in range(folds):
+        rng = np.random.default_rng([seed, fold])
+        tests, pools = {}, {}
+        for lab in sorted(by_class):
+            members = by_class[lab][rng.permutation(len(by_class[lab]))]
+            if len(members) < test_per_class + 2:
+                _too_small(report, fold, "test", lab, len(members), test_per_class + 2, on_small)
+                continue
+            tests[lab], pools[lab] = members[:test_per_class], members[test_per_class:]
+        for subset in subsets:
+            n = _parse_subset(subset)
+            rows = []
+            for lab in sorted(pools):
+                pool = pools[lab]
+                if n is not None and len(pool) < n:
+                    _too_small(report, fold, subset, lab, len(by_class[lab]), test_per_class + n, on_small)
+                    continue
+                chosen = pool if n is None else pool[:n]
+                n_val = int(round(len(chosen) * val_fraction))
+                rows += [(i, lab, "train") for i in chosen[:len(chosen) - n_val]]
+                rows += [(i, lab, "val") for i in chosen[len(chosen) - n_val:]]
+                rows += [(i, lab, "test") for i in tests[lab]]
+            table = pd.DataFrame(rows, columns=["id", "label", "split"])
+            table["split"] = pd.Categorical(table["split"], SPLITS)
+            table = table.sort_values(["split", "label", "id"]).reset_index(drop=True).astype({"split": str})
+            tables[(fold, subset)] = table
+            report["counts"][f"fold{fold}/{subset}"] = {
+                lab: {s: int(((table["label"] == lab) & (table["split"] == s)).sum()) for s in SPLITS}
+                for lab in sorted(table["label"].unique())}
+    return tables, report
+
+
+def _too_small(report, fold, subset, lab, have, need, on_small):
+    entry = {"fold": fold, "subset": subset, "class": lab, "available": int(have), "needed": int(need)}
+    if on_small == "fail":
+        raise SplitError(f"class {lab!r} has {have} objects, {need} needed for subset {subset} "
+                         f"(fold {fold}); use on_small='skip' to leave it out of that subset")
+    report["too_small"].append(entry)
+
+
+def write_labeled_splits(ids, labels, out_dir, **kwargs) -> dict:
+    tables, report = labeled_splits(ids, labels, **kwargs)
+    out_dir = Path(out_dir)
+    for (fold, subset), table in tables.items():
+        atomic_write_text(out_dir / f"fold{fold}" / f"{subset}.csv", _csv_text(table))
+    atomic_write_json(out_dir / "report.json", report)
+    return report
+
+
+# ------------------------------------------------------------------ checker
+def check_labeled_splits(store_metadata: pd.DataFrame, split_dir) -> dict:
+    """Prove: no id in two parts of a fold, ids exist with their store label, counts exact, test sets
+    identical across subsets, too-small classes absent. Returns a report with ``ok`` and ``errors``."""
+    split_dir = Path(split_dir)
+    errors = []
+    params = json.loads((split_dir / "report.json").read_text())
+    known = dict(zip(store_metadata["id"].astype(str), store_metadata["label"].astype("string")))
+    sizes = store_metadata["label"].dropna().astype(str).value_counts().to_dict()
+    small = {(e["fold"], e["subset"], e["class"]) for e in params["too_small"]}
+    test_per_class, val_fraction = params["test_per_class"], params["val_fraction"]
+    checked = 0
+    for fold in range(params["folds"]):
+        test_sets = {}
+        small_test = {c for f, s, c in small if f == fold and s == "test"}
+        for subset in params["subsets"]:
+            path = split_dir / f"fold{fold}" / f"{subset}.csv"
+            if not path.is_file():
+                errors.append(f"{path}: missing")
+                continue
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+            checked += 1
+            where = f"fold{fold}/{subset}.csv"
+            if list(table.columns) != ["id", "label", "split"]:
+                errors.append(f"{where}: columns {list(table.columns)} != ['id', 'label', 'split']")
+                continue
+            dup = table["id"][table["id"].duplicated()]
+            if len(dup):
+                errors.append(f"{where}: id {dup.iloc[0]!r} appears in more than one part (or twice)")
+            bad_split = set(table["split"]) - set(SPLITS)
+            if bad_split:
+                errors.append(f"{where}: unknown split values {sorted(bad_split)}")
+            for obj, lab in zip(table["id"], table["label"]):
+                if obj not in known:
+                    errors.append(f"{where}: id {obj!r} is not in the store")
+                    break
+                if str(known[obj]) != lab:
+                    errors.append(f"{where}: id {obj!r} labelled {lab!r}, store says {known[obj]!r}")
+                    break
+            n = _parse_subset(subset)
+            for lab in sorted(sizes):
+                skipped = lab in small_test or (fold, subset, lab) in small
+                part = table[table["label"] == lab]
+                if skipped:
+                    if len(part):
+                        errors.append(f"{where}: class {lab!r} was reported too small but is present")
+                    continue
+                chosen = sizes[lab] - test_per_class if n is None else n
+                n_val = int(round(chosen * val_fraction))
+                expect = {"train": chosen - n_val, "val": n_val, "test": test_per_class}
+                got = {s: int((part["split"] == s).sum()) for s in SPLITS}
+                if got != expect:
+                    errors.append(f"{where}: class {lab!r} counts {got} != expected {expect}")
+            test = table[table["split"] == "test"]
+            for lab, group in test.groupby("label"):
+                # A class left out of a subset (reported too small) has no rows there; every class
+                # present must have the same test ids in every subset of the fold.
+                first = test_sets.setdefault(lab, (subset, frozenset(group["id"])))
+                if first[1] != frozenset(group["id"]):
+                    errors.append(f"fold{fold}: test set of class {lab!r} differs between subsets "
+                                  f"{first[0]} and {subset}")
+    return {"ok": not errors and checked > 0, "files_checked": checked, "errors": errors[:200],
+            "n_errors": len(errors)}
+
+
+def check_pretrain_split(ids, csv_path, fractions=(0.6, 0.2, 0.2)) -> dict:
+    table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    errors = []
+    if table["id"].duplicated().any():
+        errors.append(f"{csv_path}: id {table['id'][table['id'].duplicated()].iloc[0]!r} in two parts")
+    if set(table["id"]) != {str(i) for i in ids}:
+        errors.append(f"{csv_path}: ids differ from the store's")
+    n = len(table)
+    expect = {"train": int(np.floor(fractions[0] * n)), "val": int(np.floor(fractions[1] * n))}
+    expect["test"] = n - expect["train"] - expect["val"]
+    got = {s: int((table["split"] == s).sum()) for s in SPLITS}
+    if got != expect:
+        errors.append(f"{csv_path}: counts {got} != expected {expect}")
+    return {"ok": not errors, "errors": errors}

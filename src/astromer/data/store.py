@@ -1,0 +1,268 @@
+"""The internal light-curve store (contract: docs/architecture.md).
+
+A directory with
+- ``light_curves.parquet``: one row per object, ``id`` (string), ``time`` (list<float64>), ``mag`` and
+  ``err`` (list<float32>); times strictly increasing, all values finite;
+- ``metadata.parquet``: one row per object, at least ``id, survey, band, n_obs, label`` (label null when
+  unlabeled), in the same order as the light curves;
+- ``provenance.json``: what made it (``simulated``, seed, config, sources, skip counts).
+
+Writes are atomic: the whole directory is built beside the target and swapped in with ``os.replace``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+LIGHT_CURVES = "light_curves.parquet"
+METADATA = "metadata.parquet"
+PROVENANCE = "provenance.json"
+REQUIRED_METADATA = ("id", "survey", "band", "n_obs", "label")
+# Curves per parquet row group: keeps list offsets inside int32 at the paper's 1.5 M curves.
+ROWS_PER_GROUP = 20_000
+
+
+class StoreError(ValueError):
+    """A store that breaks the contract (bad path, missing columns, invalid curves)."""
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write text to a temp file in the same directory, then rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def _validate_flat(ids, offsets, time, mag, err, where: str) -> None:
+    n = len(ids)
+    if offsets.shape != (n + 1,) or offsets[0] != 0 or offsets[-1] != len(time):
+        raise StoreError(f"{where}: offsets do not match {n} objects and {len(time)} observations")
+    if not (len(time) == len(mag) == len(err)):
+        raise StoreError(f"{where}: time, mag, err lengths differ")
+    lengths = np.diff(offsets)
+    if np.any(lengths < 1):
+        bad = ids[int(np.argmax(lengths < 1))]
+        raise StoreError(f"{where}: object {bad!r} has no observations")
+    finite = np.isfinite(time) & np.isfinite(mag) & np.isfinite(err)
+    if not finite.all():
+        i = int(np.searchsorted(offsets, np.argmin(finite), side="right") - 1)
+        raise StoreError(f"{where}: object {ids[i]!r} has non-finite values")
+    step = np.diff(time)
+    boundary = np.zeros(len(step), dtype=bool)
+    inner_starts = offsets[1:-1]
+    boundary[inner_starts[inner_starts > 0] - 1] = True
+    bad_step = (step <= 0) & ~boundary
+    if bad_step.any():
+        i = int(np.searchsorted(offsets, np.argmax(bad_step), side="right") - 1)
+        raise StoreError(f"{where}: object {ids[i]!r} has times that are not strictly increasing")
+    if len(set(ids)) != n:
+        raise StoreError(f"{where}: duplicate ids")
+
+
+def flatten_arrays(arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """List of (n_i, 3) [time, mag, err] arrays -> offsets, time, mag, err."""
+    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if len(arrays):
+        stacked = np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1, 3) for a in arrays])
+    else:
+        stacked = np.zeros((0, 3))
+    return offsets, stacked[:, 0].copy(), stacked[:, 1].astype(np.float32), stacked[:, 2].astype(np.float32)
+
+
+@dataclass
+class LightCurveStore:
+    path: Path
+    metadata: pd.DataFrame
+    provenance: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "LightCurveStore":
+        path = Path(path)
+        for name in (LIGHT_CURVES, METADATA, PROVENANCE):
+            if not (path / name).is_file():
+                raise StoreError(f"{path}: not a light-curve store (missing {name})")
+        metadata = pd.read_parquet(path / METADATA)
+        missing = [c for c in REQUIRED_METADATA if c not in metadata.columns]
+        if missing:
+            raise StoreError(f"{path / METADATA}: missing columns {missing}")
+        provenance = json.loads((path / PROVENANCE).read_text())
+        return cls(path=path, metadata=metadata, provenance=provenance)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.metadata["id"].to_numpy(dtype=object)
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.provenance.get("simulated", False))
+
+    def _row_indices(self, ids) -> np.ndarray | None:
+        if ids is None:
+            return None
+        position = pd.Index(self.metadata["id"])
+        rows = position.get_indexer(pd.Index([str(i) for i in ids]))
+        if np.any(rows < 0):
+            unknown = [i for i, r in zip(ids, rows) if r < 0][:5]
+            raise StoreError(f"{self.path}: unknown ids {unknown}")
+        return rows
+
+    def load_flat(self, ids=None):
+        """Bulk access for vectorised windowing.
+
+        Returns ``(ids, offsets, time, mag, err)``: curve ``i`` is ``time[offsets[i]:offsets[i+1]]``.
+        offsets int64 (n+1,), time float64, mag and err float32.
+        """
+        table = pq.read_table(self.path / LIGHT_CURVES, columns=["id", "time", "mag", "err"])
+        all_ids = np.asarray(table.column("id").to_pylist(), dtype=object)
+        offsets, columns = _flat_columns(table, ("time", "mag", "err"))
+        time, mag, err = columns
+        rows = self._row_indices(ids)
+        if rows is None:
+            return all_ids, offsets, time, mag, err
+        starts, stops = offsets[rows], offsets[rows + 1]
+        lengths = stops - starts
+        new_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=new_offsets[1:])
+        # One gather index for all selected curves: start of each curve + position inside it.
+        gather = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
+        return all_ids[rows], new_offsets, time[gather], mag[gather], err[gather]
+
+    def load(self, ids=None) -> list[np.ndarray]:
+        """List of (n, 3) float64 arrays [time, mag, err], in the order of ``ids`` (all when None)."""
+        _, offsets, time, mag, err = self.load_flat(ids)
+        stacked = np.column_stack([time, mag.astype(np.float64), err.astype(np.float64)])
+        return [stacked[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+    # ------------------------------------------------------------------ writing
+    @staticmethod
+    def write(path, ids, arrays, metadata: pd.DataFrame, provenance: dict) -> "LightCurveStore":
+        """Write a store from a list of (n, 3) arrays; see ``write_flat``."""
+        offsets, time, mag, err = flatten_arrays(arrays)
+        return LightCurveStore.write_flat(path, ids, offsets, time, mag, err, metadata, provenance)
+
+    @staticmethod
+    def write_flat(path, ids, offsets, time, mag, err, metadata: pd.DataFrame,
+                   provenance: dict) -> "LightCurveStore":
+        path = Path(path)
+        ids = np.asarray([str(i) for i in ids], dtype=object)
+        offsets = np.asarray(offsets, dtype=np.int64)
+        time = np.asarray(time, dtype=np.float64)
+        mag = np.asarray(mag, dtype=np.float32)
+        err = np.asarray(err, dtype=np.float32)
+        _validate_flat(ids, offsets, time, mag, err, str(path))
+        metadata = _normalise_metadata(metadata, ids, np.diff(offsets), path)
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            _write_light_curves(tmp / LIGHT_CURVES, ids, offsets, time, mag, err)
+            metadata.to_parquet(tmp / METADATA, index=False)
+            prov = dict(provenance)
+            prov.setdefault("simulated", False)
+            prov["n_objects"] = int(len(ids))
+            prov["n_observations"] = int(len(time))
+            (tmp / PROVENANCE).write_text(json.dumps(prov, indent=2, sort_keys=True,
+                                                     default=_json_default) + "\n")
+            _swap_directory(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return LightCurveStore.open(path)
+
+
+def _flat_columns(table: pa.Table, names):
+    """Concatenate list columns over chunks into flat numpy arrays with int64 offsets."""
+    out = []
+    offsets = None
+    for name in names:
+        parts, offs, base = [], [np.zeros(1, dtype=np.int64)], 0
+        for chunk in table.column(name).chunks:
+            chunk_offsets = chunk.offsets.to_numpy().astype(np.int64)
+            values = chunk.flatten().to_numpy(zero_copy_only=False)
+            parts.append(values)
+            offs.append(chunk_offsets[1:] - chunk_offsets[0] + base)
+            base += len(values)
+        flat = np.concatenate(parts) if parts else np.zeros(0)
+        this_offsets = np.concatenate(offs)
+        if offsets is None:
+            offsets = this_offsets
+        elif not np.array_equal(offsets, this_offsets):
+            raise StoreError(f"list column {name!r} is not aligned with the others")
+        out.append(flat)
+    return offsets, out
+
+
+def _normalise_metadata(metadata: pd.DataFrame, ids, n_obs, path) -> pd.DataFrame:
+    metadata = metadata.reset_index(drop=True).copy()
+    for column in ("id", "survey", "band"):
+        if column not in metadata.columns:
+            raise StoreError(f"{path}: metadata lacks column {column!r}")
+    metadata["id"] = metadata["id"].astype(str)
+    if list(metadata["id"]) != list(ids):
+        raise StoreError(f"{path}: metadata ids are not the light-curve ids in the same order")
+    if "label" not in metadata.columns:
+        metadata["label"] = None
+    metadata["label"] = metadata["label"].astype("string")
+    metadata["survey"] = metadata["survey"].astype("string")
+    metadata["band"] = metadata["band"].astype("string")
+    metadata["n_obs"] = np.asarray(n_obs, dtype=np.int64)
+    return metadata
+
+
+def _write_light_curves(path: Path, ids, offsets, time, mag, err) -> None:
+    schema = pa.schema([("id", pa.string()), ("time", pa.list_(pa.float64())),
+                        ("mag", pa.list_(pa.float32())), ("err", pa.list_(pa.float32()))])
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for start in range(0, max(len(ids), 1), ROWS_PER_GROUP):
+            stop = min(start + ROWS_PER_GROUP, len(ids))
+            lo, hi = offsets[start], offsets[stop]
+            local = pa.array((offsets[start:stop + 1] - lo).astype(np.int32))
+            columns = [pa.array(list(ids[start:stop]), type=pa.string())]
+            for values, typ in ((time, pa.float64()), (mag, pa.float32()), (err, pa.float32())):
+                columns.append(pa.ListArray.from_arrays(local, pa.array(values[lo:hi], type=typ)))
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+
+
+def _swap_directory(tmp: Path, target: Path) -> None:
+    """Replace ``target`` by ``tmp``; the old directory is moved aside first, then deleted."""
+    if target.exists():
+        trash = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
+        os.replace(target, trash / "old")
+        os.replace(tmp, target)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, target)

@@ -1,0 +1,80 @@
+"""Paper Tables 1, 2, 4 (class distributions of the labeled surveys) and 3 (surveys and filters).
+
+Tables are computed from stores; each is written as CSV and LaTeX. A store made by the simulator is marked
+in a ``source`` column and in the LaTeX caption ("SIMULATED DATA").
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .store import LightCurveStore, atomic_write_text
+
+# Which paper table shows which labeled survey; anything else gets the next free number after 4.
+TABLE_FOR_SURVEY = {"macho": 1, "alcock": 1, "ogle": 2, "atlas": 4}
+SURVEY_FILTERS = {"macho": "R (MACHO red)", "alcock": "R (MACHO red)", "ogle": "I (OGLE-III)",
+                  "atlas": "o (ATLAS orange)"}
+
+
+def class_distribution(store: LightCurveStore) -> pd.DataFrame:
+    labels = store.metadata["label"].dropna().astype(str)
+    counts = labels.value_counts().sort_index()
+    frame = pd.DataFrame({"class": counts.index, "n_objects": counts.to_numpy()})
+    frame["percent"] = np.round(100 * frame["n_objects"] / frame["n_objects"].sum(), 2)
+    total = pd.DataFrame({"class": ["Total"], "n_objects": [int(frame["n_objects"].sum())],
+                          "percent": [100.0]})
+    return pd.concat([frame, total], ignore_index=True)
+
+
+def survey_summary(stores: dict[str, LightCurveStore]) -> pd.DataFrame:
+    rows = []
+    for name, store in stores.items():
+        _, offsets, time, mag, _ = store.load_flat()
+        dt = np.diff(time)
+        inner = np.ones(len(dt), dtype=bool)
+        inner[offsets[1:-1] - 1] = False
+        dt = dt[inner]
+        meta = store.metadata
+        rows.append({"survey": name, "band": ",".join(sorted(meta["band"].dropna().astype(str).unique())),
+                     "filter": SURVEY_FILTERS.get(name.lower(), ""),
+                     "n_objects": int(len(meta)), "n_classes": int(meta["label"].dropna().nunique()),
+                     "median_n_obs": float(np.median(np.diff(offsets))),
+                     "mean_dt_days": round(float(dt.mean()), 3) if len(dt) else np.nan,
+                     "std_dt_days": round(float(dt.std()), 3) if len(dt) else np.nan,
+                     "median_mag": round(float(np.median(mag)), 3),
+                     "source": "simulated" if store.simulated else "real"})
+    return pd.DataFrame(rows)
+
+
+def _latex(frame: pd.DataFrame, caption: str, label: str) -> str:
+    body = frame.to_latex(index=False, float_format="%.2f", escape=True)
+    return ("\\begin{table}\n\\centering\n" + f"\\caption{{{caption}}}\n\\label{{{label}}}\n" + body +
+            "\\end{table}\n")
+
+
+def write_tables(stores: dict[str, LightCurveStore], out_dir) -> list[Path]:
+    out_dir = Path(out_dir)
+    written, used = [], set()
+    next_free = 5
+    for name, store in stores.items():
+        number = TABLE_FOR_SURVEY.get(name.lower())
+        if number is None or number in used:
+            number, next_free = next_free, next_free + 1
+        used.add(number)
+        frame = class_distribution(store)
+        frame.insert(0, "source", "simulated" if store.simulated else "real")
+        note = " SIMULATED DATA." if store.simulated else ""
+        written += _write(frame, out_dir / f"table{number}",
+                          f"Class distribution of the labeled {name} set.{note}", f"tab:classes-{name}")
+    summary = survey_summary(stores)
+    note = " SIMULATED DATA." if (summary["source"] == "simulated").any() else ""
+    written += _write(summary, out_dir / "table3", f"Surveys and filters.{note}", "tab:surveys")
+    return written
+
+
+def _write(frame, stem: Path, caption: str, label: str) -> list[Path]:
+    atomic_write_text(stem.with_suffix(".csv"), frame.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(stem.with_suffix(".tex"), _latex(frame, caption, label))
+    return [stem.with_suffix(".csv"), stem.with_suffix(".tex")]

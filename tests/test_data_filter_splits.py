@@ -1,0 +1,122 @@
+"""White-noise filter counts, split determinism/exactness, leak check, small-class report."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from astromer.data.cli import main
+from astromer.data.filtering import white_noise_filter
+from astromer.data.splits import (SplitError, check_labeled_splits, check_pretrain_split,
+                                  labeled_splits, pretrain_split, write_labeled_splits)
+from astromer.data.store import LightCurveStore
+
+
+def _flat(curves):
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in curves])])
+    return offsets, np.concatenate(curves)
+
+
+def test_filter_keeps_any_sign_of_variability():
+    rng = np.random.default_rng(0)
+    flat = rng.normal(0, 0.02, 500)                       # white noise: removed
+    big = 0.5 * np.sin(np.linspace(0, 40, 500))           # std > 0.1 only
+    spiky = rng.normal(0, 0.01, 500); spiky[::100] += 0.5 # kurtosis and skewness, small std
+    skewed = rng.exponential(0.03, 500)                   # skewness > 1, small std
+    offsets, mag = _flat([flat, big, spiky, skewed])
+    kept, log = white_noise_filter(["flat", "big", "spiky", "skewed"], offsets, mag)
+    assert list(kept) == ["big", "spiky", "skewed"]
+    assert log["n_removed"] == 1 and log["conditions"]["std_gt"]["only_this_condition"] == 1
+    assert log["conditions"]["abs_kurtosis_gt"]["satisfied"] == 1
+    kept_all, _ = white_noise_filter(["flat", "big", "spiky", "skewed"], offsets, mag, combine="all")
+    assert list(kept_all) == []
+    literal, _ = white_noise_filter(["flat", "big", "spiky", "skewed"], offsets, mag, reading="literal")
+    assert list(literal) == ["flat"]
+    # moments agree with scipy
+    from scipy import stats
+    from astromer.data.filtering import curve_moments
+    s, sk, ku = curve_moments(offsets, mag)
+    assert np.isclose(sk[3], stats.skew(skewed)) and np.isclose(ku[2], stats.kurtosis(spiky))
+
+
+def test_pretrain_split_exact_and_deterministic(tmp_path):
+    ids = [f"o{i}" for i in range(1001)]
+    a, b = pretrain_split(ids, 5), pretrain_split(ids[::-1], 5)
+    assert a.equals(b)
+    assert a["split"].value_counts().to_dict() == {"train": 600, "val": 200, "test": 201}
+    assert not pretrain_split(ids, 6).equals(a)
+    a.to_csv(tmp_path / "p.csv", index=False)
+    assert check_pretrain_split(ids, tmp_path / "p.csv")["ok"]
+
+
+def _labels(sizes):
+    ids, labels = [], []
+    for lab, n in sizes.items():
+        ids += [f"{lab}-{i}" for i in range(n)]
+        labels += [lab] * n
+    return ids, labels
+
+
+def _store(tmp_path, sizes):
+    ids, labels = _labels(sizes)
+    arrays = [np.array([[0.0, 1.0, 0.1], [1.0, 1.0, 0.1]])] * len(ids)
+    meta = pd.DataFrame({"id": ids, "survey": "s", "band": "R", "label": labels})
+    return LightCurveStore.write(tmp_path / "store", ids, arrays, meta, {})
+
+
+def test_labeled_splits_counts_nesting_and_bytes(tmp_path):
+    sizes = {"A": 700, "B": 260, "C": 90}
+    store = _store(tmp_path, sizes)
+    ids, labels = _labels(sizes)
+    kw = dict(seed=3, folds=3, test_per_class=100, subsets=["20", "50", "100", "500", "all"], val_fraction=0.2)
+    report = write_labeled_splits(ids, labels, tmp_path / "s1", **kw)
+    write_labeled_splits(ids[::-1], labels[::-1], tmp_path / "s2", **kw)
+    for f in sorted((tmp_path / "s1").rglob("*.csv")):
+        assert f.read_bytes() == (tmp_path / "s2" / f.relative_to(tmp_path / "s1")).read_bytes()
+    t100 = pd.read_csv(tmp_path / "s1/fold0/100.csv")
+    counts = t100.groupby(["label", "split"]).size().to_dict()
+    assert counts == {("A", "train"): 80, ("A", "val"): 20, ("A", "test"): 100,
+                      ("B", "train"): 80, ("B", "val"): 20, ("B", "test"): 100}
+    all_ = pd.read_csv(tmp_path / "s1/fold0/all.csv")
+    assert (all_.label == "A").sum() == 700 and (all_.label == "B").sum() == 260
+    # subsets nest and test sets match
+    t20 = pd.read_csv(tmp_path / "s1/fold0/20.csv")
+    assert set(t20[t20.split != "test"].id) <= set(t100[t100.split != "test"].id)
+    assert set(t20[t20.split == "test"].id) == set(t100[t100.split == "test"].id)
+    # class C is too small for any test set; B too small for 500: reported, not shrunk
+    small = {(e["class"], e["subset"]) for e in report["too_small"]}
+    assert ("C", "test") in small and ("B", "500") in small and ("A", "500") not in small
+    assert "C" not in set(all_.label)
+    assert set(pd.read_csv(tmp_path / "s1/fold1/500.csv").label) == {"A"}
+    # folds differ
+    f1 = pd.read_csv(tmp_path / "s1/fold1/100.csv")
+    assert set(f1[f1.split == "test"].id) != set(t100[t100.split == "test"].id)
+    assert check_labeled_splits(store.metadata, tmp_path / "s1")["ok"]
+    with pytest.raises(SplitError, match="'C'"):
+        labeled_splits(ids, labels, on_small="fail", **kw)
+
+
+def test_checker_catches_planted_leak_and_count_error(tmp_path):
+    sizes = {"A": 300, "B": 300}
+    store = _store(tmp_path, sizes)
+    ids, labels = _labels(sizes)
+    write_labeled_splits(ids, labels, tmp_path / "s", seed=0, folds=2, test_per_class=100,
+                         subsets=["20", "all"], val_fraction=0.2)
+    path = tmp_path / "s/fold1/20.csv"
+    table = pd.read_csv(path)
+    test_id = table[table.split == "test"].id.iloc[0]
+    train_row = table.index[table.split == "train"][0]
+    table.loc[train_row, "id"] = test_id            # the same object in train and test
+    table.to_csv(path, index=False)
+    report = check_labeled_splits(store.metadata, tmp_path / "s")
+    assert not report["ok"]
+    assert any("more than one part" in e for e in report["errors"])
+    rc = main(["check-splits", "--store", str(store.path), "--split-dir", str(tmp_path / "s"),
+               "--out", str(tmp_path / "r.json")])
+    assert rc == 1 and json.loads((tmp_path / "r.json").read_text())["ok"] is False
+    # dropping a row is a count error
+    write_labeled_splits(ids, labels, tmp_path / "t", seed=0, folds=1, test_per_class=100,
+                         subsets=["20"], val_fraction=0.2)
+    t = pd.read_csv(tmp_path / "t/fold0/20.csv")
+    t.iloc[1:].to_csv(tmp_path / "t/fold0/20.csv", index=False)
+    assert any("counts" in e for e in check_labeled_splits(store.metadata, tmp_path / "t")["errors"])
