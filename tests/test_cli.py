@@ -1,0 +1,60 @@
+"""The command line the workflow calls: simulate -> split -> pretrain -> finetune -> encode."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from astromer.cli import main
+
+from conftest import WEIGHTS
+
+TINY = '{"num_layers": 1, "d_model": 32, "num_heads": 2, "dff": 32}'
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    assert main(["data", "simulate", "--profile", "ogle", "--pool", "unlabeled", "--n-objects", "120",
+                 "--seed", "3", "--out", str(root / "store")]) == 0
+    assert main(["data", "split-pretrain", "--store", str(root / "store"), "--seed", "3",
+                 "--out", str(root / "split.csv")]) == 0
+    return root
+
+
+def test_pretrain_finetune_encode(store, tmp_path):
+    common = ["--data", str(store / "store"), "--split", str(store / "split.csv"), "--epochs", "2",
+              "--batch-size", "32", "--no-jit"]
+    assert main(["pretrain", *common, "--out", str(tmp_path / "pre"), "--ckpt-dir", str(tmp_path / "ck1"),
+                 "--model-config", TINY, "--seed", "1"]) == 0
+    metrics = json.loads((tmp_path / "pre" / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["mode"] == "paper" and metrics["seed"] == 1
+    assert metrics["test_rmse"] > 0 and metrics["n_test"] > 0
+    history = pd.read_csv(tmp_path / "pre" / "history.csv")
+    assert list(history.columns) == ["epoch", "loss", "val_loss", "seconds"] and len(history) == 2
+
+    assert main(["finetune", *common, "--init", str(tmp_path / "pre" / "model.keras"),
+                 "--out", str(tmp_path / "ft"), "--ckpt-dir", str(tmp_path / "ck2")]) == 0
+    assert (tmp_path / "ft" / "model.keras").is_file()
+
+    assert main(["encode", "--weights", str(tmp_path / "ft" / "model.keras"), "--data", str(store / "store"),
+                 "--split", str(store / "split.csv"), "--part", "test", "--out", str(tmp_path / "emb.npz")]) == 0
+    emb = np.load(tmp_path / "emb.npz")
+    split = pd.read_csv(store / "split.csv", dtype={"id": str})
+    assert list(emb["ids"]) == list(split.loc[split.split == "test", "id"])
+    assert emb["embeddings"].shape == (emb["offsets"][-1], 32)
+
+
+def test_finetune_from_published_weights_keeps_legacy_mode(store, tmp_path):
+    assert main(["finetune", "--data", str(store / "store"), "--split", str(store / "split.csv"),
+                 "--init", str(WEIGHTS), "--epochs", "1", "--batch-size", "64", "--no-jit",
+                 "--out", str(tmp_path / "ft"), "--ckpt-dir", str(tmp_path / "ck")]) == 0
+    metrics = json.loads((tmp_path / "ft" / "metrics.json").read_text())
+    assert metrics["mode"] == "legacy" and metrics["config"]["d_model"] == 256
+
+
+def test_missing_weights_is_a_clear_error(store, tmp_path, capsys):
+    code = main(["encode", "--weights", str(tmp_path / "none"), "--data", str(store / "store"),
+                 "--out", str(tmp_path / "e.npz")])
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
