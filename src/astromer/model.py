@@ -75,7 +75,8 @@ class SingleBandEncoder:
 
     # --------------------------------------------------------------------------------------- weights
     @classmethod
-    def from_pretraining(cls, path, mode: str | None = None, dropout: float | None = None) -> "SingleBandEncoder":
+    def from_pretraining(cls, path, mode: str | None = None, dropout: float | None = None,
+                         dtype=None) -> "SingleBandEncoder":
         """Load pretrained weights from a local folder, ``.keras`` file or zip (never downloads).
 
         The authors' TF checkpoint (``weights.index`` + ``conf.json``, e.g. the published MACHO weights)
@@ -84,15 +85,23 @@ class SingleBandEncoder:
         kind, located = checkpoint.locate(path)
         if kind == "keras":
             loaded = cls.load(located)
+            if dtype is not None:
+                loaded = loaded.with_dtype(dtype)
             if mode is not None and mode != loaded.config["mode"]:
                 raise WeightsError(f"{located} holds a {loaded.config['mode']}-mode model, not {mode}")
             return loaded
         conf = checkpoint.read_authors_config(located)
         if dropout is not None:
             conf["dropout"] = dropout
-        instance = cls(**conf, mode=mode or "legacy")
+        instance = cls(**conf, mode=mode or "legacy", dtype=dtype)
         checkpoint.load_authors_weights(located, instance.encoder, instance.head)
         return instance
+
+    def with_dtype(self, dtype) -> "SingleBandEncoder":
+        """The same weights under another precision policy (None/"float32" or "mixed_bfloat16")."""
+        other = type(self)(**self.config, dtype=dtype)
+        other.model.set_weights(self.model.get_weights())
+        return other
 
     @classmethod
     def load(cls, path) -> "SingleBandEncoder":
