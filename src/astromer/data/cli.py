@@ -6,7 +6,6 @@ Each subcommand prints a one-line summary; errors print ``error: ...`` to stderr
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 
