@@ -77,3 +77,19 @@ def test_unlabeled_pool_and_determinism(tmp_path):
     assert (a.metadata["mean_mag"] < 0).all()  # MACHO-like instrumental magnitudes, as the real files
     with pytest.raises(ValueError, match="per-class"):
         simulate("macho", "labeled", seed=1)
+
+
+def test_filter_reading_on_simulated_pool():
+    """The issue's argument, measured: read literally the filter discards nearly all variable stars;
+    the variability reading keeps them."""
+    from astromer.data.filtering import white_noise_filter
+    from astromer.data.store import flatten_arrays
+
+    ids, arrays, meta, _ = simulate("macho", "unlabeled", seed=2, n_objects=300)
+    offsets, _, mag, _ = flatten_arrays(arrays)
+    periodic = meta["component"].isin(["RRab", "RRc", "Cep_0", "Cep_1", "EC", "ED", "LPV_mira"]).to_numpy()
+    kept, _ = white_noise_filter(ids, offsets, mag)
+    literal, _ = white_noise_filter(ids, offsets, mag, reading="literal")
+    ids = np.asarray(ids)
+    assert np.isin(ids[periodic], kept).mean() > 0.9
+    assert np.isin(ids[periodic], literal).mean() < 0.2
