@@ -31,6 +31,12 @@ def test_simulate_filter_split_tables_figures(tmp_path, capsys):
     assert run("check-splits", "--store", tmp_path / "lab", "--split-dir", tmp_path / "sp",
                "--out", tmp_path / "chk.json") == 0
     assert json.loads((tmp_path / "chk.json").read_text())["ok"]
+    assert run("check-splits", "--store", tmp_path / "unf", "--pretrain", tmp_path / "p.csv",
+               "--out", tmp_path / "chkp.json") == 0
+    # a pretraining table checked against the wrong store fails
+    assert run("check-splits", "--store", tmp_path / "un", "--pretrain", tmp_path / "p.csv",
+               "--out", tmp_path / "chkq.json") == 1
+    assert log["n_removed"] > 0  # so the unfiltered store really has ids the table lacks
     assert run("tables", "--labeled", f"atlas={tmp_path / 'lab'}", "--out-dir", tmp_path / "t") == 0
     t4 = pd.read_csv(tmp_path / "t/table4.csv")
     assert t4.set_index("class").loc["Total", "n_objects"] == 15 * 8
