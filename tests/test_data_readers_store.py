@@ -40,6 +40,17 @@ def test_loose_mjd_file_with_bad_rows(tmp_path):
     assert dropped == {"nonfinite": 1, "sentinel_mag": 1, "duplicate_time": 1, "unsorted_curves": 1}
 
 
+def test_empty_mjd_file_is_a_counted_skip(tmp_path):
+    (tmp_path / "lc_1.1.1.R.mjd").write_text("#h\n#h\n#MJD Mag Err\n")
+    (tmp_path / "lc_1.1.2.R.mjd").write_text("#h\n#h\n#MJD Mag Err\n" + "\n".join(f"{t} -5 0.05" for t in range(9)))
+    store = read_macho_mjd([tmp_path], tmp_path / "s")
+    assert list(store.metadata["id"]) == ["1.1.2"]
+    assert store.provenance["skips"]["curves_skipped"] == {"empty": 1}
+    (tmp_path / "lc_1.1.2.R.mjd").write_text("#h\n1 2\n")
+    with pytest.raises(ReaderError, match="lc_1.1.2.R.mjd.*3 columns"):
+        read_macho_mjd([tmp_path / "lc_1.1.2.R.mjd"], tmp_path / "t")
+
+
 def _authors_dir(root, n=6, extra_meta=False, orphan=False, classes=("RRab", "EC")):
     rng = np.random.default_rng(0)
     lc_rows, meta_rows = [], []

@@ -6,7 +6,6 @@ Each subcommand prints a one-line summary; errors print ``error: ...`` to stderr
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 
@@ -118,10 +117,22 @@ def cmd_split_labeled(args):
 
 
 def cmd_check_splits(args):
-    from .splits import check_labeled_splits
+    from .splits import check_labeled_splits, check_pretrain_split
     from .store import LightCurveStore
+    if not args.split_dir and not args.pretrain:
+        raise ValueError("give --split-dir (labeled folds) and/or --pretrain (id,split CSV)")
     store = LightCurveStore.open(args.store)
-    report = check_labeled_splits(store.metadata, args.split_dir)
+    report = {"ok": True, "files_checked": 0, "errors": [], "n_errors": 0}
+    if args.split_dir:
+        report = check_labeled_splits(store.metadata, args.split_dir)
+    if args.pretrain:
+        fractions = tuple(float(x) for x in args.fractions.split(","))
+        pre = check_pretrain_split(store.metadata["id"], args.pretrain, fractions)
+        report["pretrain"] = pre
+        report["ok"] = bool(report["ok"] or not args.split_dir) and pre["ok"]
+        report["errors"] += pre["errors"]
+        report["n_errors"] += len(pre["errors"])
+        report["files_checked"] += 1
     atomic_write_json(args.out, report)
     status = "OK" if report["ok"] else "FAILED"
     print(f"check-splits {status}: {report['files_checked']} files, {report['n_errors']} errors; "
@@ -230,9 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_split_labeled)
 
-    p = sub.add_parser("check-splits", help="leak/count check of split-labeled output")
+    p = sub.add_parser("check-splits", help="leak/count check of split-labeled (and split-pretrain) output")
     p.add_argument("--store", required=True)
-    p.add_argument("--split-dir", required=True)
+    p.add_argument("--split-dir", default=None, help="output dir of split-labeled")
+    p.add_argument("--pretrain", default=None, help="CSV of split-pretrain")
+    p.add_argument("--fractions", default="0.6,0.2,0.2", help="fractions used for --pretrain")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_check_splits)
 

