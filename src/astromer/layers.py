@@ -75,7 +75,11 @@ class MaskedSelfAttention(layers.Layer):
         return ops.transpose(ops.reshape(x, (b, n, self.num_heads, self.depth)), (0, 2, 1, 3))
 
     def call(self, x, mask_in):
-        q, k, v = self._split(self.wq(x)), self._split(self.wk(x)), self._split(self.wv(x))
+        # One (d, 3d) matmul instead of three: same numbers, better use of the matmul units.
+        kernel = ops.concatenate([self.wq.kernel, self.wk.kernel, self.wv.kernel], axis=-1)
+        bias = ops.concatenate([self.wq.bias, self.wk.bias, self.wv.bias], axis=-1)
+        qkv = ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)
+        q, k, v = (self._split(t) for t in ops.split(qkv, 3, axis=-1))
         logits = ops.einsum("bhqd,bhkd->bhqk", q, k) / ops.cast(math.sqrt(self.depth), q.dtype)
         m = ops.cast(mask_in, logits.dtype)  # (B, L, 1), 1 = hidden or padding
         if self.mask_style == "add_one":
