@@ -1,0 +1,13 @@
+"""Write snakemake.params.content to snakemake.output[0] as JSON, atomically (the model config file)."""
+import json
+import os
+import tempfile
+
+target = snakemake.output[0]  # noqa: F821  (injected by Snakemake)
+folder = os.path.dirname(os.path.abspath(target))
+os.makedirs(folder, exist_ok=True)
+fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+with os.fdopen(fd, "w") as f:
+    json.dump(dict(snakemake.params.content), f, indent=2, sort_keys=True)  # noqa: F821
+    f.write("\n")
+os.replace(tmp, target)
