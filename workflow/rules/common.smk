@@ -171,8 +171,13 @@ def baseline_files(name, surveys=None, subsets=None):
     )
 
 
-def survey_of(wildcards):
-    return [wildcards.survey]
+def fig12_inputs(surveys):
+    # validation curves, frozen (case a) vs trained (case b), every fold: the command picks the best fold
+    subset = [str(config["figures"]["fig12_subset"])]
+    cases = [c for c in ("a", "b") if c in CASES]
+    return classify_files("history.csv", surveys=surveys, subsets=subset, cases=cases) + classify_files(
+        "metrics.json", surveys=surveys, subsets=subset, cases=cases
+    )
 
 
 def paper_targets():

@@ -157,15 +157,6 @@ rule fig11_survey:
         "astromer figure fig11 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
 
-def fig12_inputs(surveys):
-    # validation curves, frozen (case a) vs trained (case b), every fold: the command picks the best fold
-    subset = [str(config["figures"]["fig12_subset"])]
-    cases = [c for c in ("a", "b") if c in CASES]
-    return classify_files("history.csv", surveys=surveys, subsets=subset, cases=cases) + classify_files(
-        "metrics.json", surveys=surveys, subsets=subset, cases=cases
-    )
-
-
 rule fig12:
     input:
         fig12_inputs(SURVEYS),
