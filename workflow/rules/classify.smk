@@ -35,31 +35,58 @@ rule classify:
         "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} {params.training} > {log} 2>&1"
 
 
-rule baseline:
+rule baseline_lstm:
     input:
         data=store("{survey}"),
         splits="<resources>/splits/{survey}",
     output:
-        metrics="<results>/baseline/{survey}/{subset}/fold{fold}/{baseline}/metrics.json",
-        history="<results>/baseline/{survey}/{subset}/fold{fold}/{baseline}/history.csv",
-        report="<results>/baseline/{survey}/{subset}/fold{fold}/{baseline}/report.csv",
-        confusion="<results>/baseline/{survey}/{subset}/fold{fold}/{baseline}/confusion.csv",
+        metrics="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/metrics.json",
+        history="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/history.csv",
+        report="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/report.csv",
+        confusion="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/confusion.csv",
     params:
         split=split_csv,
         out_dir=lambda w, output: os.path.dirname(output.metrics),
-        ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/{baseline}"),
+        ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/lstm"),
         training=training_args("classify"),
     resources:
         **gpu_resources("classify"),
     log:
-        "<logs>/baseline/{survey}/{subset}/fold{fold}/{baseline}.log",
+        "<logs>/baseline/{survey}/{subset}/fold{fold}/lstm.log",
     benchmark:
-        "<benchmarks>/baseline/{survey}/{subset}/fold{fold}/{baseline}.tsv"
+        "<benchmarks>/baseline/{survey}/{subset}/fold{fold}/lstm.tsv"
     conda:
         "../../envs/cuda.yaml"
     shell:
-        "astromer classify --data {input.data} --split {params.split} --classifier {wildcards.baseline} "
+        "astromer classify --data {input.data} --split {params.split} --classifier lstm "
         "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} {params.training} > {log} 2>&1"
+
+
+rule baseline_rf:
+    input:
+        data=store("{survey}"),
+        splits="<resources>/splits/{survey}",
+    output:
+        metrics="<results>/baseline/{survey}/{subset}/fold{fold}/rf/metrics.json",
+        report="<results>/baseline/{survey}/{subset}/fold{fold}/rf/report.csv",
+        confusion="<results>/baseline/{survey}/{subset}/fold{fold}/rf/confusion.csv",
+    params:
+        split=split_csv,
+        out_dir=lambda w, output: os.path.dirname(output.metrics),
+        ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/rf"),
+        seed=config["seed"],
+    resources:
+        runtime=config["classify"]["runtime"],
+        mem_mb=config["classify"]["mem_mb"],
+    log:
+        "<logs>/baseline/{survey}/{subset}/fold{fold}/rf.log",
+    benchmark:
+        "<benchmarks>/baseline/{survey}/{subset}/fold{fold}/rf.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer classify --data {input.data} --split {params.split} --classifier rf "
+        "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} --seed {params.seed} > {log} 2>&1"
 
 
 rule lr_search:

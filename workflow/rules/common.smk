@@ -54,7 +54,6 @@ wildcard_constraints:
     fold=r"\d+",
     mode="paper|legacy",
     classifier="lstm_att|mlp_att",
-    baseline="lstm|rf",
     case="a|b|c",
 
 
