@@ -75,3 +75,39 @@ def library_missing() -> str | None:
         if probe.returncode != 0:
             return f"`astromer {' '.join(command)}` is not available yet (its library part has not landed)"
     return None
+
+
+def tiny_config(root: Path, **overrides) -> Path:
+    """A config for real end-to-end runs in a few minutes on 2 cores: one simulated survey, one fold,
+    a tiny encoder, two epochs; every output under ROOT (pathvars). Returns the YAML file."""
+    import yaml
+
+    config = {
+        "pathvars": {name: str(root / name) for name in ("results", "resources", "logs", "benchmarks")},
+        "simulated": True,
+        "seed": 0,
+        "surveys": ["ogle"],
+        "datasets": {
+            "macho": {"source": "simulate", "profile": "macho", "pool": "unlabeled", "n_objects": 300},
+            "ogle": {"source": "simulate", "profile": "ogle", "pool": "labeled", "per_class": 50},
+        },
+        "splits": {"folds": 1, "test_per_class": 10, "subsets": [20, "all"], "val_fraction": 0.2},
+        "model": {"max_obs": 50, "num_layers": 1, "num_heads": 2, "d_model": 16, "dff": 16, "dropout": 0.1},
+        "pretrain": {"epochs": 2, "patience": 2, "batch_size": 64, "runtime": 10, "mem_mb": 1500, "cpus_per_gpu": 1},
+        "finetune": {"epochs": 2, "patience": 2, "batch_size": 32, "runtime": 10, "mem_mb": 1500, "cpus_per_gpu": 1},
+        "classify": {
+            "classifiers": ["lstm_att", "mlp_att"], "baselines": ["lstm", "rf"], "cases": ["a", "b", "c"],
+            "epochs": 2, "patience": 2, "batch_size": 32, "runtime": 10, "mem_mb": 1500, "cpus_per_gpu": 1,
+        },
+        "lr_search": {"subset": 20, "fold": 0, "lrs": [0.001, 0.0001]},
+        "figures": {"fig12_subset": 20},
+    }
+    for key, value in overrides.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    path = root / "tiny.yaml"
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+TINY_TARGETS_PER_SURVEY = ["fig9_ogle.pdf", "fig11_ogle.pdf", "fig12_ogle.pdf", "figC1_ogle.pdf"]
