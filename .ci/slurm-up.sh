@@ -13,7 +13,8 @@ GPUS=${FAKE_GPUS:-2}
 KILL_WAIT=${KILL_WAIT:-5}
 STATE_DIR=${SLURM_CI_STATE:-/run/astromer-slurm-ci}
 mkdir -p "$STATE_DIR"
-: > "$STATE_DIR/started"
+touch "$STATE_DIR/started"   # kept across re-runs: a daemon started by an earlier run is still ours
+record() { grep -qx "$1" "$STATE_DIR/started" || echo "$1" >> "$STATE_DIR/started"; }
 
 HOST=$(hostname -s)                 # slurmctld refuses to start unless SlurmctldHost == this
 getent hosts "$HOST" >/dev/null || echo "127.0.0.1 $HOST" >> /etc/hosts
@@ -82,12 +83,12 @@ rm -rf /var/spool/slurmctld/* /var/spool/slurmd/*
 
 if ! runuser -u munge -- munge -n </dev/null >/dev/null 2>&1; then
   runuser -u munge -- /usr/sbin/munged
-  echo munged >> "$STATE_DIR/started"
+  record munged
 fi
 /usr/sbin/slurmctld
-echo slurmctld >> "$STATE_DIR/started"
+record slurmctld
 /usr/sbin/slurmd
-echo slurmd >> "$STATE_DIR/started"
+record slurmd
 
 state=""
 for i in $(seq 1 30); do
