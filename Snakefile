@@ -22,6 +22,12 @@ include: "workflow/rules/figures.smk"
 report: "workflow/report/workflow.rst"
 
 
+# trivial jobs run where Snakemake runs, not as cluster jobs
+localrules:
+    all,
+    model_config,
+
+
 rule all:
     input:
         paper_targets(),

@@ -5,13 +5,9 @@ import json
 
 import pytest
 
-from workflow_support import TINY_TARGETS_PER_SURVEY, library_missing, snakemake, tiny_config
+from workflow_support import PAPER_FILES, library_missing, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
-
-PAPER_FILES = [f"table{n}.{ext}" for n in range(1, 6) for ext in ("csv", "tex")] + [
-    f"{fig}.pdf" for fig in ("fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1")
-] + ["accuracy_table.csv", "claims_table.csv"] + TINY_TARGETS_PER_SURVEY
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_support import REPO, library_missing, tiny_config
+from workflow_support import REPO, contract_stand_in, library_missing, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -46,9 +46,12 @@ def slurm():
         subprocess.run(["bash", str(REPO / ".ci/slurm-down.sh")], capture_output=True, text=True, timeout=120)
 
 
-def run_through_profile(*args, seconds=600):
+def run_through_profile(*args, seconds=600, first_on_path=None):
     """snakemake --profile profiles/slurm ARGS, wrapped in `timeout -s INT` (SIGTERM is ignored while jobs run)."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    if first_on_path:
+        path = f"{first_on_path}{os.pathsep}{path}"
+    env = dict(os.environ, PATH=path,
                OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2")
     command = ["timeout", "-s", "INT", "-k", "30", str(seconds), sys.executable, "-m", "snakemake",
                "--profile", str(REPO / "profiles/slurm"), *CI_OVERRIDES, *args]
@@ -102,6 +105,29 @@ def test_infrastructure_timed_out_job_resumes(tiny_slurm_run):
     steps = [int(m) for m in re.findall(r"step=(\d+)", "\n".join(starts))]
     assert len(steps) == 2 and steps[0] == 0 and steps[1] > 0, starts  # resumed, not restarted
     assert "after step 90" in (work / "out/resumable.txt").read_text()
+
+
+# ---------------------------------------------------------------- the real workflow, stand-in commands (runs now)
+def test_workflow_with_stand_in_submits_gpu_rules_with_gpu(slurm, tmp_path_factory):
+    """The real Snakefile and profile; `astromer` is the test stand-in tests/contract_astromer.py."""
+    root = tmp_path_factory.mktemp("slurm_contract")
+    config = tiny_config(root, classify={"classifiers": ["mlp_att"], "cases": ["a", "c"], "baselines": ["lstm"]})
+    bin_dir = contract_stand_in(root / "bin")
+    targets = [str(root / "results/fig11_ogle.pdf"), str(root / "results/figD1.pdf")]
+    run = run_through_profile(*targets, "--configfile", str(config), seconds=480, first_on_path=bin_dir)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    jobs = slurm_jobs(run.stdout + run.stderr)
+    rules = [f["rule"] for f in jobs.values()]
+    assert GPU_RULES <= set(rules), rules
+    assert rules.count("classify") == 4 and rules.count("finetune") == 2
+    for fields in jobs.values():
+        if fields["rule"] in GPU_RULES:
+            assert "gres:gpu:a100:1" in gpu_request(fields), fields
+            assert fields["TimeLimit"] == "00:10:00", fields  # the config's runtime reached sbatch -t
+        else:
+            assert "gpu" not in gpu_request(fields), fields
+    assert "model_config" not in rules  # a local rule
+    assert (root / "results/fig11_ogle.pdf").is_file()
 
 
 # ---------------------------------------------------------------- the real workflow (needs the library)

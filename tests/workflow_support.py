@@ -52,7 +52,7 @@ def path_without_slurm(path: str) -> str:
 
 
 def snakemake(*args: str, cwd: Path = REPO, timeout: float = 120, env: dict | None = None,
-              slurm_tools: bool = False) -> subprocess.CompletedProcess:
+              slurm_tools: bool = False, first_on_path: Path | None = None) -> subprocess.CompletedProcess:
     """Run `python -m snakemake ARGS` (text output, never raising on a non-zero exit)."""
     full_env = dict(os.environ, **(env or {}))
     path = full_env.get("PATH", "")
@@ -60,6 +60,8 @@ def snakemake(*args: str, cwd: Path = REPO, timeout: float = 120, env: dict | No
         path = path_without_slurm(path)
     # the rules call `astromer`: find it next to this interpreter even when the venv is not activated
     full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{path}"
+    if first_on_path:
+        full_env["PATH"] = f"{first_on_path}{os.pathsep}{full_env['PATH']}"
     return subprocess.run(
         [*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
     )
@@ -146,3 +148,17 @@ def tiny_config(root: Path, **overrides) -> Path:
 
 
 TINY_TARGETS_PER_SURVEY = ["fig9_ogle.pdf", "fig11_ogle.pdf", "fig12_ogle.pdf", "figC1_ogle.pdf"]
+
+
+def contract_stand_in(folder: Path) -> Path:
+    """A folder holding an `astromer` executable that is tests/contract_astromer.py (test-only stand-in)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    exe = folder / "astromer"
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "tests/contract_astromer.py"}" "$@"\n')
+    exe.chmod(0o755)
+    return folder
+
+
+PAPER_FILES = [f"table{n}.{ext}" for n in range(1, 6) for ext in ("csv", "tex")] + [
+    f"{fig}.pdf" for fig in ("fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1")
+] + ["accuracy_table.csv", "claims_table.csv"] + TINY_TARGETS_PER_SURVEY

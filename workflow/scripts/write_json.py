@@ -10,4 +10,5 @@ fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
 with os.fdopen(fd, "w") as f:
     json.dump(dict(snakemake.params.content), f, indent=2, sort_keys=True)  # noqa: F821
     f.write("\n")
+os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be read
 os.replace(tmp, target)
