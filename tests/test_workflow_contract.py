@@ -48,3 +48,37 @@ def test_report_page_holds_every_figure_and_table(stand_in_run):
     html = report.read_text(errors="replace")
     for name in PAPER_FILES:
         assert name in html, name
+
+
+def test_changing_one_survey_reruns_only_its_jobs(tmp_path):
+    """After a complete run of two surveys, a change to OGLE's data reruns OGLE's jobs and the figures
+    that aggregate over surveys -- nothing of ATLAS, nothing of pretraining (a dry run shows it)."""
+    import yaml
+
+    from workflow_support import job_blocks
+
+    two = {"surveys": ["ogle", "atlas"],
+           "datasets": {"macho": {"source": "simulate", "profile": "macho", "pool": "unlabeled", "n_objects": 300},
+                        "ogle": {"source": "simulate", "profile": "ogle", "pool": "labeled", "per_class": 50},
+                        "atlas": {"source": "simulate", "profile": "atlas", "pool": "labeled", "per_class": 50}}}
+    config = tiny_config(tmp_path, **two)
+    bin_dir = contract_stand_in(tmp_path / "bin")
+    first = snakemake("--profile", "profiles/local", "--configfile", str(config), timeout=600, first_on_path=bin_dir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    nothing = snakemake("-n", "--configfile", str(config), first_on_path=bin_dir)
+    assert "Nothing to be done" in nothing.stdout + nothing.stderr
+
+    changed = yaml.safe_load(config.read_text())
+    changed["datasets"]["ogle"]["per_class"] = 60
+    config.write_text(yaml.safe_dump(changed))
+    dry = snakemake("-n", "--configfile", str(config), first_on_path=bin_dir)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    jobs = job_blocks(dry.stdout + dry.stderr)
+    rules = {job["rule"] for job in jobs}
+    assert {"simulate", "finetune", "classify"} <= rules and "pretrain" not in rules, sorted(rules)
+    for job in jobs:
+        output = job.get("output", "")
+        assert "atlas" not in output, job
+        per_survey = "wildcards" in job and ("survey=" in job["wildcards"] or "dataset=" in job["wildcards"])
+        if per_survey:
+            assert "ogle" in job["wildcards"], job

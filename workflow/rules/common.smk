@@ -2,6 +2,7 @@
 # No rule here; every path is a plain pattern under the path variables <results>, <resources>,
 # <logs> and <benchmarks> (config key `pathvars`: the demo points them under results/demo etc.).
 
+import json
 import os
 
 from snakemake.utils import validate

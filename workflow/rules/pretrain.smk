@@ -7,7 +7,8 @@ rule model_config:
     output:
         "<results>/model_config.json",
     params:
-        content=config["model"],
+        # sorted text, so that reordering the config file does not look like a change
+        content=json.dumps(config["model"], sort_keys=True),
     log:
         "<logs>/model_config.log",
     conda:
