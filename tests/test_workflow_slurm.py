@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,21 @@ def run_through_profile(*args, seconds=600, first_on_path=None):
                OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2")
     command = ["timeout", "-s", "INT", "-k", "30", str(seconds), sys.executable, "-m", "snakemake",
                "--profile", str(REPO / "profiles/slurm"), *CI_OVERRIDES, *args]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
+    # output to files, not pipes: two runs side by side must never block on a full pipe
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=err, text=True, env=env)
+    process.captured = (out, err)
+    return process
+
+
+def finished(process):
+    process.wait()
+    texts = []
+    for stream in process.captured:
+        stream.seek(0)
+        texts.append(stream.read())
+        stream.close()
+    return subprocess.CompletedProcess(process.args, process.returncode, *texts)
 
 
 def slurm_jobs(run_output):
@@ -76,10 +91,24 @@ def gpu_request(fields):
 
 # ---------------------------------------------------------------- infrastructure (runs now)
 @pytest.fixture(scope="module")
-def tiny_slurm_run(slurm, tmp_path_factory):
+def now_runs(slurm, tmp_path_factory):
+    """Both runs that need no library, side by side (the time-limit test waits on Slurm for ~2 min):
+    the tiny Snakefile, and the real workflow with the test stand-in for `astromer`."""
     work = tmp_path_factory.mktemp("slurm_wf")
-    run = run_through_profile("--snakefile", str(REPO / "tests/slurm_wf/Snakefile"), "--directory", str(work), seconds=480)
-    return work, run, slurm_jobs(run.stdout + run.stderr)
+    tiny = run_through_profile("--snakefile", str(REPO / "tests/slurm_wf/Snakefile"), "--directory", str(work), seconds=480)
+    root = tmp_path_factory.mktemp("slurm_contract")
+    config = tiny_config(root, classify={"classifiers": ["mlp_att"], "cases": ["a", "c"], "baselines": ["lstm"]})
+    bin_dir = contract_stand_in(root / "bin")
+    targets = [str(root / "results/fig11_ogle.pdf"), str(root / "results/figD1.pdf")]
+    real = run_through_profile(*targets, "--configfile", str(config), seconds=480, first_on_path=bin_dir)
+    tiny, real = finished(tiny), finished(real)
+    return {"tiny": (work, tiny, slurm_jobs(tiny.stdout + tiny.stderr)),
+            "stand_in": (root, real, slurm_jobs(real.stdout + real.stderr))}
+
+
+@pytest.fixture(scope="module")
+def tiny_slurm_run(now_runs):
+    return now_runs["tiny"]
 
 
 def test_infrastructure_gpu_jobs_carry_a_gpu_request(tiny_slurm_run):
@@ -108,15 +137,10 @@ def test_infrastructure_timed_out_job_resumes(tiny_slurm_run):
 
 
 # ---------------------------------------------------------------- the real workflow, stand-in commands (runs now)
-def test_workflow_with_stand_in_submits_gpu_rules_with_gpu(slurm, tmp_path_factory):
+def test_workflow_with_stand_in_submits_gpu_rules_with_gpu(now_runs):
     """The real Snakefile and profile; `astromer` is the test stand-in tests/contract_astromer.py."""
-    root = tmp_path_factory.mktemp("slurm_contract")
-    config = tiny_config(root, classify={"classifiers": ["mlp_att"], "cases": ["a", "c"], "baselines": ["lstm"]})
-    bin_dir = contract_stand_in(root / "bin")
-    targets = [str(root / "results/fig11_ogle.pdf"), str(root / "results/figD1.pdf")]
-    run = run_through_profile(*targets, "--configfile", str(config), seconds=480, first_on_path=bin_dir)
+    root, run, jobs = now_runs["stand_in"]
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
-    jobs = slurm_jobs(run.stdout + run.stderr)
     rules = [f["rule"] for f in jobs.values()]
     assert GPU_RULES <= set(rules), rules
     assert rules.count("classify") == 4 and rules.count("finetune") == 2
@@ -138,7 +162,7 @@ def workflow_slurm_run(slurm, tmp_path_factory):
         pytest.skip(f"the real workflow on Slurm needs the library: {reason}")
     root = tmp_path_factory.mktemp("tiny_slurm")
     config = tiny_config(root)
-    run = run_through_profile("--configfile", str(config), seconds=1500)
+    run = finished(run_through_profile("--configfile", str(config), seconds=1500))
     return root, config, run, slurm_jobs(run.stdout + run.stderr)
 
 
@@ -164,10 +188,10 @@ def test_workflow_pretraining_killed_at_time_limit_resumes(workflow_slurm_run):
     epochs = max(3, int(80 / per_epoch))
     shutil.rmtree(root / "resources/checkpoints/pretrain")
     shutil.rmtree(root / "results/pretrain")
-    again = run_through_profile(
+    again = finished(run_through_profile(
         str(root / "results/pretrain/paper/metrics.json"), "--configfile", str(config),
         "--config", f"pretrain={{epochs: {epochs}, patience: {epochs}, runtime: 1}}", seconds=900,
-    )
+    ))
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-5000:]
     attempts = [f for f in slurm_jobs(again.stdout + again.stderr).values() if f["rule"] == "pretrain"]
     assert [f["JobState"] for f in attempts][:1] == ["TIMEOUT"] and attempts[-1]["JobState"] == "COMPLETED", attempts
