@@ -188,9 +188,11 @@ def test_workflow_pretraining_killed_at_time_limit_resumes(workflow_slurm_run):
     epochs = max(3, int(80 / per_epoch))
     shutil.rmtree(root / "resources/checkpoints/pretrain")
     shutil.rmtree(root / "results/pretrain")
+    # a config file, not --config: Snakemake reads nested --config values as strings
+    longer = root / "longer_pretraining.yaml"
+    longer.write_text(f"pretrain:\n  epochs: {epochs}\n  patience: {epochs}\n  runtime: 1\n")
     again = finished(run_through_profile(
-        str(root / "results/pretrain/paper/metrics.json"), "--configfile", str(config),
-        "--config", f"pretrain={{epochs: {epochs}, patience: {epochs}, runtime: 1}}", seconds=900,
+        str(root / "results/pretrain/paper/metrics.json"), "--configfile", str(config), str(longer), seconds=900,
     ))
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-5000:]
     attempts = [f for f in slurm_jobs(again.stdout + again.stderr).values() if f["rule"] == "pretrain"]
