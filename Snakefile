@@ -1,0 +1,34 @@
+# ASTROMER (Donoso-Oliva et al. 2023) as a Snakemake workflow: data -> pretraining -> fine-tuning ->
+# classifiers -> the paper's figures and tables. Rules hold no logic: each calls one `astromer` command.
+#   snakemake --profile profiles/local                          # the paper (config/config.yaml)
+#   snakemake --profile profiles/local --configfile config/demo.yaml   # the simulated demo, results/demo/
+#   snakemake --profile profiles/slurm results/fig11_ogle.pdf   # one survey on a Slurm cluster
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/classify.smk"
+include: "workflow/rules/figures.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+# trivial jobs run where Snakemake runs, not as cluster jobs
+localrules:
+    all,
+    model_config,
+
+
+rule all:
+    input:
+        paper_targets(),
+    default_target: True

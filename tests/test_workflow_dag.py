@@ -1,0 +1,131 @@
+"""Dry runs of the paper's and the demo's DAGs: the paper's design, job counts, GPU tags, speed,
+one survey alone, and the demo never writing where the paper does."""
+import re
+
+import pytest
+
+from workflow_support import (
+    PAPER_CASES,
+    PAPER_CLASSIFIERS,
+    PAPER_FOLDS,
+    PAPER_SUBSETS,
+    PAPER_SURVEYS,
+    dry_run,
+    job_blocks,
+    job_counts,
+)
+
+CELLS = len(PAPER_SURVEYS) * len(PAPER_SUBSETS) * PAPER_FOLDS  # survey x subset x fold
+GPU_RULES = {"pretrain", "finetune", "classify", "baseline_lstm", "lr_search"}
+
+
+@pytest.fixture(scope="module")
+def paper_dry_run():
+    # -n turns the Slurm executor into the dry-run one: nothing is submitted, no Slurm needed
+    result, seconds = dry_run("--profile", "profiles/slurm", "--quiet", "rules")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr, seconds
+
+
+@pytest.fixture(scope="module")
+def paper_jobs():
+    result, _ = dry_run("--profile", "profiles/slurm")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return job_blocks(result.stdout + result.stderr)
+
+
+def test_paper_dag_has_the_papers_design(paper_dry_run):
+    counts = job_counts(paper_dry_run[0])
+    assert counts["pretrain"] == 1  # one encoder (paper mode) on the unlabeled MACHO pool
+    assert counts["finetune"] == CELLS  # 3 surveys x 5 subsets x 3 folds
+    # LSTM+ATT and MLP+ATT x science cases a (frozen), b and c (trained), per survey x subset x fold
+    assert counts["classify"] == CELLS * len(PAPER_CLASSIFIERS) * len(PAPER_CASES)
+    assert counts["baseline_lstm"] == CELLS
+    assert "baseline_rf" not in counts  # beyond the paper: only when asked for
+    assert counts["lr_search"] == len(PAPER_SURVEYS)
+    assert counts["download"] == counts["ingest_authors"] == counts["filter"] == 4  # MACHO pool + 3 surveys
+    assert counts["split_labeled"] == counts["check_splits"] == 3
+    for figure in ("fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1", "table5", "data_tables"):
+        assert counts[figure] == 1, figure
+    for per_survey in ("fig9_survey", "fig11_survey", "fig12_survey", "figC1_survey"):
+        assert counts[per_survey] == 3, per_survey
+
+
+def test_paper_dry_run_is_fast(paper_dry_run):
+    assert paper_dry_run[1] < 5.0, f"dry run of the paper DAG took {paper_dry_run[1]:.1f} s"
+
+
+def test_every_experiment_cell_and_case_is_there(paper_jobs):
+    seen = set()
+    for job in paper_jobs:
+        if job["rule"] == "classify":
+            w = dict(kv.split("=") for kv in job["wildcards"].split(", "))
+            seen.add((w["survey"], w["subset"], w["fold"], w["classifier"], w["case"]))
+    expected = {
+        (s, n, str(f), c, case)
+        for s in PAPER_SURVEYS for n in PAPER_SUBSETS for f in range(PAPER_FOLDS)
+        for c in PAPER_CLASSIFIERS for case in PAPER_CASES
+    }
+    assert seen == expected
+
+
+def test_science_cases_use_the_right_encoder(paper_jobs):
+    for job in paper_jobs:
+        if job["rule"] != "classify":
+            continue
+        w = dict(kv.split("=") for kv in job["wildcards"].split(", "))
+        encoder_subset = "all" if w["case"] == "c" else w["subset"]
+        expected = f"results/finetune/paper/{w['survey']}/{encoder_subset}/fold{w['fold']}/model.keras"
+        assert expected in job["input"].split(", "), (w, job["input"])
+
+
+def test_gpu_rules_carry_portable_gpu_resources(paper_jobs):
+    tagged = {job["rule"] for job in paper_jobs if "gpu=1" in job.get("resources", "")}
+    assert tagged == GPU_RULES
+    for job in paper_jobs:
+        if job["rule"] in GPU_RULES:
+            res = job["resources"]
+            for key in ("gpu_model=a100", "runtime=", "mem_mb=", "cpus_per_gpu="):
+                assert key in res, (job["rule"], res)
+        else:
+            assert "gpu=" not in job.get("resources", ""), job
+
+
+def test_checkpoint_folders_are_not_outputs(paper_jobs):
+    # Snakemake deletes the outputs of a failed job; the resume state must survive a time-limit kill
+    for job in paper_jobs:
+        assert "checkpoints" not in job.get("output", ""), job
+
+
+def _outputs(jobs):
+    files = set()
+    for job in jobs:
+        for key in ("output", "log"):
+            files.update(p for p in job.get(key, "").split(", ") if p)
+    return files
+
+
+def test_one_survey_touches_only_its_jobs():
+    for args in (["results/fig11_ogle.pdf"], ["--config", "surveys=[ogle]"]):
+        result, seconds = dry_run("--profile", "profiles/slurm", *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        jobs = job_blocks(result.stdout + result.stderr)
+        outputs = _outputs(jobs)
+        assert any("/ogle/" in p or "_ogle" in p for p in outputs)
+        others = [p for p in outputs if re.search(r"alcock|atlas", p)]
+        assert others == [], (args, others[:5])
+        counts = job_counts(result.stdout + result.stderr)
+        assert counts["finetune"] == len(PAPER_SUBSETS) * PAPER_FOLDS
+        assert seconds < 5.0
+
+
+def test_demo_and_paper_never_write_the_same_files(paper_jobs):
+    result, _ = dry_run("--configfile", "config/demo.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    demo = _outputs(job_blocks(result.stdout + result.stderr))
+    paper = _outputs(paper_jobs)
+    assert demo and paper and not demo & paper
+    roots = ("results/demo/", "resources/demo/", "logs/demo/", "benchmarks/demo/")
+    assert all(p.startswith(roots) for p in demo), sorted(p for p in demo if not p.startswith(roots))[:5]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["simulate"] == 4 and "download" not in counts

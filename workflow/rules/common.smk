@@ -1,0 +1,193 @@
+# Config validation, wildcard constraints, target lists and input functions.
+# No rule here; every path is a plain pattern under the path variables <results>, <resources>,
+# <logs> and <benchmarks> (config key `pathvars`: the demo points them under results/demo etc.).
+
+import json
+import os
+
+from snakemake.utils import validate
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+SURVEYS = list(config["surveys"])
+UNLABELED = config["unlabeled"]
+MODES = list(config["pretrain"]["modes"])
+FOLDS = list(range(config["splits"]["folds"]))
+SUBSETS = [str(s) for s in config["splits"]["subsets"]]
+CLASSIFIERS = list(config["classify"]["classifiers"])
+BASELINES = list(config["classify"]["baselines"])
+CASES = list(config["classify"]["cases"])
+SIMULATED_FLAG = "--simulated" if config["simulated"] else ""
+
+# a science case fixes which fine-tuned encoder a classifier starts from and whether it trains it
+CASE_ENCODER_SUBSET = {"a": "subset", "b": "subset", "c": "all"}
+CASE_ENCODER_MODE = {"a": "frozen", "b": "trained", "c": "trained"}
+
+
+def _check_config():
+    """Cross-key checks the schema cannot express; fail at once naming the key."""
+    for name in SURVEYS + [UNLABELED]:
+        ds = config["datasets"][name]
+        if ds["source"] == "drive" and not ds["drive_id"]:
+            raise ValueError(f"config: datasets.{name}.drive_id is required when source is 'drive'")
+        if ds["source"] == "simulate" and not ds["profile"]:
+            raise ValueError(f"config: datasets.{name}.profile is required when source is 'simulate'")
+    for key, value in (
+        ("lr_search.subset", config["lr_search"]["subset"]),
+        ("figures.fig12_subset", config["figures"]["fig12_subset"]),
+    ):
+        if str(value) not in SUBSETS:
+            raise ValueError(f"config: {key}={value} is not one of splits.subsets {SUBSETS}")
+    if config["lr_search"]["fold"] >= config["splits"]["folds"]:
+        raise ValueError(f"config: lr_search.fold must be below splits.folds={config['splits']['folds']}")
+    if "c" in CASES and "all" not in SUBSETS:
+        raise ValueError("config: science case c needs the subset 'all' in splits.subsets")
+
+
+_check_config()
+
+
+wildcard_constraints:
+    dataset="macho|alcock|ogle|atlas",
+    survey="alcock|ogle|atlas",
+    subset=r"\d+|all",
+    fold=r"\d+",
+    mode="paper|legacy",
+    classifier="lstm_att|mlp_att",
+    case="a|b|c",
+
+
+def resolve(path):
+    """A path with its path variables expanded: for params (Snakemake expands them only in inputs/outputs)."""
+    return workflow.pathvars.apply(path)
+
+
+def ckpt_dir(pattern):
+    """The resume checkpoint folder of a training job: a param, never an output (see pretrain.smk)."""
+    return lambda wildcards: resolve(pattern.format(**wildcards))
+
+
+# ---------------------------------------------------------------- data
+def store(dataset):
+    """The filtered light-curve store of a dataset (a directory)."""
+    return f"<resources>/stores/{dataset}"
+
+
+def unfiltered_store(wildcards):
+    ds = config["datasets"][wildcards.dataset]
+    kind = "simulated" if ds["source"] == "simulate" else "ingested"
+    return f"<resources>/stores/{wildcards.dataset}_{kind}"
+
+
+def option(flag, value):
+    """`--flag value`, or nothing when the config leaves the value to the library (null)."""
+    return "" if value is None else f"{flag} {value}"
+
+
+def filter_options():
+    f = config["filter"]
+    return " ".join(
+        option(flag, f[key])
+        for flag, key in (("--kurtosis", "kurtosis"), ("--skewness", "skewness"), ("--std", "std"), ("--combine", "combine"))
+    ).strip()
+
+
+def simulate_options(wildcards):
+    ds = config["datasets"][wildcards.dataset]
+    size = option("--per-class", ds["per_class"]) if ds["pool"] == "labeled" else option("--n-objects", ds["n_objects"])
+    return f"--profile {ds['profile']} --pool {ds['pool']} {size}".strip()
+
+
+def labeled_pairs(surveys, stores):
+    """NAME=STORE arguments of the data tables and figures (stores: the rule's resolved input paths)."""
+    return " ".join(f"{name}={path}" for name, path in zip(surveys, stores, strict=True))
+
+
+# ---------------------------------------------------------------- training
+def split_csv(wildcards, input):
+    """A fold's subset table inside the split directory written by `astromer data split-labeled`."""
+    return f"{input.splits}/fold{wildcards.fold}/{wildcards.subset}.csv"
+
+
+def training_args(stage):
+    c = config[stage]
+    return f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --lr {c['lr']} --seed {config['seed']}"
+
+
+def gpu_resources(stage):
+    """Portable resources of a GPU job; partition/account/constraint live only in profiles/slurm."""
+    c = config[stage]
+    return dict(gpu=1, gpu_model="a100", runtime=c["runtime"], mem_mb=c["mem_mb"], cpus_per_gpu=c["cpus_per_gpu"])
+
+
+PUBLISHED = config["pretrain"]["encoder_source"] == "published"
+
+
+def pretrained_weights(wildcards):
+    """Where fine-tuning starts: our pretraining or the authors' published MACHO weights."""
+    if PUBLISHED:
+        return config["pretrain"]["published_weights"]
+    return f"<results>/pretrain/{wildcards.mode}/model.keras"
+
+
+def base_encoders():
+    """The encoders before fine-tuning (Figs. 2 and A.1)."""
+    return [config["pretrain"]["published_weights"]] if PUBLISHED else pretrain_files("model.keras")
+
+
+def case_encoder(wildcards):
+    subset = wildcards.subset if CASE_ENCODER_SUBSET[wildcards.case] == "subset" else "all"
+    return f"<results>/finetune/{wildcards.mode}/{wildcards.survey}/{subset}/fold{wildcards.fold}/model.keras"
+
+
+# ---------------------------------------------------------------- targets
+def pretrain_files(name, modes=None):
+    """Outputs of our pretraining; none when fine-tuning starts from the published weights."""
+    if PUBLISHED:
+        return []
+    return expand("<results>/pretrain/{mode}/{name}", mode=modes or MODES, name=name)
+
+
+def finetune_files(name, surveys=None):
+    return expand(
+        "<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/{name}",
+        mode=MODES, survey=surveys or SURVEYS, subset=SUBSETS, fold=FOLDS, name=name,
+    )
+
+
+def classify_files(name, surveys=None, subsets=None, cases=None):
+    return expand(
+        "<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/{name}",
+        mode=MODES, survey=surveys or SURVEYS, subset=subsets or SUBSETS, fold=FOLDS,
+        classifier=CLASSIFIERS, case=cases or CASES, name=name,
+    )
+
+
+def baseline_files(name, surveys=None, subsets=None):
+    return expand(
+        "<results>/baseline/{survey}/{subset}/fold{fold}/{baseline}/{name}",
+        survey=surveys or SURVEYS, subset=subsets or SUBSETS, fold=FOLDS, baseline=BASELINES, name=name,
+    )
+
+
+def fig12_inputs(surveys):
+    # validation curves, frozen (case a) vs trained (case b), every fold: the command picks the best fold
+    subset = [str(config["figures"]["fig12_subset"])]
+    cases = [c for c in ("a", "b") if c in CASES]
+    return classify_files("history.csv", surveys=surveys, subsets=subset, cases=cases) + classify_files(
+        "metrics.json", surveys=surveys, subsets=subset, cases=cases
+    )
+
+
+def paper_targets():
+    """Every table and figure of the paper (and the per-survey figures of the configured surveys)."""
+    targets = expand("<results>/table{n}.{ext}", n=[1, 2, 3, 4, 5], ext=["csv", "tex"])
+    figures = ["fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1"]
+    if PUBLISHED:
+        figures.remove("fig8")  # no pretraining run of ours to show
+    targets += expand("<results>/{fig}.pdf", fig=figures)
+    targets += expand("<results>/{fig}_{survey}.pdf", fig=["fig9", "fig11", "fig12", "figC1"], survey=SURVEYS)
+    targets += ["<results>/accuracy_table.csv", "<results>/claims_table.csv"]
+    targets += expand("<results>/data/splits_{survey}.json", survey=SURVEYS)
+    return targets

@@ -1,0 +1,165 @@
+# Data stage: every survey becomes a filtered light-curve store (a directory, docs/architecture.md),
+# then split tables, their checks, the data tables (Tables 1-4) and Figs. 6 and B.1.
+# Real surveys: download (Google Drive) -> ingest-authors -> filter. Simulated: simulate -> filter.
+
+
+rule download:
+    output:
+        "<resources>/downloads/{dataset}.zip",
+    params:
+        file_id=lambda w: config["datasets"][w.dataset]["drive_id"],
+    log:
+        "<logs>/data/download_{dataset}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data download --file-id {params.file_id} --out {output} > {log} 2>&1"
+
+
+rule ingest_authors:
+    input:
+        "<resources>/downloads/{dataset}.zip",
+    output:
+        directory("<resources>/stores/{dataset}_ingested"),
+    params:
+        min_obs=lambda w: option("--min-obs", config["datasets"][w.dataset]["min_obs"]),
+    log:
+        "<logs>/data/ingest_{dataset}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data ingest-authors --src {input} --survey {wildcards.dataset} --out {output} "
+        "{params.min_obs} > {log} 2>&1"
+
+
+rule simulate:
+    output:
+        directory("<resources>/stores/{dataset}_simulated"),
+    params:
+        options=simulate_options,
+        seed=config["seed"],
+    log:
+        "<logs>/data/simulate_{dataset}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data simulate {params.options} --seed {params.seed} --out {output} > {log} 2>&1"
+
+
+rule filter:
+    input:
+        unfiltered_store,
+    output:
+        store=directory("<resources>/stores/{dataset}"),
+        log="<results>/data/filter_{dataset}.json",
+    params:
+        options=filter_options(),
+    log:
+        "<logs>/data/filter_{dataset}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data filter --store {input} --out {output.store} --log {output.log} {params.options} > {log} 2>&1"
+
+
+rule split_pretrain:
+    input:
+        store("{dataset}"),
+    output:
+        "<resources>/splits/{dataset}_pretrain.csv",
+    params:
+        fractions=",".join(str(f) for f in config["splits"]["pretrain_fractions"]),
+        seed=config["seed"],
+    log:
+        "<logs>/data/split_pretrain_{dataset}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data split-pretrain --store {input} --seed {params.seed} --out {output} "
+        "--fractions {params.fractions} > {log} 2>&1"
+
+
+rule split_labeled:
+    input:
+        store("{survey}"),
+    output:
+        directory("<resources>/splits/{survey}"),
+    params:
+        seed=config["seed"],
+        folds=config["splits"]["folds"],
+        test_per_class=config["splits"]["test_per_class"],
+        subsets=",".join(SUBSETS),
+        val_fraction=config["splits"]["val_fraction"],
+    log:
+        "<logs>/data/split_labeled_{survey}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data split-labeled --store {input} --seed {params.seed} --folds {params.folds} "
+        "--test-per-class {params.test_per_class} --subsets {params.subsets} "
+        "--val-fraction {params.val_fraction} --out-dir {output} > {log} 2>&1"
+
+
+rule check_splits:
+    input:
+        store=store("{survey}"),
+        splits="<resources>/splits/{survey}",
+    output:
+        "<results>/data/splits_{survey}.json",
+    log:
+        "<logs>/data/check_splits_{survey}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data check-splits --store {input.store} --split-dir {input.splits} --out {output} > {log} 2>&1"
+
+
+rule data_tables:
+    input:
+        stores=[store(s) for s in SURVEYS],
+    output:
+        report(
+            expand("<results>/table{n}.{ext}", n=[1, 2, 3, 4], ext=["csv", "tex"]),
+            caption="../report/data_tables.rst",
+            category="Data",
+        ),
+    params:
+        pairs=lambda w, input: labeled_pairs(SURVEYS, input.stores),
+        out_dir=lambda w, output: os.path.dirname(output[0]) or ".",
+    log:
+        "<logs>/data/tables.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data tables --labeled {params.pairs} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule fig6:
+    input:
+        unlabeled=store(UNLABELED),
+        stores=[store(s) for s in SURVEYS],
+    output:
+        report("<results>/fig6.pdf", caption="../report/fig6.rst", category="Data"),
+    params:
+        pairs=lambda w, input: labeled_pairs(SURVEYS, input.stores),
+    log:
+        "<logs>/data/fig6.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data fig6 --unlabeled {input.unlabeled} --labeled {params.pairs} --out {output} > {log} 2>&1"
+
+
+rule figB1:
+    input:
+        stores=[store(s) for s in [UNLABELED] + SURVEYS],
+    output:
+        report("<results>/figB1.pdf", caption="../report/figB1.rst", category="Data"),
+    params:
+        pairs=lambda w, input: labeled_pairs([UNLABELED] + SURVEYS, input.stores),
+    log:
+        "<logs>/data/figB1.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data figB1 --stores {params.pairs} --out {output} > {log} 2>&1"

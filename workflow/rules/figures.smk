@@ -1,0 +1,236 @@
+# The paper's figures and tables from the experiments' result files: each calls
+# `astromer figure NAME --out FILE --inputs FILES.. [--simulated]` (Fig. 6, B.1 and Tables 1-4 are
+# made from the data in data.smk). Per-survey variants (fig11_ogle.pdf, ...) read only that survey's
+# results, so a survey can be redone on its own.
+
+
+rule fig2:
+    input:
+        encoders=base_encoders(),
+        data=store(UNLABELED),
+    output:
+        report("<results>/fig2.pdf", caption="../report/fig2.rst", category="Model"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/fig2.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure fig2 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule figA1:
+    input:
+        base_encoders(),
+    output:
+        report("<results>/figA1.pdf", caption="../report/figA1.rst", category="Model"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/figA1.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure figA1 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule fig8:
+    input:
+        pretrain_files("history.csv") + pretrain_files("metrics.json"),
+    output:
+        report("<results>/fig8.pdf", caption="../report/fig8.rst", category="Pretraining"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/fig8.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure fig8 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule table5:
+    input:
+        pretrain_files("metrics.json") + finetune_files("metrics.json"),
+    output:
+        csv=report("<results>/table5.csv", caption="../report/table5.rst", category="Fine-tuning"),
+        tex="<results>/table5.tex",
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/table5.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "(astromer figure table5 --out {output.csv} --inputs {input} {params.simulated} && "
+        "astromer figure table5 --out {output.tex} --inputs {input} {params.simulated}) > {log} 2>&1"
+
+
+rule fig9:
+    input:
+        pretrain_files("metrics.json") + finetune_files("metrics.json"),
+    output:
+        report("<results>/fig9.pdf", caption="../report/fig9.rst", category="Fine-tuning"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/fig9.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure fig9 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule fig9_survey:
+    input:
+        lambda w: pretrain_files("metrics.json") + finetune_files("metrics.json", surveys=[w.survey]),
+    output:
+        report("<results>/fig9_{survey}.pdf", caption="../report/fig9.rst", category="Fine-tuning", subcategory="{survey}"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/fig9_{survey}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure fig9 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule figC1:
+    input:
+        finetune_files("history.csv"),
+    output:
+        report("<results>/figC1.pdf", caption="../report/figC1.rst", category="Fine-tuning"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/figC1.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure figC1 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule figC1_survey:
+    input:
+        lambda w: finetune_files("history.csv", surveys=[w.survey]),
+    output:
+        report("<results>/figC1_{survey}.pdf", caption="../report/figC1.rst", category="Fine-tuning", subcategory="{survey}"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/figC1_{survey}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure figC1 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule fig11:
+    input:
+        classify_files("metrics.json") + baseline_files("metrics.json"),
+    output:
+        report("<results>/fig11.pdf", caption="../report/fig11.rst", category="Classification"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/fig11.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure fig11 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule fig11_survey:
+    input:
+        lambda w: classify_files("metrics.json", surveys=[w.survey]) + baseline_files("metrics.json", surveys=[w.survey]),
+    output:
+        report("<results>/fig11_{survey}.pdf", caption="../report/fig11.rst", category="Classification", subcategory="{survey}"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/fig11_{survey}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure fig11 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule fig12:
+    input:
+        fig12_inputs(SURVEYS),
+    output:
+        report("<results>/fig12.pdf", caption="../report/fig12.rst", category="Classification"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/fig12.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure fig12 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule fig12_survey:
+    input:
+        lambda w: fig12_inputs([w.survey]),
+    output:
+        report("<results>/fig12_{survey}.pdf", caption="../report/fig12.rst", category="Classification", subcategory="{survey}"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/fig12_{survey}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure fig12 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule figD1:
+    input:
+        expand("<results>/lr_search/{survey}", survey=SURVEYS),
+    output:
+        report("<results>/figD1.pdf", caption="../report/figD1.rst", category="Classification"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/figD1.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure figD1 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule accuracy_table:
+    input:
+        classify_files("metrics.json") + baseline_files("metrics.json"),
+    output:
+        report("<results>/accuracy_table.csv", caption="../report/accuracy_table.rst", category="Classification"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/accuracy_table.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure accuracy_table --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+
+
+rule claims_table:
+    input:
+        pretrain_files("metrics.json")
+        + finetune_files("metrics.json")
+        + classify_files("metrics.json")
+        + classify_files("history.csv")
+        + baseline_files("metrics.json"),
+    output:
+        report("<results>/claims_table.csv", caption="../report/claims_table.rst", category="Claims"),
+    params:
+        simulated=SIMULATED_FLAG,
+    log:
+        "<logs>/figures/claims_table.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer figure claims_table --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
