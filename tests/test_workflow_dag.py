@@ -129,3 +129,17 @@ def test_demo_and_paper_never_write_the_same_files(paper_jobs):
     assert all(p.startswith(roots) for p in demo), sorted(p for p in demo if not p.startswith(roots))[:5]
     counts = job_counts(result.stdout + result.stderr)
     assert counts["simulate"] == 4 and "download" not in counts
+
+
+def test_published_weights_replace_pretraining(tmp_path):
+    weights = tmp_path / "macho_a0.zip"
+    weights.write_bytes(b"")  # only has to exist for the dry run
+    override = tmp_path / "published.yaml"
+    override.write_text(f"pretrain:\n  encoder_source: published\n  published_weights: {weights}\n")
+    result, _ = dry_run("--configfile", str(override))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert "pretrain" not in counts and "fig8" not in counts and "split_pretrain" not in counts
+    assert counts["finetune"] == CELLS
+    finetunes = [j for j in job_blocks(result.stdout + result.stderr) if j["rule"] == "finetune"]
+    assert all(str(weights) in j["input"] for j in finetunes)

@@ -55,7 +55,7 @@ rule table5:
         pretrain_files("metrics.json") + finetune_files("metrics.json"),
     output:
         csv=report("<results>/table5.csv", caption="../report/table5.rst", category="Fine-tuning"),
-        tex="<results>/table5.tex",
+        tex=report("<results>/table5.tex", caption="../report/table5.rst", category="Fine-tuning"),
     params:
         simulated=SIMULATED_FLAG,
     log:
