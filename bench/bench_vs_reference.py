@@ -101,6 +101,11 @@ def main(argv=None):
         print(f"OUR SIDE FAILED ({type(err).__name__}: {err}); reference numbers only.", file=sys.stderr)
     text, all_pass = table(reference, ours or {})
     print(text)
+    for batch, entry in ((ours or {}).get("train") or {}).items():
+        ref = rate(reference, "train", batch)
+        print(f"  our train@{batch} variants: " + ", ".join(
+            f"{name} {value:.1f} w/s ({value / ref:.2f}x)" if ref else f"{name} {value:.1f} w/s"
+            for name, value in entry.get("variants", {}).items()))
     print(f"load average after: {os.getloadavg()}")
     if args.json_out:
         tmp = args.json_out + ".tmp"
