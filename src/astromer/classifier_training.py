@@ -148,5 +148,7 @@ def fit_classifier(model, train_ds, val_ds, epochs: int = 100000, patience: int 
 
 def predict_labels(model, dataset) -> np.ndarray:
     """Argmax class index per window."""
-    probs = [np.asarray(model(x, training=False)) for x, _ in dataset]
+    import keras
+
+    probs = [keras.ops.convert_to_numpy(model(x, training=False)) for x, _ in dataset]
     return np.concatenate(probs).argmax(axis=1) if probs else np.zeros(0, dtype=np.int64)

@@ -253,8 +253,9 @@ def add_subcommands(sub) -> None:
         p.add_argument("--batch-size", type=int, default=256)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--max-obs", type=int, default=200)
-        for key in ("survey", "case", "subset", "fold"):
+        for key in ("survey", "case", "subset"):
             p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
+        p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
 
     p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
     common_training(p)

@@ -319,7 +319,7 @@ def figure_12(out, inputs, subset: str = "500", simulated: bool = False) -> Path
                 best = sel.loc[sel["macro_f1"].idxmax()]
                 hist = read_history(best["run_dir"])
                 ax.plot(hist["epoch"], hist["val_loss"], style,
-                        label=f"{enc_mode} (fold {best['fold']}, F1 {best['macro_f1']:.3f})")
+                        label=f"{enc_mode} (fold {int(best['fold']) if pd.notna(best['fold']) else '?'}, F1 {best['macro_f1']:.3f})")
             ax.set(title=f"{survey} — {CLASSIFIER_LABELS[name]} — {chosen}/class", xlabel="epoch",
                    ylabel="validation loss")
             ax.legend(fontsize=7)
@@ -329,8 +329,9 @@ def figure_12(out, inputs, subset: str = "500", simulated: bool = False) -> Path
 
 # ------------------------------------------------------------------------------------------ Fig. A.1
 def projection_weights(path):
-    """(kernel (1, d), bias (d,)) of the magnitude projection from a ``.npz`` (kernel, bias) or ``.keras`` model:
-    in a model, the first Dense kernel of shape (1, d) and the bias that follows it."""
+    """(kernel (1, d), bias (d,)) of the magnitude projection from a ``.npz`` (kernel, bias) or a model
+    (``.keras``, the authors' folder or zip): its ``inp_transform`` layer, else the first (1, d) kernel
+    followed by a (d,) bias."""
     path = Path(path)
     if path.suffix == ".npz":
         with np.load(path) as data:
@@ -339,7 +340,11 @@ def projection_weights(path):
             return np.asarray(data["kernel"]), np.asarray(data["bias"])
     from .model import SingleBandEncoder
 
-    weights = [np.asarray(w) for w in SingleBandEncoder.load(path).encoder.get_weights()]
+    variables = SingleBandEncoder.from_pretraining(path).encoder.weights
+    named = {v.path.rsplit("/", 1)[-1]: v for v in variables if "inp_transform" in v.path}
+    if {"kernel", "bias"} <= set(named):  # our encoder's name for the magnitude projection
+        return np.asarray(named["kernel"]), np.asarray(named["bias"])
+    weights = [np.asarray(v) for v in variables]
     for k, w in enumerate(weights[:-1]):
         if w.ndim == 2 and w.shape[0] == 1 and weights[k + 1].shape == (w.shape[1],):
             return w, weights[k + 1]
