@@ -168,3 +168,16 @@ def test_early_stopping_counts_epochs(rng):
     ds = make_dataset(win, y, batch_size=8)
     hist = fit_classifier(model, ds, ds, epochs=50, patience=2, lr=0.0, log=lambda m: None)  # lr 0: never improves
     assert hist.stopped_early and hist.n_epochs == 3 and hist.best_epoch == 1
+
+
+@pytest.mark.parametrize("kind", ["lstm_att", "mlp_att"])
+def test_att_classifiers_ignore_padding_with_paper_encoder(kind, rng):
+    """With the paper-mode encoder (padding excluded from attention) the whole model ignores padded values.
+    (The legacy mode up-weights padded keys by e, as the authors' code does, so there it is not true.)"""
+    from astromer import SingleBandEncoder
+
+    enc = SingleBandEncoder(num_layers=1, d_model=8, num_heads=2, dff=8, max_obs=L, seed=0, mode="paper")
+    model = build_classifier(kind, 3, encoder=enc.encoder, units=8)
+    win = windows(3, rng, lengths=[20, 150, 260])
+    ref = np.asarray(model(as_inputs(win)))
+    np.testing.assert_allclose(np.asarray(model(as_inputs(scramble_padding(win, rng)))), ref, atol=1e-5)

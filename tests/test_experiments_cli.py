@@ -62,3 +62,14 @@ def test_bad_split_is_named(tiny, tmp_path):
     with pytest.raises(SystemExit, match="needs --encoder"):
         main(["classify", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"), "--classifier",
               "mlp_att", "--out", str(tmp_path / "o")])
+
+
+def test_lr_search_runs_each_rate(tiny):
+    out = tiny / "lr"
+    assert main(["lr-search", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"), "--lrs", "1e-2,1e-3",
+                 "--out", str(out), "--epochs", "1", "--batch-size", "32"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["lr"].tolist() == [1e-2, 1e-3] and (summary["epochs"] == 1).all()
+    for lr in ("0.01", "0.001"):
+        metrics = json.loads((out / f"lr_{lr}" / "metrics.json").read_text())
+        assert metrics["classifier"] == "lstm" and metrics["lr"] == float(lr)
