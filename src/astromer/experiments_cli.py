@@ -105,6 +105,7 @@ def _classify_deep(args, parts, store, classes):
     from .classifier_training import fit_classifier, make_dataset, predict_labels
     from .classifiers import build_classifier
 
+    keras.backend.clear_session()  # main() may run many classify jobs in one process: start each clean
     encoder, mode = None, "legacy"
     if args.classifier != "lstm":
         if not args.encoder:
