@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from astromer import figures as F
-from astromer.experiment_results import read_run
+from astromer.experiment_results import by_mode, read_run, read_runs
 from astromer.experiments_cli import FIGURES, main
 
 SUBSETS = ["20", "100", "500", "all"]
@@ -24,53 +24,74 @@ def write_run(folder, metrics, n_epochs=5, start=1.0):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    """classify runs where ASTROMER beats the LSTM on macho but not on ogle; fine-tuning lowers RMSE;
-    frozen LSTM+ATT runs fewer epochs than trained."""
+    """The workflow's layout. ASTROMER beats the LSTM on alcock (MACHO) but not on ogle; fine-tuning lowers
+    RMSE; frozen LSTM+ATT runs fewer epochs than trained. Survey/subset/fold/... come from the paths."""
     root = tmp_path_factory.mktemp("results")
     rng = np.random.default_rng(0)
     classify, finetune = [], []
-    for survey, gain in (("macho", 0.1), ("ogle", -0.1)):
+    for survey, gain in (("alcock", 0.1), ("ogle", -0.1)):
         for subset in SUBSETS:
             for fold in range(2):
                 base = 0.5 + 0.01 * SUBSETS.index(subset) + rng.normal(0, 0.01)
                 for name in ("lstm", "rf"):
-                    d = root / "classify" / survey / name / subset / f"fold{fold}"
-                    # no fields: everything read from the path
+                    d = root / "baseline" / survey / subset / f"fold{fold}" / name
                     classify.append(write_run(d, {"macro_f1": base, "accuracy": base + 0.05, "epochs": 8}))
                 for case in "abc":
                     for name in ("lstm_att", "mlp_att"):
                         mode = "frozen" if case == "a" else "trained"
-                        d = root / "classify" / survey / case / name / subset / f"fold{fold}"
+                        d = root / "classify" / "paper" / survey / subset / f"fold{fold}" / f"{name}_{case}"
                         classify.append(write_run(d, {
-                            "macro_f1": base + gain, "accuracy": base + gain + 0.05, "survey": survey, "case": case,
-                            "classifier": name, "subset": subset, "fold": fold, "encoder_mode": mode,
+                            "macro_f1": base + gain, "accuracy": base + gain + 0.05, "encoder_mode": mode,
                             "epochs": 6 if mode == "frozen" else 12}, n_epochs=6 if mode == "frozen" else 12))
-                d = root / "finetune" / f"run_{survey}_{subset}_{fold}"
+                d = root / "finetune" / "paper" / survey / subset / f"fold{fold}"
                 finetune.append(write_run(d, {
-                    "command": "finetune", "label": f"{survey}/{subset}/fold{fold}", "test_rmse": 0.2 + rng.random() * 0.01,
+                    "command": "finetune", "mode": "paper", "test_rmse": 0.2 + rng.random() * 0.01,
                     "initial_val_rmse": 0.4, "best_val_rmse": 0.21, "epochs": 20, "wall_seconds": 30.0}))
-    pretrain = write_run(root / "pretrain", {"command": "pretrain", "test_rmse": 0.25, "epochs": 30,
-                                             "wall_seconds": 100.0}, n_epochs=30)
-    lrs = [write_run(root / "lr" / f"lr_{lr:g}", {"lr": lr, "macro_f1": 0.3, "accuracy": 0.3, "epochs": 4},
-                     start=lr * 100) for lr in (1e-2, 1e-3)]
+    pretrain = write_run(root / "pretrain" / "paper", {"command": "pretrain", "mode": "paper", "test_rmse": 0.25,
+                                                       "epochs": 30, "wall_seconds": 100.0}, n_epochs=30)
+    for survey in ("alcock", "ogle"):
+        for lr in (1e-2, 1e-3):
+            write_run(root / "lr_search" / survey / f"lr_{lr:g}", {"lr": lr, "macro_f1": 0.3, "accuracy": 0.3,
+                                                                     "epochs": 4}, start=lr * 100)
     npz = root / "proj.npz"
     np.savez(npz, kernel=rng.normal(size=(1, 16)), bias=rng.normal(size=16))
-    return {"classify": classify, "finetune": finetune, "pretrain": pretrain, "lr": lrs, "npz": npz}
+    return {"classify": classify, "finetune": finetune, "pretrain": pretrain,
+            "lr": [root / "lr_search" / "alcock", root / "lr_search" / "ogle"], "npz": npz}
 
 
-def test_run_fields_from_path_and_label(results):
+def test_run_fields_from_path_and_label(results, tmp_path):
     row = read_run(results["classify"][0] / "metrics.json")
-    assert (row["survey"], row["classifier"], row["subset"], row["fold"]) == ("macho", "lstm", "20", 0)
+    assert (row["survey"], row["classifier"], row["subset"], row["fold"], row["case"]) == ("alcock", "lstm", "20", 0, None)
+    att = read_run(results["classify"][2] / "history.csv")
+    assert (att["survey"], att["classifier"], att["case"], att["mode"], att["stage"]) == (
+        "alcock", "lstm_att", "a", "paper", "classify")
     ft = read_run(results["finetune"][-1])
-    assert (ft["survey"], ft["subset"], ft["fold"]) == ("ogle", "all", 1)
+    assert (ft["survey"], ft["subset"], ft["fold"], ft["mode"]) == ("ogle", "all", 1, "paper")
+    labelled = write_run(tmp_path / "x", {"label": "atlas/50/fold2", "test_rmse": 0.1})
+    assert {k: read_run(labelled)[k] for k in ("survey", "subset", "fold")} == {"survey": "atlas", "subset": "50", "fold": 2}
+
+
+def test_inputs_naming_one_run_twice_count_once(results):
+    runs = read_runs([results["classify"][2] / "metrics.json", results["classify"][2] / "history.csv"])
+    assert len(runs) == 1
+    assert len(read_runs(results["lr"])) == 4  # lr_search/{survey} folders expand to their lr_* runs
+
+
+def test_by_mode_splits_modes_and_shares_baselines(tmp_path):
+    paths = [write_run(tmp_path / "classify" / m / "alcock" / "20" / "fold0" / "mlp_att_a", {"macro_f1": 0.5})
+             for m in ("legacy", "paper")]
+    paths.append(write_run(tmp_path / "baseline" / "alcock" / "20" / "fold0" / "lstm", {"macro_f1": 0.4}))
+    runs = by_mode(read_runs(paths))
+    assert sorted(runs["survey"]) == ["alcock [legacy]", "alcock [legacy]", "alcock [paper]", "alcock [paper]"]
+    assert (runs["survey_name"] == "alcock").all()
 
 
 def _inputs(results, name):
     return {"fig8": [results["pretrain"]], "fig9": results["finetune"], "figC1": results["finetune"],
             "fig11": results["classify"], "fig12": results["classify"], "figD1": results["lr"],
-            "figA1": [results["npz"]], "table5": [results["pretrain"], *results["finetune"]],
-            "accuracy_table": results["classify"], "claims_table": results["classify"] + results["finetune"],
-            "fig2": []}[name]
+            "figA1": [results["npz"], results["npz"]], "table5": [results["pretrain"], *results["finetune"]],
+            "accuracy_table": results["classify"], "claims_table": [results["pretrain"], *results["classify"], *[p / "history.csv" for p in results["classify"]], *results["finetune"]],
+            "fig2": [results["pretrain"]]}[name]  # the workflow passes encoders/stores: ignored
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -106,12 +127,12 @@ def test_simulated_note_on_face(tmp_path):
 def test_claims_follow_the_numbers(results):
     table = F.claims_table(results["classify"], results["finetune"])
     above = table[table["claim"].str.startswith("ASTROMER")].set_index(["survey", "case"])["holds"]
-    assert above[("macho", "a")] is True or above[("macho", "a")] == True  # noqa: E712
-    assert not above[("ogle", "a")]
+    assert all(above[("alcock", c)] == True for c in "abc")  # noqa: E712
+    assert all(above[("ogle", c)] == False for c in "abc")  # noqa: E712
     epochs = table[table["claim"].str.startswith("frozen")].set_index("survey")["holds"]
-    assert epochs["macho"] and epochs["ogle"]
+    assert epochs["alcock"] and epochs["ogle"]
     ft = table[table["claim"] == "fine-tuning lowers RMSE"].set_index("survey")["holds"]
-    assert ft["macho"] and ft["ogle"]
+    assert ft["alcock"] and ft["ogle"]
 
 
 def test_finetune_claim_not_evaluable_without_before(tmp_path):
@@ -124,7 +145,7 @@ def test_accuracy_table_says_not_comparable(results):
     sim = F.accuracy_table(results["classify"], simulated=True)
     assert not sim["comparable"].any() and sim["comment"].str.contains("not comparable").all()
     real = F.accuracy_table(results["classify"], simulated=False)
-    row = real[(real["survey"] == "macho") & (real["classifier"] == "lstm_att") & (real["case"] == "a")].iloc[0]
+    row = real[(real["survey"] == "alcock") & (real["classifier"] == "lstm_att") & (real["case"] == "a")].iloc[0]
     assert row["paper_accuracy"] == pytest.approx(0.782) and row["comparable"]
     assert row["subset"] == "all"
 
@@ -132,7 +153,7 @@ def test_accuracy_table_says_not_comparable(results):
 def test_table5_means_over_folds(results):
     table = F.table_5([results["pretrain"], *results["finetune"]])
     assert table.iloc[0]["stage"] == "pretrain"
-    macho20 = table[(table["survey"] == "macho") & (table["subset"] == "20")].iloc[0]
+    macho20 = table[(table["survey"] == "alcock") & (table["subset"] == "20")].iloc[0]
     expected = np.mean([read_run(p)["test_rmse"] for p in results["finetune"][:2]])
     assert macho20["test_rmse_mean"] == pytest.approx(expected) and macho20["n_runs"] == 2
 
@@ -155,4 +176,4 @@ def test_figure_errors_are_named(tmp_path):
     with pytest.raises(SystemExit, match="needs --inputs"):
         main(["figure", "fig9", "--out", str(tmp_path / "x.pdf")])
     with pytest.raises(ValueError, match="kernel must be"):
-        F.figure_a1(tmp_path / "a.pdf", np.zeros((2, 3)), np.zeros(3))
+        F.figure_a1(tmp_path / "a.pdf", [("m", np.zeros((2, 3)), np.zeros(3))])

@@ -134,6 +134,7 @@ def _classify_deep(args, parts, store, classes):
                              lr=args.lr, ckpt_dir=args.ckpt_dir, fingerprint=_fingerprint(settings), log=_log)
     pred = predict_labels(model, data["test"])
     return np.asarray(classes)[pred], history.to_frame(), {
+        "mode": mode if encoder is not None else None,
         "epochs": history.n_epochs, "best_epoch": history.best_epoch, "best_val_loss": history.best_val_loss,
         "stopped_early": history.stopped_early, "resumed_from": history.resumed_from}
 
@@ -162,6 +163,7 @@ def classify(args) -> int:
         "classifier": args.classifier,
         "encoder_mode": args.encoder_mode if args.classifier in ("lstm_att", "mlp_att") else None,
         "survey": args.survey, "case": args.case, "subset": args.subset, "fold": args.fold,
+        "mode": fit_info.pop("mode", None),  # the encoder's (pretraining) mode; None without an encoder
         "classes": classes, "n_train": len(parts["train"][0]), "n_val": len(parts["val"][0]),
         "seed": args.seed, "lr": args.lr, "wall_seconds": round(time.perf_counter() - began, 2),
         "args": {k: v for k, v in vars(args).items() if k != "func"},
@@ -196,6 +198,11 @@ def lr_search(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------ figure
+def _model_name(path) -> str:
+    """e.g. results/pretrain/paper/model.keras -> 'pretrain/paper/model.keras'."""
+    return "/".join(Path(path).parts[-3:])
+
+
 def _is_classify(path) -> bool:
     from .experiment_results import read_run
 
@@ -209,8 +216,11 @@ def figure(args) -> int:
     needs_inputs = name not in ("fig2",)
     if needs_inputs and not inputs:
         raise SystemExit(f"error: figure {name} needs --inputs (result folders or their metrics.json)")
-    if name == "fig2":
-        F.figure_2(out, inputs[0] if inputs else None, band=args.band, simulated=sim)
+    if name == "fig2":  # a real MACHO star; other inputs (encoders, stores the workflow lists) are not needed
+        curves = [p for p in inputs if str(p).endswith((".tar.bz2", ".mjd"))]
+        if len(curves) < len(inputs):
+            _log(f"figure fig2: ignoring {len(inputs) - len(curves)} input(s) that are not MACHO lc_*.tar.bz2 files")
+        F.figure_2(out, curves[0] if curves else None, band=args.band, simulated=sim)
     elif name == "fig8":
         F.figure_8(out, inputs, sim)
     elif name == "fig9":
@@ -224,13 +234,16 @@ def figure(args) -> int:
     elif name == "fig12":
         F.figure_12(out, inputs, subset=args.subset, simulated=sim)
     elif name == "figA1":
-        kernel, bias = F.projection_weights(inputs[0])
-        F.figure_a1(out, kernel, bias, sim, title=f"Learned magnitude projection ({Path(inputs[0]).name})")
+        panels = [(_model_name(p), *F.projection_weights(p)) for p in inputs]
+        F.figure_a1(out, panels, sim)
     elif name == "table5":
         F.save_table(F.table_5(inputs), out, sim, "Table 5: epochs, wall time and test RMSE")
     elif name == "accuracy_table":
         F.save_table(F.accuracy_table(inputs, sim), out, sim, "Test accuracy beside the paper's")
     elif name == "claims_table":
+        from .experiment_results import expand_inputs
+
+        inputs = expand_inputs(inputs)  # metrics.json and history.csv of one run count once
         classify_runs = [p for p in inputs if _is_classify(p)]
         finetune_runs = [p for p in inputs if p not in classify_runs]
         table = F.claims_table(classify_runs, finetune_runs)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiment_results import CASES, mean_std, read_history, read_runs, subset_key
+from .experiment_results import CASES, by_mode, mean_std, read_history, read_runs, subset_key
 
 SIMULATED_NOTE = "SIMULATED DATA"
 CLASSIFIER_LABELS = {"lstm": "LSTM (baseline)", "lstm_att": "LSTM+ATT", "mlp_att": "MLP+ATT", "rf": "RF (features)"}
@@ -32,6 +32,8 @@ PAPER_ACCURACY = [
     {"survey": "ogle", "classifier": "best ASTROMER", "paper_accuracy": 0.880},
 ]
 CLAIM_SUBSETS = ("20", "50", "100")
+# our survey names -> the paper's (the labeled MACHO set is Alcock et al. 2003's; OGLE-III; ATLAS)
+PAPER_SURVEY = {"macho": "macho", "alcock": "macho", "ogle": "ogle", "ogle3": "ogle", "atlas": "atlas"}
 
 
 # ------------------------------------------------------------------------------------------ writing
@@ -168,7 +170,7 @@ def figure_8(out, inputs, simulated: bool = False) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for k, run in runs.iterrows():
         hist = read_history(run["run_dir"])
-        tag = run.get("label") or Path(run["run_dir"]).name
+        tag = run.get("label") or (run["mode"] if pd.notna(run.get("mode")) else Path(run["run_dir"]).name)
         line, = ax.plot(hist["epoch"], hist["loss"], label=f"{tag} train")
         ax.plot(hist["epoch"], hist["val_loss"], "--", color=line.get_color(), label=f"{tag} validation")
         if pd.notna(run.get("test_rmse")):
@@ -187,7 +189,7 @@ def _subset_axis(ax, subsets):
 def figure_9(out, inputs, simulated: bool = False) -> Path:
     """Fine-tuning test RMSE vs subset size, one line per survey (mean ± std over folds)."""
     plt = _pyplot()
-    runs = read_runs(inputs)
+    runs = by_mode(read_runs(inputs))
     stats = mean_std(runs, ["survey", "subset"], "test_rmse")
     subsets = sorted(stats["subset"].dropna().unique(), key=subset_key)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -226,23 +228,26 @@ def _curves_by(runs, panel_key, colour_key, title, out, simulated, ylabel="valid
 
 def figure_c1(out, inputs, simulated: bool = False) -> Path:
     """Fine-tuning validation RMSE per epoch: a panel per survey, a colour per subset (all folds)."""
-    return _curves_by(read_runs(inputs), "survey", "subset", "Fine-tuning validation curves", out, simulated,
+    return _curves_by(by_mode(read_runs(inputs)), "survey", "subset", "Fine-tuning validation curves", out, simulated,
                       ylabel="validation RMSE")
 
 
 def figure_d1(out, inputs, simulated: bool = False) -> Path:
-    """LSTM-baseline validation loss per epoch for each learning rate of the search."""
+    """LSTM-baseline loss per epoch for each learning rate of the search; a panel per survey."""
     plt = _pyplot()
     runs = read_runs(inputs)
-    if "lr" not in runs:
+    if "lr" not in runs or runs["lr"].isna().any():
         raise ValueError("figD1 inputs need an 'lr' field in metrics.json (written by astromer lr-search)")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for _, run in runs.sort_values("lr").iterrows():
-        hist = read_history(run["run_dir"])
-        line, = ax.plot(hist["epoch"], hist["val_loss"], label=f"lr {run['lr']:g} validation")
-        ax.plot(hist["epoch"], hist["loss"], ":", color=line.get_color(), label=f"lr {run['lr']:g} train")
-    ax.set(xlabel="epoch", ylabel="cross-entropy", title="Learning-rate search (LSTM baseline)")
-    ax.legend(fontsize=8)
+    runs["survey"] = runs["survey"].fillna("")
+    surveys = sorted(runs["survey"].unique())
+    fig, axes = plt.subplots(1, len(surveys), figsize=(5.5 * len(surveys), 4), squeeze=False)
+    for ax, survey in zip(axes[0], surveys):
+        for _, run in runs[runs["survey"] == survey].sort_values("lr").iterrows():
+            hist = read_history(run["run_dir"])
+            line, = ax.plot(hist["epoch"], hist["val_loss"], label=f"lr {run['lr']:g} validation")
+            ax.plot(hist["epoch"], hist["loss"], ":", color=line.get_color(), label=f"lr {run['lr']:g} train")
+        ax.set(xlabel="epoch", ylabel="cross-entropy", title=f"Learning-rate search (LSTM) {survey}")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, out, simulated)
 
@@ -259,7 +264,7 @@ def _case_rows(runs: pd.DataFrame) -> pd.DataFrame:
 def figure_11(out, inputs, simulated: bool = False) -> Path:
     """Macro F1 vs samples per class (mean ± std over folds): rows surveys, columns science cases."""
     plt = _pyplot()
-    runs = _case_rows(read_runs(inputs))
+    runs = _case_rows(by_mode(read_runs(inputs)))
     stats = mean_std(runs, ["survey", "case", "classifier", "subset"], "macro_f1")
     surveys = sorted(stats["survey"].dropna().unique())
     subsets = sorted(stats["subset"].dropna().unique(), key=subset_key)
@@ -297,7 +302,7 @@ def figure_12(out, inputs, subset: str = "500", simulated: bool = False) -> Path
     """Validation loss of the best fold (highest macro F1) at ``subset`` per class, frozen vs trained
     encoder, for LSTM+ATT and MLP+ATT; one row per survey. Falls back to the largest numeric subset."""
     plt = _pyplot()
-    runs = read_runs(inputs)
+    runs = by_mode(read_runs(inputs))
     runs = runs[runs["classifier"].isin(["lstm_att", "mlp_att"])]
     if runs.empty:
         raise ValueError("figure 12 needs lstm_att or mlp_att runs")
@@ -351,24 +356,28 @@ def projection_weights(path):
     raise ValueError(f"{path}: no (1, d) kernel followed by a (d,) bias in the encoder")
 
 
-def figure_a1(out, kernel, bias, simulated: bool = False, title: str = "") -> Path:
+def figure_a1(out, panels, simulated: bool = False) -> Path:
+    """One row per model: ``panels`` is a list of (name, kernel (1, d), bias (d,))."""
     plt = _pyplot()
-    kernel, bias = np.asarray(kernel), np.asarray(bias)
-    if kernel.ndim != 2 or kernel.shape[0] != 1 or bias.shape != (kernel.shape[1],):
-        raise ValueError(f"kernel must be (1, d) and bias (d,), got {kernel.shape} and {bias.shape}")
-    w = kernel[0]
-    order = np.argsort(w)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    axes[0].bar(np.arange(w.size), w[order], width=1.0)
-    axes[0].set(title="kernel (sorted)", xlabel="unit (sorted by weight)", ylabel="weight")
-    axes[1].bar(np.arange(w.size), bias[order], width=1.0, color="tab:orange")
-    axes[1].set(title="bias (same order)", xlabel="unit (sorted by weight)", ylabel="bias")
-    mags = np.linspace(-1.5, 1.5, 61)
-    image = axes[2].imshow((mags[:, None] * w[order][None, :] + bias[order][None, :]).T, aspect="auto",
-                           cmap="RdBu", extent=[mags[0], mags[-1], w.size, 0])
-    axes[2].set(title="w·m + b", xlabel="zero-mean magnitude m", ylabel="unit (sorted)")
-    fig.colorbar(image, ax=axes[2])
-    fig.suptitle(title or "Learned magnitude projection")
+    if not panels:
+        raise ValueError("figure A.1 needs at least one (name, kernel, bias)")
+    fig, axes = plt.subplots(len(panels), 3, figsize=(13, 3.8 * len(panels)), squeeze=False)
+    for row, (name, kernel, bias) in zip(axes, panels):
+        kernel, bias = np.asarray(kernel), np.asarray(bias)
+        if kernel.ndim != 2 or kernel.shape[0] != 1 or bias.shape != (kernel.shape[1],):
+            raise ValueError(f"{name}: kernel must be (1, d) and bias (d,), got {kernel.shape} and {bias.shape}")
+        w = kernel[0]
+        order = np.argsort(w)
+        row[0].bar(np.arange(w.size), w[order], width=1.0)
+        row[0].set(title=f"{name}: kernel (sorted)", xlabel="unit (sorted by weight)", ylabel="weight")
+        row[1].bar(np.arange(w.size), bias[order], width=1.0, color="tab:orange")
+        row[1].set(title="bias (same order)", xlabel="unit (sorted by weight)", ylabel="bias")
+        mags = np.linspace(-1.5, 1.5, 61)
+        image = row[2].imshow((mags[:, None] * w[order][None, :] + bias[order][None, :]).T, aspect="auto",
+                              cmap="RdBu", extent=[mags[0], mags[-1], w.size, 0])
+        row[2].set(title="w·m + b", xlabel="zero-mean magnitude m", ylabel="unit (sorted)")
+        fig.colorbar(image, ax=row[2])
+    fig.suptitle("Learned magnitude projection")
     fig.tight_layout()
     return save_figure(fig, out, simulated)
 
@@ -378,12 +387,11 @@ def table_5(inputs) -> pd.DataFrame:
     """Epochs, wall time and test RMSE (mean ± std over folds) per stage, survey and subset; pretraining
     runs are those with ``command == 'pretrain'`` (or no survey)."""
     runs = read_runs(inputs)
-    stage = runs.get("command", pd.Series(index=runs.index, dtype=object))
-    runs = runs.assign(stage=stage.fillna("finetune"))
+    runs = runs.assign(stage=runs["stage"].fillna("finetune"), mode=runs["mode"].fillna(""))
     runs.loc[runs["survey"].isna() & (runs["stage"] != "finetune"), "survey"] = "pretraining pool"
     runs["survey"] = runs["survey"].fillna("pretraining pool")
     runs["subset"] = runs["subset"].fillna("all")
-    keys = ["stage", "survey", "subset"]
+    keys = ["stage", "mode", "survey", "subset"]
     table = None
     for value in ("epochs", "wall_seconds", "test_rmse"):
         stats = mean_std(runs, keys, value).rename(columns={"mean": f"{value}_mean", "std": f"{value}_std",
@@ -391,30 +399,32 @@ def table_5(inputs) -> pd.DataFrame:
         table = stats if table is None else table.merge(stats.drop(columns="n_runs"), on=keys, how="outer")
     order = table["stage"].ne("pretrain").astype(int)
     table = table.assign(_o=order, _s=table["subset"].map(subset_key))
-    return table.sort_values(["_o", "survey", "_s"]).drop(columns=["_o", "_s"]).reset_index(drop=True)
+    return table.sort_values(["_o", "mode", "survey", "_s"]).drop(columns=["_o", "_s"]).reset_index(drop=True)
 
 
 def _largest_subset_stats(runs: pd.DataFrame, value: str) -> pd.DataFrame:
     rows = []
     for survey, group in runs.groupby("survey"):
         chosen = sorted(group["subset"].dropna().unique(), key=subset_key)[-1]
-        stats = mean_std(group[group["subset"] == chosen], ["survey", "classifier", "case", "subset"], value)
+        stats = mean_std(group[group["subset"] == chosen], ["survey", "survey_name", "classifier", "case", "subset"],
+                         value)
         rows.append(stats)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
 def accuracy_table(inputs, simulated: bool) -> pd.DataFrame:
     """Our test accuracy at each survey's largest subset (mean ± std over folds) beside the paper's."""
-    runs = read_runs(inputs)
+    runs = by_mode(read_runs(inputs))
     runs = runs[runs["classifier"].isin(["lstm_att", "mlp_att"])]
     if runs.empty:
         raise ValueError("the accuracy table needs lstm_att or mlp_att runs")
     ours = _largest_subset_stats(runs, "accuracy").rename(columns={"mean": "accuracy_mean", "std": "accuracy_std",
                                                                    "count": "n_folds"})
-    paper = pd.DataFrame(PAPER_ACCURACY)
+    paper = pd.DataFrame(PAPER_ACCURACY).rename(columns={"survey": "paper_survey"})
+    ours["paper_survey"] = ours["survey_name"].map(lambda s: PAPER_SURVEY.get(str(s).lower()))
     best = ours.sort_values("accuracy_mean").groupby("survey").tail(1).assign(classifier="best ASTROMER")
-    table = pd.concat([ours, best[best["survey"] == "ogle"]], ignore_index=True)
-    table = table.merge(paper, on=["survey", "classifier"], how="left")
+    table = pd.concat([ours, best[best["paper_survey"] == "ogle"]], ignore_index=True)
+    table = table.merge(paper, on=["paper_survey", "classifier"], how="left").drop(columns="survey_name")
     table["comparable"] = (not simulated) & table["paper_accuracy"].notna()
     table["comment"] = np.where(
         simulated, "not comparable: our data are simulated, the paper's are the real survey",
@@ -425,7 +435,7 @@ def accuracy_table(inputs, simulated: bool) -> pd.DataFrame:
 def claims_table(classify_inputs, finetune_inputs=()) -> pd.DataFrame:
     """The paper's three claims, evaluated on the result files; ``holds`` is what the numbers say."""
     rows = []
-    runs = _case_rows(read_runs(classify_inputs)) if classify_inputs else pd.DataFrame()
+    runs = _case_rows(by_mode(read_runs(classify_inputs))) if classify_inputs else pd.DataFrame()
     if not runs.empty:
         f1 = mean_std(runs, ["survey", "case", "classifier", "subset"], "macro_f1")
         for (survey, case), group in f1.groupby(["survey", "case"]):
@@ -460,7 +470,8 @@ def claims_table(classify_inputs, finetune_inputs=()) -> pd.DataFrame:
                 rows.append({"claim": "frozen-encoder LSTM+ATT converges in fewer epochs", "survey": survey,
                              "case": "a vs b", "holds": None, "evidence": "not evaluable: needs frozen and trained runs"})
     if finetune_inputs:
-        ft = read_runs(finetune_inputs)
+        ft = by_mode(read_runs(finetune_inputs))
+        ft = ft[ft["stage"] != "pretrain"]
         for survey, group in ft.groupby("survey"):
             rows.append(_finetune_claim(survey, group))
     return pd.DataFrame(rows, columns=["claim", "survey", "case", "holds", "evidence"])
