@@ -128,7 +128,7 @@ def _classify_deep(args, parts, store, classes):
         data[name] = make_dataset(win, y, args.batch_size, shuffle=(name == "train"), seed=args.seed)
     keras.utils.set_random_seed(args.seed)
     model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
-                             train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs)
+                             train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "ckpt_dir", "func", "command")}
     history = fit_classifier(model, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
                              lr=args.lr, ckpt_dir=args.ckpt_dir, fingerprint=_fingerprint(settings), log=_log)
@@ -267,6 +267,7 @@ def add_subcommands(sub) -> None:
         p.add_argument("--batch-size", type=int, default=256)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--max-obs", type=int, default=200)
+        p.add_argument("--units", type=int, default=256, help="LSTM units (the paper: 256; smaller for a quick demo)")
         for key in ("survey", "case", "subset"):
             p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
         p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
