@@ -53,6 +53,7 @@ def _atomic_write_bytes(path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be read by others (report, Slurm)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
