@@ -1,0 +1,146 @@
+"""The paper's classifiers (Sect. 7): the LSTM baseline, LSTM+ATT and MLP+ATT, as Keras 3 models.
+
+Every model takes the encoder's window dict ``{'input', 'times', 'mask_in'}`` (float32, (B, L, 1);
+``mask_in = 1`` marks padding/hidden steps) and returns class probabilities (B, n_classes).
+
+- LSTM baseline: the light curve itself, (B, L, 2) = (time, magnitude), each centred on the window's
+  valid observations; 2 LSTM layers of 256 units, LayerNorm and Dropout 0.3 after each, softmax head.
+- LSTM+ATT: the same LSTM stack on the encoder's (B, L, d) embeddings.
+- MLP+ATT: Dense 1024-512-256 ReLU on the embeddings averaged over valid observations only.
+
+Padded steps never reach the LSTMs (Keras masking from ``mask_in``) nor the mean. The encoder is
+frozen (``train_encoder=False``: its weights are not trainable and it runs in inference mode) or trained
+with the classifier.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+CLASSIFIERS = ("lstm", "lstm_att", "mlp_att")
+WINDOW_INPUTS = ("input", "times", "mask_in")
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class ValidMask(layers.Layer):
+    """Boolean (B, L) Keras mask, True where ``mask_in == 0`` (a visible observation)."""
+
+    def call(self, mask_in):
+        return ops.equal(ops.squeeze(mask_in, axis=-1), 0.0)
+
+
+def masked_mean(values, mask_in):
+    """(B, d) mean over axis 1 of the steps with ``mask_in == 0``."""
+    keep = ops.cast(ops.equal(mask_in, 0.0), values.dtype)
+    # where() rather than multiply, so that inf/NaN in padding cannot leak in as 0*inf
+    total = ops.sum(ops.where(keep > 0, values, ops.zeros_like(values)), axis=1)
+    count = ops.maximum(ops.sum(keep, axis=1), 1.0)
+    return total / count
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class MaskedMean(layers.Layer):
+    """Mean of (B, L, d) over the steps where ``mask_in == 0``; padded values cannot change it."""
+
+    def call(self, inputs):
+        values, mask_in = inputs
+        return masked_mean(values, mask_in)
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class CentredLightCurve(layers.Layer):
+    """(B, L, 2) zero-mean time and magnitude of the valid steps; padded steps set to 0."""
+
+    def call(self, inputs):
+        times, mags, mask_in = inputs
+        keep = ops.cast(ops.equal(mask_in, 0.0), times.dtype)
+        t = ops.where(keep > 0, times - ops.expand_dims(masked_mean(times, mask_in), 1), 0.0)
+        m = ops.where(keep > 0, mags - ops.expand_dims(masked_mean(mags, mask_in), 1), 0.0)
+        return ops.concatenate([t, m], axis=-1)
+
+
+def _window_inputs(max_obs: int) -> dict:
+    return {k: keras.Input((max_obs, 1), name=k, dtype="float32") for k in WINDOW_INPUTS}
+
+
+def build_lstm_head(n_features: int, n_classes: int, max_obs: int = 200, units: int = 256,
+                    dropout: float = 0.3, name: str = "lstm_head") -> keras.Model:
+    """Two masked LSTM layers (LayerNorm + Dropout after each) and a softmax head.
+
+    Inputs: a (B, L, n_features) sequence and ``mask_in`` (B, L, 1).
+    """
+    seq = keras.Input((max_obs, n_features), name="sequence")
+    mask_in = keras.Input((max_obs, 1), name="mask_in")
+    valid = ValidMask(name="valid_mask")(mask_in)
+    x = layers.LSTM(units, return_sequences=True, name="lstm_0")(seq, mask=valid)
+    x = layers.LayerNormalization(name="norm_0")(x)
+    x = layers.Dropout(dropout, name="dropout_0")(x)
+    x = layers.LSTM(units, return_sequences=False, name="lstm_1")(x, mask=valid)
+    x = layers.LayerNormalization(name="norm_1")(x)
+    x = layers.Dropout(dropout, name="dropout_1")(x)
+    out = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model([seq, mask_in], out, name=name)
+
+
+def build_mlp_head(n_features: int, n_classes: int, max_obs: int = 200, units=(1024, 512, 256),
+                   name: str = "mlp_head") -> keras.Model:
+    """Dense ReLU stack on the embeddings averaged over valid steps, softmax head."""
+    seq = keras.Input((max_obs, n_features), name="sequence")
+    mask_in = keras.Input((max_obs, 1), name="mask_in")
+    x = MaskedMean(name="valid_mean")([seq, mask_in])
+    for i, n in enumerate(units):
+        x = layers.Dense(n, activation="relu", name=f"dense_{i}")(x)
+    out = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model([seq, mask_in], out, name=name)
+
+
+def build_lstm_baseline(n_classes: int, max_obs: int = 200, units: int = 256, dropout: float = 0.3) -> keras.Model:
+    """The LSTM baseline on the light curves themselves (no encoder)."""
+    inputs = _window_inputs(max_obs)
+    curve = CentredLightCurve(name="centred_curve")([inputs["times"], inputs["input"], inputs["mask_in"]])
+    head = build_lstm_head(2, n_classes, max_obs, units, dropout)
+    return keras.Model(inputs, head([curve, inputs["mask_in"]]), name="lstm")
+
+
+class EncoderClassifier(keras.Model):
+    """A head on top of the ASTROMER encoder's embeddings; the encoder frozen or trained with it."""
+
+    def __init__(self, encoder, head, train_encoder: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.head = head
+        self.train_encoder = bool(train_encoder)
+        # frozen: not in trainable_weights, so no optimizer ever touches it
+        self.encoder.trainable = self.train_encoder
+
+    def call(self, inputs, training=False):
+        window = {k: inputs[k] for k in WINDOW_INPUTS}
+        embedding = self.encoder(window, training=bool(training) and self.train_encoder)
+        return self.head([embedding, inputs["mask_in"]], training=training)
+
+
+def embedding_size(encoder, max_obs: int = 200) -> int:
+    """d_model read from the encoder's output on a zero window (works for any encoder with the contract)."""
+    import numpy as np
+
+    zeros = np.zeros((1, max_obs, 1), np.float32)
+    out = encoder({"input": zeros, "times": zeros, "mask_in": zeros}, training=False)
+    return int(out.shape[-1])
+
+
+def build_classifier(kind: str, n_classes: int, encoder=None, train_encoder: bool = False, max_obs: int = 200,
+                     units: int = 256, dropout: float = 0.3) -> keras.Model:
+    """``kind`` in :data:`CLASSIFIERS`; ``encoder`` is ``SingleBandEncoder.encoder`` for the ATT models."""
+    if kind == "lstm":
+        return build_lstm_baseline(n_classes, max_obs, units, dropout)
+    if kind not in CLASSIFIERS:
+        raise ValueError(f"classifier must be one of {CLASSIFIERS}, not {kind!r}")
+    if encoder is None:
+        raise ValueError(f"classifier {kind!r} needs an encoder")
+    d = embedding_size(encoder, max_obs)
+    head = (build_lstm_head(d, n_classes, max_obs, units, dropout) if kind == "lstm_att"
+            else build_mlp_head(d, n_classes, max_obs))
+    model = EncoderClassifier(encoder, head, train_encoder, name=kind)
+    zeros = {k: keras.ops.zeros((1, max_obs, 1)) for k in WINDOW_INPUTS}
+    model(zeros)  # build, so weights exist before fit/load
+    return model

@@ -1,0 +1,308 @@
+"""Commands of the experiments: ``classify``, ``lr-search`` and ``figure`` (dispatched to by ``astromer``).
+
+    astromer classify --encoder MODEL --data STORE --split CSV --classifier lstm_att --encoder-mode frozen \
+        --out DIR --ckpt-dir DIR [--survey macho --case a --subset 500 --fold 1]
+    astromer lr-search --data STORE --split CSV --lrs 1e-2,1e-3,1e-4 --out DIR
+    astromer figure fig11 --out fig11.pdf --inputs results/*/metrics.json [--simulated]
+
+``classify`` writes ``DIR/metrics.json`` (macro_f1, accuracy, epochs, best_epoch, wall_seconds, seed, the
+survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``report.csv`` and
+``confusion.csv``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FIGURES = ("fig2", "fig8", "fig9", "fig11", "fig12", "figA1", "figC1", "figD1", "table5", "accuracy_table",
+           "claims_table")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _atomic_text(path, text: str) -> None:
+    from .figures import _atomic_write_bytes
+
+    _atomic_write_bytes(path, text.encode())
+
+
+# ------------------------------------------------------------------------------------------ inputs
+def read_split(path, store) -> dict:
+    """{'train': (ids, labels), 'val': ..., 'test': ...} from a split CSV; ids must be in the store."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype={"id": str, "label": str, "split": str})
+    except (OSError, pd.errors.ParserError) as exc:
+        raise SystemExit(f"error: {path}: cannot read the split table ({exc})")
+    missing = {"id", "label", "split"} - set(table.columns)
+    if missing:
+        raise SystemExit(f"error: {path}: missing columns {sorted(missing)} (need id,label,split)")
+    bad = sorted(set(table["split"]) - {"train", "val", "test"})
+    if bad:
+        raise SystemExit(f"error: {path}: unknown split values {bad}")
+    if table["label"].isna().any():
+        raise SystemExit(f"error: {path}: {int(table['label'].isna().sum())} rows without a label")
+    known = set(store.metadata["id"].astype(str))
+    absent = [i for i in table["id"] if i not in known]
+    if absent:
+        raise SystemExit(f"error: {path}: {len(absent)} ids not in the store, e.g. {absent[:3]}")
+    parts = {}
+    for name in ("train", "val", "test"):
+        rows = table[table["split"] == name]
+        if rows.empty:
+            raise SystemExit(f"error: {path}: no '{name}' rows")
+        parts[name] = (rows["id"].tolist(), rows["label"].to_numpy())
+    return parts
+
+
+def _windows(store, ids, max_obs: int, mode: str):
+    from .preprocessing import prepare_windows
+
+    curves = store.load(ids)
+    return curves, prepare_windows(curves, max_obs=max_obs, window="first", mode=mode)
+
+
+def _fingerprint(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------ classify
+def _write_outputs(out: Path, metrics: dict, history: pd.DataFrame, y_true, y_pred, classes) -> None:
+    from . import metrics as M
+
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_text(out / "history.csv", history.to_csv(index=False))
+    _atomic_text(out / "report.csv", M.per_class_report(y_true, y_pred, classes).to_csv(index=False))
+    _atomic_text(out / "confusion.csv", M.confusion(y_true, y_pred, classes).to_csv())
+    _atomic_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str))  # last: marks the run done
+
+
+def _classify_rf(args, parts, store):
+    from .feature_baseline import curve_features, fit_random_forest
+
+    xs = {}
+    for name in ("train", "test"):
+        ids = parts[name][0]
+        xs[name] = curve_features(store.load(ids), args.max_obs, ids)
+    model = fit_random_forest(xs["train"], parts["train"][1], seed=args.seed)
+    history = pd.DataFrame(columns=["epoch", "loss", "val_loss", "seconds"])
+    return model.predict(xs["test"]), history, {"epochs": 0, "best_epoch": 0, "stopped_early": None,
+                                                  "resumed_from": None, "n_features": int(xs["train"].shape[1])}
+
+
+def _classify_deep(args, parts, store, classes):
+    import keras
+
+    from .classifier_training import fit_classifier, make_dataset, predict_labels
+    from .classifiers import build_classifier
+
+    keras.backend.clear_session()  # main() may run many classify jobs in one process: start each clean
+    encoder, mode = None, "legacy"
+    if args.classifier != "lstm":
+        if not args.encoder:
+            raise SystemExit(f"error: --classifier {args.classifier} needs --encoder")
+        from .model import SingleBandEncoder
+
+        encoder = SingleBandEncoder.from_pretraining(args.encoder)
+        mode = encoder.config["mode"]
+        if encoder.max_obs != args.max_obs:
+            raise SystemExit(f"error: {args.encoder}: encoder windows are {encoder.max_obs} long, not --max-obs {args.max_obs}")
+    index = {c: i for i, c in enumerate(classes)}
+    data = {}
+    for name in ("train", "val", "test"):
+        ids, labels = parts[name]
+        unknown = sorted(set(labels) - set(classes))
+        if unknown:
+            raise SystemExit(f"error: {args.split}: {name} labels {unknown} never occur in train")
+        _, win = _windows(store, ids, args.max_obs, mode)
+        y = np.array([index[label] for label in labels], np.int32)[win["index"]]
+        data[name] = make_dataset(win, y, args.batch_size, shuffle=(name == "train"), seed=args.seed)
+    keras.utils.set_random_seed(args.seed)
+    model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
+                             train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "ckpt_dir", "func", "command")}
+    history = fit_classifier(model, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
+                             lr=args.lr, ckpt_dir=args.ckpt_dir, fingerprint=_fingerprint(settings), log=_log)
+    pred = predict_labels(model, data["test"])
+    return np.asarray(classes)[pred], history.to_frame(), {
+        "mode": mode if encoder is not None else None,
+        "epochs": history.n_epochs, "best_epoch": history.best_epoch, "best_val_loss": history.best_val_loss,
+        "stopped_early": history.stopped_early, "resumed_from": history.resumed_from}
+
+
+def classify(args) -> int:
+    from . import metrics as M
+    from .data.store import LightCurveStore
+
+    began = time.perf_counter()
+    store = LightCurveStore.open(args.data)
+    parts = read_split(args.split, store)
+    classes = sorted(set(parts["train"][1]))
+    if len(classes) < 2:
+        raise SystemExit(f"error: {args.split}: the train split has {len(classes)} class(es); need at least 2")
+    _log(f"classify {args.classifier}: {', '.join(f'{k} {len(v[0])}' for k, v in parts.items())} curves, "
+         f"{len(classes)} classes")
+    if args.classifier == "rf":
+        y_pred, history, fit_info = _classify_rf(args, parts, store)
+    else:
+        y_pred, history, fit_info = _classify_deep(args, parts, store, classes)
+    y_true = parts["test"][1]  # one window per curve ("first"), so windows and curves align
+    if len(y_pred) != len(y_true):
+        raise RuntimeError(f"{len(y_pred)} predictions for {len(y_true)} test curves")
+    metrics = {
+        "command": "classify", **M.summary(y_true, y_pred, classes), **fit_info,
+        "classifier": args.classifier,
+        "encoder_mode": args.encoder_mode if args.classifier in ("lstm_att", "mlp_att") else None,
+        "survey": args.survey, "case": args.case, "subset": args.subset, "fold": args.fold,
+        "mode": fit_info.pop("mode", None),  # the encoder's (pretraining) mode; None without an encoder
+        "classes": classes, "n_train": len(parts["train"][0]), "n_val": len(parts["val"][0]),
+        "seed": args.seed, "lr": args.lr, "wall_seconds": round(time.perf_counter() - began, 2),
+        "args": {k: v for k, v in vars(args).items() if k != "func"},
+    }
+    _write_outputs(Path(args.out), metrics, history, y_true, y_pred, classes)
+    _log(f"classify {args.classifier}: macro F1 {metrics['macro_f1']:.4f}, accuracy {metrics['accuracy']:.4f}, "
+         f"{metrics['epochs']} epochs, {metrics['wall_seconds']} s")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ lr-search
+def lr_search(args) -> int:
+    """The LSTM baseline at each learning rate: OUT/lr_<lr>/ like classify, plus OUT/summary.csv."""
+    try:
+        lrs = [float(x) for x in args.lrs.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"error: --lrs {args.lrs!r}: not a comma-separated list of numbers")
+    if not lrs:
+        raise SystemExit("error: --lrs is empty")
+    out = Path(args.out)
+    rows = []
+    for lr in lrs:
+        run = argparse.Namespace(**{**vars(args), "lr": lr, "classifier": "lstm", "encoder": None,
+                                    "encoder_mode": "frozen", "out": str(out / f"lr_{lr:g}"),
+                                    "ckpt_dir": str(Path(args.ckpt_dir) / f"lr_{lr:g}") if args.ckpt_dir else None})
+        classify(run)
+        metrics = json.loads((Path(run.out) / "metrics.json").read_text())
+        rows.append({"lr": lr, "best_val_loss": metrics.get("best_val_loss"), "epochs": metrics["epochs"],
+                     "macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"]})
+    _atomic_text(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ figure
+def _model_name(path) -> str:
+    """e.g. results/pretrain/paper/model.keras -> 'pretrain/paper/model.keras'."""
+    return "/".join(Path(path).parts[-3:])
+
+
+def _is_classify(path) -> bool:
+    from .experiment_results import read_run
+
+    return "macro_f1" in read_run(path)
+
+
+def figure(args) -> int:
+    from . import figures as F
+
+    name, out, inputs, sim = args.name, args.out, args.inputs or [], args.simulated
+    needs_inputs = name not in ("fig2",)
+    if needs_inputs and not inputs:
+        raise SystemExit(f"error: figure {name} needs --inputs (result folders or their metrics.json)")
+    if name == "fig2":  # a real MACHO star; other inputs (encoders, stores the workflow lists) are not needed
+        curves = [p for p in inputs if str(p).endswith((".tar.bz2", ".mjd"))]
+        if len(curves) < len(inputs):
+            _log(f"figure fig2: ignoring {len(inputs) - len(curves)} input(s) that are not MACHO lc_*.tar.bz2 files")
+        F.figure_2(out, curves[0] if curves else None, band=args.band, simulated=sim)
+    elif name == "fig8":
+        F.figure_8(out, inputs, sim)
+    elif name == "fig9":
+        F.figure_9(out, inputs, sim)
+    elif name == "figC1":
+        F.figure_c1(out, inputs, sim)
+    elif name == "figD1":
+        F.figure_d1(out, inputs, sim)
+    elif name == "fig11":
+        F.figure_11(out, inputs, sim)
+    elif name == "fig12":
+        F.figure_12(out, inputs, subset=args.subset, simulated=sim)
+    elif name == "figA1":
+        panels = [(_model_name(p), *F.projection_weights(p)) for p in inputs]
+        F.figure_a1(out, panels, sim)
+    elif name == "table5":
+        F.save_table(F.table_5(inputs), out, sim, "Table 5: epochs, wall time and test RMSE")
+    elif name == "accuracy_table":
+        F.save_table(F.accuracy_table(inputs, sim), out, sim, "Test accuracy beside the paper's")
+    elif name == "claims_table":
+        from .experiment_results import expand_inputs
+
+        inputs = expand_inputs(inputs)  # metrics.json and history.csv of one run count once
+        classify_runs = [p for p in inputs if _is_classify(p)]
+        finetune_runs = [p for p in inputs if p not in classify_runs]
+        table = F.claims_table(classify_runs, finetune_runs)
+        F.save_table(table, out, sim, "The paper's claims on these results")
+        for row in table.itertuples(index=False):
+            _log(f"{row.claim} [{row.survey}, {row.case}]: {row.holds} — {row.evidence}")
+    _log(f"figure {name}: wrote {out}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ parser
+def add_subcommands(sub) -> None:
+    """Adds classify, lr-search and figure to an argparse sub-parser collection (used by astromer.cli)."""
+    def common_training(p):
+        p.add_argument("--data", required=True, help="light-curve store (directory)")
+        p.add_argument("--split", required=True, help="CSV with columns id,label,split (train/val/test)")
+        p.add_argument("--out", required=True, help="output folder")
+        p.add_argument("--ckpt-dir", help="resume state (keep it out of the workflow's outputs)")
+        p.add_argument("--epochs", type=int, default=100000)
+        p.add_argument("--patience", type=int, default=20)
+        p.add_argument("--batch-size", type=int, default=256)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--max-obs", type=int, default=200)
+        p.add_argument("--units", type=int, default=256, help="LSTM units (the paper: 256; smaller for a quick demo)")
+        for key in ("survey", "case", "subset"):
+            p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
+        p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
+
+    p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
+    common_training(p)
+    p.add_argument("--encoder", help="ASTROMER model (.keras, folder or zip); not needed for lstm and rf")
+    p.add_argument("--classifier", required=True, choices=["lstm", "lstm_att", "mlp_att", "rf"])
+    p.add_argument("--encoder-mode", choices=["frozen", "trained"], default="frozen")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.set_defaults(func=classify)
+
+    p = sub.add_parser("lr-search", help="the LSTM baseline at several learning rates (Fig. D.1)")
+    common_training(p)
+    p.add_argument("--lrs", default="1e-2,1e-3,1e-4")
+    p.set_defaults(func=lr_search)
+
+    p = sub.add_parser("figure", help="a figure (PDF) or table (CSV + .tex) of the paper from result files")
+    p.add_argument("name", choices=FIGURES)
+    p.add_argument("--out", required=True)
+    p.add_argument("--inputs", nargs="*", help="result folders, metrics.json or history.csv files "
+                                               "(fig2: a MACHO lc_*.tar.bz2; figA1: a .keras model or .npz)")
+    p.add_argument("--simulated", action="store_true", help="write SIMULATED DATA on the figure")
+    p.add_argument("--subset", default="500", help="fig12: samples per class of the runs shown")
+    p.add_argument("--band", default="R", help="fig2: MACHO band")
+    p.set_defaults(func=figure)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="astromer-experiments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Classifiers: shapes, masking (padding never changes an output), frozen vs trained encoder, training loop."""
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from astromer.classifiers import MaskedMean, build_classifier, build_lstm_head, build_mlp_head, embedding_size
+from astromer.classifier_training import fit_classifier, make_dataset, predict_labels
+from astromer.preprocessing import prepare_windows
+
+L = 200
+
+
+def tiny_encoder(d_model=8, seed=0):
+    """The real encoder at toy size (1 block, d=8), so the contract is exercised without heavy compute."""
+    from astromer import SingleBandEncoder
+
+    return SingleBandEncoder(num_layers=1, d_model=d_model, num_heads=2, dff=8, max_obs=L, seed=seed)
+
+
+class StandInEncoder(keras.Model):
+    """Minimal model with the encoder's call signature: Dense on (mag, time), (B, L, d)."""
+
+    def __init__(self, d=6, **kw):
+        super().__init__(**kw)
+        self.proj = keras.layers.Dense(d)
+
+    def call(self, inputs, training=False):
+        x = keras.ops.concatenate([inputs["input"], inputs["times"]], axis=-1)
+        return self.proj(x)
+
+
+def windows(n, rng, lengths=None):
+    lengths = lengths if lengths is not None else rng.integers(30, 260, n)
+    curves = []
+    for k in lengths:
+        t = np.sort(rng.uniform(0, 500, k))
+        curves.append(np.c_[t, np.sin(t / 7) + rng.normal(0, 0.1, k), np.full(k, 0.1)])
+    return prepare_windows(curves, max_obs=L, window="first")
+
+
+def as_inputs(win):
+    return {k: keras.ops.convert_to_tensor(win[k]) for k in ("input", "times", "mask_in")}
+
+
+def scramble_padding(win, rng):
+    """The same windows with padded steps filled with large random values."""
+    out = {k: np.array(v, copy=True) for k, v in win.items()}
+    pad = out["mask_in"] == 1
+    for k in ("input", "times"):
+        out[k][pad] = rng.normal(0, 100, pad.sum())
+    return out
+
+
+@pytest.mark.parametrize("kind", ["lstm", "lstm_att", "mlp_att"])
+def test_output_shape_and_probabilities(kind, rng):
+    win = windows(5, rng)
+    enc = tiny_encoder() if kind != "lstm" else None
+    model = build_classifier(kind, 3, encoder=enc.encoder if enc else None, units=16)
+    probs = np.asarray(model(as_inputs(win)))
+    assert probs.shape == (5, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_paper_sizes():
+    head = build_lstm_head(256, 4)
+    names = [layer.name for layer in head.layers]
+    assert names.count("lstm_0") == 1 and head.get_layer("lstm_0").units == 256
+    assert isinstance(head.get_layer("norm_1"), keras.layers.LayerNormalization)
+    assert head.get_layer("dropout_1").rate == pytest.approx(0.3)
+    mlp = build_mlp_head(256, 4)
+    assert [mlp.get_layer(f"dense_{i}").units for i in range(3)] == [1024, 512, 256]
+    assert all(mlp.get_layer(f"dense_{i}").activation.__name__ == "relu" for i in range(3))
+
+
+def test_masked_mean_ignores_padding(rng):
+    values = rng.normal(size=(3, L, 4)).astype(np.float32)
+    mask = np.ones((3, L, 1), np.float32)
+    n_valid = [1, 57, L]
+    for b, n in enumerate(n_valid):
+        mask[b, :n] = 0
+    got = np.asarray(MaskedMean()([values, mask]))
+    expected = np.stack([values[b, :n].mean(axis=0) for b, n in enumerate(n_valid)])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    changed = values.copy()
+    changed[mask[..., 0] == 1] = 1e6
+    np.testing.assert_array_equal(np.asarray(MaskedMean()([changed, mask])), got)
+    assert MaskedMean.from_config(MaskedMean(name="m").get_config()).name == "m"
+
+
+@pytest.mark.parametrize("builder", [build_lstm_head, build_mlp_head])
+def test_heads_ignore_padded_embeddings(builder, rng):
+    head = builder(6, 3, max_obs=L, **({"units": 8} if builder is build_lstm_head else {"units": (16, 8)}))
+    seq = rng.normal(size=(4, L, 6)).astype(np.float32)
+    mask = np.ones((4, L, 1), np.float32)
+    for b, n in enumerate([5, 80, 199, 200]):
+        mask[b, :n] = 0
+    ref = np.asarray(head([seq, mask]))
+    seq2 = seq.copy()
+    seq2[mask[..., 0] == 1] = rng.normal(0, 50, (int((mask == 1).sum()), 6))
+    np.testing.assert_allclose(np.asarray(head([seq2, mask])), ref, atol=1e-6)
+    # and a valid step does matter (the test can fail)
+    seq3 = seq.copy()
+    seq3[:, 0] += 5.0
+    assert not np.allclose(np.asarray(head([seq3, mask])), ref, atol=1e-4)
+
+
+def test_lstm_baseline_ignores_padded_values(rng):
+    win = windows(4, rng, lengths=[10, 90, 150, 300])
+    model = build_classifier("lstm", 3, units=8)
+    ref = np.asarray(model(as_inputs(win)))
+    np.testing.assert_allclose(np.asarray(model(as_inputs(scramble_padding(win, rng)))), ref, atol=1e-6)
+
+
+def test_embedding_size_read_from_encoder():
+    assert embedding_size(StandInEncoder(d=6)) == 6
+    assert embedding_size(tiny_encoder(d_model=8).encoder) == 8
+
+
+def _fit(model, win, y, epochs=2):
+    ds = make_dataset(win, y, batch_size=8, shuffle=True, seed=0)
+    return fit_classifier(model, ds, ds, epochs=epochs, patience=5, lr=1e-2, log=lambda m: None)
+
+
+@pytest.mark.parametrize("kind", ["lstm_att", "mlp_att"])
+def test_frozen_encoder_bit_identical_trained_changes(kind, rng):
+    win = windows(16, rng)
+    y = rng.integers(0, 2, 16)
+    for mode in ("frozen", "trained"):
+        enc = StandInEncoder(d=6) if kind == "mlp_att" else tiny_encoder().encoder
+        model = build_classifier(kind, 2, encoder=enc, train_encoder=mode == "trained", units=8)
+        before = [np.array(w) for w in enc.get_weights()]
+        head_before = [np.array(w) for w in model.head.get_weights()]
+        _fit(model, win, y)
+        after = enc.get_weights()
+        same = all(np.array_equal(a, b) for a, b in zip(before, after))
+        assert same == (mode == "frozen"), f"{kind} {mode}: encoder weights identical={same}"
+        assert not all(np.array_equal(a, b) for a, b in zip(head_before, model.head.get_weights()))
+
+
+def test_fit_keeps_best_weights_and_resumes(tmp_path, rng):
+    win = windows(12, rng)
+    y = rng.integers(0, 3, 12)
+    model = build_classifier("lstm", 3, units=8)
+    ds = make_dataset(win, y, batch_size=4)
+    first = fit_classifier(model, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, fingerprint="x",
+                           log=lambda m: None, max_epochs_this_run=2)
+    assert first.n_epochs == 2
+    model2 = build_classifier("lstm", 3, units=8)
+    resumed = fit_classifier(model2, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, fingerprint="x",
+                             log=lambda m: None)
+    assert resumed.resumed_from == 2 and resumed.n_epochs == 3
+    assert [e["epoch"] for e in resumed.epochs] == [1, 2, 3]
+    best = min(resumed.epochs, key=lambda e: e["val_loss"])
+    assert resumed.best_epoch == best["epoch"]
+    loss = model2.evaluate(ds, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx(best["val_loss"], rel=1e-4)  # the model ends at its best epoch
+    with pytest.raises(ValueError, match="different run"):
+        fit_classifier(build_classifier("lstm", 3, units=8), ds, ds, epochs=4, ckpt_dir=tmp_path,
+                       fingerprint="other", log=lambda m: None)
+    assert predict_labels(model2, ds).shape == (12,)
+
+
+def test_early_stopping_counts_epochs(rng):
+    win = windows(8, rng)
+    y = rng.integers(0, 2, 8)
+    model = build_classifier("lstm", 2, units=4)
+    ds = make_dataset(win, y, batch_size=8)
+    hist = fit_classifier(model, ds, ds, epochs=50, patience=2, lr=0.0, log=lambda m: None)  # lr 0: never improves
+    assert hist.stopped_early and hist.n_epochs == 3 and hist.best_epoch == 1
+
+
+@pytest.mark.parametrize("kind", ["lstm_att", "mlp_att"])
+def test_att_classifiers_ignore_padding_with_paper_encoder(kind, rng):
+    """With the paper-mode encoder (padding excluded from attention) the whole model ignores padded values.
+    (The legacy mode up-weights padded keys by e, as the authors' code does, so there it is not true.)"""
+    from astromer import SingleBandEncoder
+
+    enc = SingleBandEncoder(num_layers=1, d_model=8, num_heads=2, dff=8, max_obs=L, seed=0, mode="paper")
+    model = build_classifier(kind, 3, encoder=enc.encoder, units=8)
+    win = windows(3, rng, lengths=[20, 150, 260])
+    ref = np.asarray(model(as_inputs(win)))
+    np.testing.assert_allclose(np.asarray(model(as_inputs(scramble_padding(win, rng)))), ref, atol=1e-5)

@@ -1,0 +1,75 @@
+"""astromer classify / lr-search end to end on a tiny simulated store (fast classifiers, few epochs)."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from astromer.experiments_cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from astromer import SingleBandEncoder
+    from astromer.data.simulator import simulate_to_store
+
+    root = tmp_path_factory.mktemp("classify")
+    store = simulate_to_store(root / "store", "macho", "labeled", seed=3, per_class=8)
+    meta = store.metadata
+    rows = []
+    for label, group in meta.groupby("label"):
+        ids = group["id"].tolist()
+        rows += [(i, label, "train") for i in ids[:4]] + [(i, label, "val") for i in ids[4:6]]
+        rows += [(i, label, "test") for i in ids[6:8]]
+    split = root / "split.csv"
+    pd.DataFrame(rows, columns=["id", "label", "split"]).to_csv(split, index=False)
+    SingleBandEncoder(num_layers=1, d_model=8, num_heads=2, dff=8, seed=0).save(root / "enc.keras")
+    return root
+
+
+def _run(tiny, classifier, out, *extra):
+    args = ["classify", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"), "--classifier", classifier,
+            "--out", str(out), "--ckpt-dir", str(out.parent / f"ck_{out.name}"), "--epochs", "2", "--patience", "1",
+            "--batch-size", "16", "--survey", "macho", "--subset", "4", "--fold", "0", *extra]
+    assert main(args) == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("classifier,extra", [("mlp_att", ("--case", "a", "--encoder-mode", "frozen")), ("rf", ())])
+def test_classify_writes_results(tiny, classifier, extra):
+    out = tiny / classifier
+    metrics = _run(tiny, classifier, out, "--encoder", str(tiny / "enc.keras"), *extra)
+    assert 0.0 <= metrics["macro_f1"] <= 1.0 and 0.0 <= metrics["accuracy"] <= 1.0
+    assert (metrics["survey"], metrics["subset"], metrics["fold"], metrics["classifier"]) == ("macho", "4", 0, classifier)
+    report = pd.read_csv(out / "report.csv")
+    confusion = pd.read_csv(out / "confusion.csv", index_col=0)
+    assert len(report) == len(metrics["classes"]) and confusion.to_numpy().sum() == report["support"].sum()
+    assert np.isclose(metrics["accuracy"], np.trace(confusion.to_numpy()) / confusion.to_numpy().sum())
+    history = pd.read_csv(out / "history.csv")
+    assert len(history) == metrics["epochs"]
+    if classifier != "rf":
+        assert metrics["encoder_mode"] == "frozen" and 1 <= metrics["best_epoch"] <= 2
+        again = _run(tiny, classifier, out, "--encoder", str(tiny / "enc.keras"), *extra)  # resumes: done already
+        assert again["resumed_from"] == metrics["epochs"] and again["macro_f1"] == metrics["macro_f1"]
+
+
+def test_bad_split_is_named(tiny, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,split\nx,train\n")
+    with pytest.raises(SystemExit, match="bad.csv: missing columns"):
+        main(["classify", "--data", str(tiny / "store"), "--split", str(bad), "--classifier", "rf",
+              "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="needs --encoder"):
+        main(["classify", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"), "--classifier",
+              "mlp_att", "--out", str(tmp_path / "o")])
+
+
+def test_lr_search_runs_each_rate(tiny):
+    out = tiny / "lr"
+    assert main(["lr-search", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"), "--lrs", "1e-2,1e-3",
+                 "--out", str(out), "--epochs", "1", "--batch-size", "32"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["lr"].tolist() == [1e-2, 1e-3] and (summary["epochs"] == 1).all()
+    for lr in ("0.01", "0.001"):
+        metrics = json.loads((out / f"lr_{lr}" / "metrics.json").read_text())
+        assert metrics["classifier"] == "lstm" and metrics["lr"] == float(lr)
