@@ -48,7 +48,7 @@ def main(argv=None):
         encoder = SingleBandEncoder(mode=args.mode, seed=0)
         curves = flat
         step = train_throughput(encoder, curves, batch_size=args.batch_size, steps=args.steps, warmup=2)
-        print(f"train step     : {step:10.1f} windows/s (float32, XLA, full model)")
+        print(f"train step     : {step:10.1f} windows/s (float32, graph mode, full model)")
         print(f"ratio pipeline/train: {pipeline / step:.0f}x (target >= 20x): {'PASS' if pipeline >= 20 * step else 'MISS'}")
 
 

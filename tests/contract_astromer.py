@@ -142,6 +142,7 @@ def main(argv: list[str]) -> int:
         p.add_argument("--ckpt-dir", required=True)
         p.add_argument("--epochs", type=int); p.add_argument("--patience", type=int); p.add_argument("--batch-size", type=int)
         p.add_argument("--lr", type=float); p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--units", type=int); p.add_argument("--max-obs", type=int)
         a = p.parse_args(rest)
         if a.classifier in ("lstm_att", "mlp_att") and not (a.encoder and a.encoder_mode):
             raise SystemExit("contract stand-in: an attention classifier needs --encoder and --encoder-mode")
@@ -152,6 +153,8 @@ def main(argv: list[str]) -> int:
         p = argparse.ArgumentParser(prog="astromer lr-search")
         p.add_argument("--data", required=True, type=_exists); p.add_argument("--split", required=True, type=_exists)
         p.add_argument("--lrs", required=True); p.add_argument("--out", required=True)
+        p.add_argument("--epochs", type=int); p.add_argument("--patience", type=int); p.add_argument("--batch-size", type=int)
+        p.add_argument("--seed", type=int); p.add_argument("--units", type=int); p.add_argument("--max-obs", type=int)
         a = p.parse_args(rest)
         for lr in a.lrs.split(","):
             _write(Path(a.out) / f"lr_{float(lr):g}" / "history.csv", "epoch,loss,val_loss\n")

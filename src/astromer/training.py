@@ -84,7 +84,7 @@ def masked_rmse(y, y_hat, mask):
 class Trainer:
     """Compiled train/eval steps of one model and optimizer."""
 
-    def __init__(self, encoder, lr: float = 1e-3, jit_compile: bool = True):
+    def __init__(self, encoder, lr: float = 1e-3, jit_compile: bool = False):
         import keras
         import tensorflow as tf
 
@@ -165,7 +165,7 @@ def evaluate(trainer: Trainer, windows: dict, batch_size: int) -> float:
 
 def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_size: int = 256,
         lr: float = 1e-3, msk_frac: float = 0.5, rnd_frac: float = 0.2, same_frac: float = 0.2,
-        seed: int = 0, ckpt_dir=None, tensorboard_dir=None, jit_compile: bool = True,
+        seed: int = 0, ckpt_dir=None, tensorboard_dir=None, jit_compile: bool = False,
         log=None, max_epochs_this_run: int | None = None) -> History:
     """Train ``encoder`` (a :class:`SingleBandEncoder`) on masked reconstruction; keeps the best weights.
 
@@ -279,7 +279,7 @@ def test_rmse(encoder, data, batch_size: int = 256, seed: int = 0, msk_frac=0.5,
 
 
 def train_throughput(encoder, curves, batch_size: int = 256, steps: int = 20, warmup: int = 3,
-                     lr: float = 1e-3, jit_compile: bool = True) -> float:
+                     lr: float = 1e-3, jit_compile: bool = False) -> float:
     """Training windows/s through the full input pipeline (benchmarks)."""
     trainer = Trainer(encoder, lr=lr, jit_compile=jit_compile)
     flat = _as_flat(curves)

@@ -20,7 +20,7 @@ rule classify:
         encoder_mode=lambda w: CASE_ENCODER_MODE[w.case],
         out_dir=lambda w, output: os.path.dirname(output.metrics),
         ckpt_dir=ckpt_dir("<resources>/checkpoints/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}"),
-        training=training_args("classify"),
+        training=classifier_args(),
     resources:
         **gpu_resources("classify"),
     log:
@@ -48,7 +48,7 @@ rule baseline_lstm:
         split=split_csv,
         out_dir=lambda w, output: os.path.dirname(output.metrics),
         ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/lstm"),
-        training=training_args("classify"),
+        training=classifier_args(),
     resources:
         **gpu_resources("classify"),
     log:
@@ -75,6 +75,7 @@ rule baseline_rf:
         out_dir=lambda w, output: os.path.dirname(output.metrics),
         ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/rf"),
         seed=config["seed"],
+        max_obs=config["model"]["max_obs"],
     resources:
         runtime=config["classify"]["runtime"],
         mem_mb=config["classify"]["mem_mb"],
@@ -86,7 +87,7 @@ rule baseline_rf:
         "../../envs/cpu.yaml"
     shell:
         "astromer classify --data {input.data} --split {params.split} --classifier rf "
-        "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} --seed {params.seed} > {log} 2>&1"
+        "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} --seed {params.seed} --max-obs {params.max_obs} > {log} 2>&1"
 
 
 rule lr_search:
@@ -98,6 +99,7 @@ rule lr_search:
     params:
         split=lambda w, input: f"{input.splits}/fold{config['lr_search']['fold']}/{config['lr_search']['subset']}.csv",
         lrs=",".join(str(lr) for lr in config["lr_search"]["lrs"]),
+        training=classifier_args(with_lr=False),
     resources:
         **gpu_resources("classify"),
     log:
@@ -108,4 +110,4 @@ rule lr_search:
         "../../envs/cuda.yaml"
     shell:
         "astromer lr-search --data {input.data} --split {params.split} --lrs {params.lrs} "
-        "--out {output} > {log} 2>&1"
+        "{params.training} --out {output} > {log} 2>&1"

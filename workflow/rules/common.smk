@@ -115,6 +115,14 @@ def training_args(stage):
     return f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --lr {c['lr']} --seed {config['seed']}"
 
 
+def classifier_args(with_lr=True):
+    """Training arguments of the classifiers (classify, baselines, lr-search)."""
+    c = config["classify"]
+    args = f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --seed {config['seed']} "
+    args += f"--units {c['units']} --max-obs {config['model']['max_obs']}"
+    return args + (f" --lr {c['lr']}" if with_lr else "")
+
+
 def gpu_resources(stage):
     """Portable resources of a GPU job; partition/account/constraint live only in profiles/slurm."""
     c = config[stage]
