@@ -3,9 +3,21 @@
 #   snakemake --profile profiles/local                          # the paper (config/config.yaml)
 #   snakemake --profile profiles/local --configfile config/demo.yaml   # the simulated demo, results/demo/
 #   snakemake --profile profiles/slurm results/fig11_ogle.pdf   # one survey on a Slurm cluster
+import os
+import sys
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+
+envvars:
+    "PATH",
+
+
+# The `astromer` command sits beside the Python that runs Snakemake (e.g. .venv/bin/snakemake), whether or
+# not that environment is activated; jobs (local or sbatch'ed) inherit this PATH.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 
 configfile: "config/config.yaml"
