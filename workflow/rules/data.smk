@@ -119,7 +119,7 @@ rule data_tables:
         stores=[store(s) for s in SURVEYS],
     output:
         report(
-            expand("<results>/table{n}.{ext}", n=[1, 2, 3, 4], ext=["csv", "tex"]),
+            expand("<results>/table{n}.{ext}", n=DATA_TABLES, ext=["csv", "tex"]),
             caption="../report/data_tables.rst",
             category="Data",
         ),
