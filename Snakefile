@@ -16,8 +16,9 @@ envvars:
 
 
 # The `astromer` command sits beside the Python that runs Snakemake (e.g. .venv/bin/snakemake), whether or
-# not that environment is activated; jobs (local or sbatch'ed) inherit this PATH.
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+# not that environment is activated; jobs (local or sbatch'ed) inherit this PATH. Appended, so that an
+# `astromer` already on PATH (an activated or conda environment, a test stand-in) still comes first.
+os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + os.path.dirname(sys.executable)
 
 
 configfile: "config/config.yaml"
