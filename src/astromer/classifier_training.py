@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from .training import atomic_savez
 
 from .classifiers import WINDOW_INPUTS
 
@@ -73,14 +73,7 @@ def _save_state(path: Path, model, best_weights, history: ClassifierHistory, wai
     arrays.update({f"best_{i}": w for i, w in enumerate(best_weights)})
     meta = {"fingerprint": fingerprint, "wait": wait, "n_best": len(best_weights),
             "history": dataclasses.asdict(history)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_savez(path, meta, arrays)
 
 
 def _load_state(path: Path, model, fingerprint: str):

@@ -259,6 +259,11 @@ def _save_state(path: Path, trainer: Trainer, best_weights, history: History, wa
                         "initial_val_loss": history.initial_val_loss}}
     arrays = trainer.state_arrays()
     arrays.update({f"best_{i}": w for i, w in enumerate(best_weights)})
+    atomic_savez(path, meta, arrays)
+
+
+def atomic_savez(path: Path, meta: dict, arrays: dict) -> None:
+    """A resume state (JSON ``meta`` + arrays) as one .npz, replaced atomically: a kill never leaves half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state.", suffix=".npz")
     os.close(fd)
     try:
