@@ -112,6 +112,25 @@ def test_lstm_baseline_ignores_padded_values(rng):
     np.testing.assert_allclose(np.asarray(model(as_inputs(scramble_padding(win, rng)))), ref, atol=1e-6)
 
 
+def test_lstm_baseline_scales_each_window_to_unit_range(rng):
+    """The authors' baseline min-max scales time and magnitude per window; raw days would saturate the LSTM."""
+    from astromer.classifiers import MinMaxLightCurve
+
+    win = windows(3, rng, lengths=[1, 40, 300])
+    out = np.asarray(MinMaxLightCurve()([win["times"], win["input"], win["mask_in"]]))
+    valid = win["mask_in"][..., 0] == 0
+    assert np.isfinite(out).all()
+    assert (out[~valid] == 0).all()
+    for row in (1, 2):
+        for col in (0, 1):
+            values = out[row, valid[row], col]
+            assert values.min() == pytest.approx(0.0, abs=1e-6) and values.max() == pytest.approx(1.0, abs=1e-6)
+    assert (out[0, valid[0]] == 0).all()  # one observation: no range, mapped to 0 rather than NaN
+    # affine changes of the inputs (another epoch, another zero point) change nothing
+    shifted = np.asarray(MinMaxLightCurve()([win["times"] * 3 + 5e4, win["input"] - 2.0, win["mask_in"]]))
+    np.testing.assert_allclose(shifted[1:], out[1:], atol=1e-4)
+
+
 def test_embedding_size_read_from_encoder():
     assert embedding_size(StandInEncoder(d=6)) == 6
     assert embedding_size(tiny_encoder(d_model=8).encoder) == 8

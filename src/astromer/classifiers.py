@@ -3,8 +3,10 @@
 Every model takes the encoder's window dict ``{'input', 'times', 'mask_in'}`` (float32, (B, L, 1);
 ``mask_in = 1`` marks padding/hidden steps) and returns class probabilities (B, n_classes).
 
-- LSTM baseline: the light curve itself, (B, L, 2) = (time, magnitude), each centred on the window's
-  valid observations; 2 LSTM layers of 256 units, LayerNorm and Dropout 0.3 after each, softmax head.
+- LSTM baseline: the light curve itself, (B, L, 2) = (time, magnitude), each min-max scaled to [0, 1]
+  over the window's valid observations as the authors' baseline does (their ``normalize_batch``; raw
+  times span hundreds of days and saturate the LSTM gates: the baseline then stays at chance);
+  2 LSTM layers of 256 units, LayerNorm and Dropout 0.3 after each, softmax head.
 - LSTM+ATT: the same LSTM stack on the encoder's (B, L, d) embeddings.
 - MLP+ATT: Dense 1024-512-256 ReLU on the embeddings averaged over valid observations only.
 
@@ -48,15 +50,20 @@ class MaskedMean(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class CentredLightCurve(layers.Layer):
-    """(B, L, 2) zero-mean time and magnitude of the valid steps; padded steps set to 0."""
+class MinMaxLightCurve(layers.Layer):
+    """(B, L, 2) time and magnitude, each scaled to [0, 1] over the valid steps; padded steps set to 0."""
 
     def call(self, inputs):
         times, mags, mask_in = inputs
-        keep = ops.cast(ops.equal(mask_in, 0.0), times.dtype)
-        t = ops.where(keep > 0, times - ops.expand_dims(masked_mean(times, mask_in), 1), 0.0)
-        m = ops.where(keep > 0, mags - ops.expand_dims(masked_mean(mags, mask_in), 1), 0.0)
-        return ops.concatenate([t, m], axis=-1)
+        keep = ops.equal(mask_in, 0.0)
+
+        def scale(x):
+            lo = ops.min(ops.where(keep, x, float("inf")), axis=1, keepdims=True)
+            hi = ops.max(ops.where(keep, x, float("-inf")), axis=1, keepdims=True)
+            span = ops.where(hi > lo, hi - lo, 1.0)  # a single valid step (or none) maps to 0, not NaN
+            return ops.where(keep, (x - lo) / span, 0.0)
+
+        return ops.concatenate([scale(times), scale(mags)], axis=-1)
 
 
 def _window_inputs(max_obs: int) -> dict:
@@ -97,7 +104,7 @@ def build_mlp_head(n_features: int, n_classes: int, max_obs: int = 200, units=(1
 def build_lstm_baseline(n_classes: int, max_obs: int = 200, units: int = 256, dropout: float = 0.3) -> keras.Model:
     """The LSTM baseline on the light curves themselves (no encoder)."""
     inputs = _window_inputs(max_obs)
-    curve = CentredLightCurve(name="centred_curve")([inputs["times"], inputs["input"], inputs["mask_in"]])
+    curve = MinMaxLightCurve(name="minmax_curve")([inputs["times"], inputs["input"], inputs["mask_in"]])
     head = build_lstm_head(2, n_classes, max_obs, units, dropout)
     return keras.Model(inputs, head([curve, inputs["mask_in"]]), name="lstm")
 
