@@ -73,3 +73,40 @@ def test_lr_search_runs_each_rate(tiny):
     for lr in ("0.01", "0.001"):
         metrics = json.loads((out / f"lr_{lr}" / "metrics.json").read_text())
         assert metrics["classifier"] == "lstm" and metrics["lr"] == float(lr)
+
+
+def test_batch_gives_the_same_results_as_separate_runs(tiny, tmp_path):
+    """`astromer batch` runs several commands in one process (TensorFlow starts once): each result must
+    equal that command's result when it runs alone, whatever ran before it."""
+    import shlex
+
+    from astromer.cli import main as astromer
+
+    def command(classifier, out):
+        return shlex.join(["classify", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"),
+                           "--classifier", classifier, "--encoder", str(tiny / "enc.keras"), "--encoder-mode",
+                           "trained", "--out", str(out), "--epochs", "2", "--patience", "2", "--batch-size", "16",
+                           "--units", "8"])
+
+    alone = {}
+    for classifier in ("lstm_att", "mlp_att"):
+        assert astromer(shlex.split(command(classifier, tmp_path / f"alone_{classifier}"))) == 0
+        alone[classifier] = pd.read_csv(tmp_path / f"alone_{classifier}" / "history.csv")
+    # the other order, so that each command follows a different one than when it ran alone
+    assert astromer(["batch", command("mlp_att", tmp_path / "b_mlp_att"), command("lstm_att", tmp_path / "b_lstm_att")]) == 0
+    for classifier, history in alone.items():
+        batched = pd.read_csv(tmp_path / f"b_{classifier}" / "history.csv")
+        np.testing.assert_allclose(batched[["loss", "val_loss"]], history[["loss", "val_loss"]], rtol=1e-5)
+
+
+def test_batch_stops_at_the_first_failure_and_names_it(tiny, tmp_path, capsys):
+    from astromer.cli import main as astromer
+
+    bad = f"classify --data {tiny / 'store'} --split {tmp_path / 'missing.csv'} --classifier rf --out {tmp_path / 'x'}"
+    never = f"classify --data {tiny / 'store'} --split {tiny / 'split.csv'} --classifier rf --out {tmp_path / 'never'}"
+    assert astromer(["batch", bad, never]) != 0
+    err = capsys.readouterr().err
+    assert "command 1/2 failed" in err and "missing.csv" in err
+    assert not (tmp_path / "never").exists()
+    with pytest.raises(SystemExit):
+        astromer(["batch", "--not-a-command"])

@@ -5,6 +5,7 @@
     astromer encode   --weights WEIGHTS --data STORE [--split CSV --part test] --out NPZ
     astromer data ...                      (readers, filter, splits, simulator: astromer.data.cli)
     astromer classify|lr-search|figure ... (experiments: astromer.experiments_cli)
+    astromer batch 'classify ...' 'finetune ...' ...  (several commands in one process: TensorFlow starts once)
 """
 from __future__ import annotations
 
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--out", required=True, help=".npz: ids, offsets, embeddings (total_obs, d_model)")
     for name in DELEGATED:
         sub.add_parser(name, help=f"see `astromer {name} --help`", add_help=False)
+    batch = sub.add_parser("batch", help="run several astromer commands one after the other in this process "
+                                         "(TensorFlow's start-up is paid once; the workflow batches small jobs so)")
+    batch.add_argument("commands", nargs="+", help="one quoted astromer command line each, without 'astromer'")
     return parser
 
 
@@ -203,6 +207,35 @@ def _encode(args) -> int:
     return 0
 
 
+def _batch(commands: list[str]) -> int:
+    """Each command as `astromer COMMAND` would run it, in order; stops at the first that fails.
+
+    Every command sets its own seed and builds its own models; Keras' global state is cleared between
+    them, so a command's results do not depend on what ran before it in the batch."""
+    import shlex
+
+    import keras
+
+    runs = [shlex.split(line) for line in commands]
+    for i, argv in enumerate(runs, 1):
+        if not argv or argv[0] == "batch" or argv[0].startswith("-"):
+            raise SystemExit(f"error: batch command {i} ({commands[i - 1]!r}) is not an astromer command")
+    for i, argv in enumerate(runs, 1):
+        print(f"batch {i}/{len(runs)}: astromer {shlex.join(argv)}", file=sys.stderr, flush=True)
+        keras.backend.clear_session()
+        try:
+            status = main(argv)
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+            if not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)
+        if status:
+            print(f"batch: command {i}/{len(runs)} failed (exit status {status}): astromer {shlex.join(argv)}",
+                  file=sys.stderr, flush=True)
+            return status
+    return 0
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:
@@ -217,6 +250,8 @@ def main(argv=None) -> int:
             return _train(args, args.command)
         if args.command == "encode":
             return _encode(args)
+        if args.command == "batch":
+            return _batch(args.commands)
     except (LightCurveError, WeightsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

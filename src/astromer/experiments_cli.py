@@ -105,7 +105,10 @@ def _classify_deep(args, parts, store, classes):
     from .classifier_training import fit_classifier, make_dataset, predict_labels
     from .classifiers import build_classifier
 
-    keras.backend.clear_session()  # main() may run many classify jobs in one process: start each clean
+    # `astromer batch` runs many commands in one process: start each clean and seed everything (the encoder's
+    # dropout seeds, tf.data's shuffle, the head's initial weights) before anything random is created
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(args.seed)
     encoder, mode = None, "legacy"
     if args.classifier != "lstm":
         if not args.encoder:
@@ -126,7 +129,6 @@ def _classify_deep(args, parts, store, classes):
         _, win = _windows(store, ids, args.max_obs, mode)
         y = np.array([index[label] for label in labels], np.int32)[win["index"]]
         data[name] = make_dataset(win, y, args.batch_size, shuffle=(name == "train"), seed=args.seed)
-    keras.utils.set_random_seed(args.seed)
     model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
                              train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "ckpt_dir", "func", "command")}
