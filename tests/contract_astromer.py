@@ -127,7 +127,14 @@ def _training_parser(name: str, init_required: bool) -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
-    if command == "data":
+    if command == "batch":  # several commands in one process (config batch_jobs)
+        import shlex
+
+        if not rest:
+            raise SystemExit("contract stand-in: batch needs at least one command")
+        for line in rest:
+            main(shlex.split(line))
+    elif command == "data":
         data(rest)
     elif command in ("pretrain", "finetune"):
         a = _training_parser(command, init_required=command == "finetune").parse_args(rest)

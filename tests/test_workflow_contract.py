@@ -39,6 +39,29 @@ def test_seed_reaches_every_training_job(stand_in_run):
     assert all(r["seed"] == 0 for r in records)
 
 
+def test_batched_jobs_run_the_same_commands_into_the_same_files(stand_in_run, tmp_path):
+    """batch_jobs runs the fine-tunings, classifiers and baselines of a cell as one `astromer batch` job
+    each: fewer jobs, the very same files and the same arguments (the stand-in records them)."""
+    root, _, bin_dir, run = stand_in_run
+    assert run.returncode == 0
+    batched_root = tmp_path / "batched"
+    config = tiny_config(batched_root, batch_jobs=True)
+    batched = snakemake("--profile", "profiles/local", "--configfile", str(config), timeout=600, first_on_path=bin_dir)
+    assert batched.returncode == 0, batched.stdout[-3000:] + batched.stderr[-5000:]
+
+    def records(base):
+        out = {}
+        for path in (base / "results").glob("**/metrics.json"):
+            args = json.loads(path.read_text())["config"]
+            out[str(path.relative_to(base))] = {k: str(v).replace(str(base), "ROOT") for k, v in args.items()}
+        return out
+
+    assert records(batched_root) == records(root)
+    jobs = lambda r: int(r.stderr.rsplit(" of ", 1)[1].split()[0])  # "... N of M steps (100%) done"
+    # tiny config: 2 fine-tunings -> 1 batch, 12 classifier runs -> 2 batches, 4 baselines -> 1 batch
+    assert jobs(run) - jobs(batched) == (2 - 1) + (12 - 2) + (4 - 1)
+
+
 def test_report_page_holds_every_figure_and_table(stand_in_run):
     root, config, bin_dir, run = stand_in_run
     assert run.returncode == 0

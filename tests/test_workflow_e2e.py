@@ -16,7 +16,8 @@ def tiny_run(tmp_path_factory):
     if reason:
         pytest.skip(f"end-to-end run needs the library: {reason}")
     root = tmp_path_factory.mktemp("tiny")
-    config = tiny_config(root)
+    # batched as the demo runs (one `astromer batch` per survey/fold); the Slurm test runs one job per target
+    config = tiny_config(root, batch_jobs=True)
     run = snakemake("--profile", "profiles/local", "--configfile", str(config), timeout=1200,
                     env={"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"})
     return root, config, run

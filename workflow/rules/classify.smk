@@ -3,91 +3,133 @@
 # classifier; (c) encoder fine-tuned on all the fold's curves, trained with the classifier.
 # Baselines work on the light curves alone (no encoder): the paper's LSTM and, beyond the paper,
 # features + random forest. The learning-rate search of the LSTM baseline is Fig. D.1.
+# One job per target, or with `batch_jobs` one `astromer batch` job per survey/subset/fold for the
+# classifiers (`classify_batch`) and per survey/fold for the baselines (`baseline_batch`).
+
+if not BATCH:
+
+    rule classify:
+        input:
+            encoder=case_encoder,
+            data=store("{survey}"),
+            splits="<resources>/splits/{survey}",
+        output:
+            metrics="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/metrics.json",
+            history="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/history.csv",
+            report="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/report.csv",
+            confusion="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/confusion.csv",
+        params:
+            command=lambda w, input, output: classify_command(
+                w, w.classifier, w.case, input.encoder, input, os.path.dirname(output.metrics)
+            ),
+        resources:
+            **gpu_resources("classify"),
+        log:
+            "<logs>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}.log",
+        benchmark:
+            "<benchmarks>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}.tsv"
+        conda:
+            "../../envs/cuda.yaml"
+        shell:
+            "astromer {params.command} > {log} 2>&1"
+
+    rule baseline_lstm:
+        input:
+            data=store("{survey}"),
+            splits="<resources>/splits/{survey}",
+        output:
+            metrics="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/metrics.json",
+            history="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/history.csv",
+            report="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/report.csv",
+            confusion="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/confusion.csv",
+        params:
+            command=lambda w, input, output: baseline_command(w, "lstm", w.subset, input, os.path.dirname(output.metrics)),
+        resources:
+            **gpu_resources("classify"),
+        log:
+            "<logs>/baseline/{survey}/{subset}/fold{fold}/lstm.log",
+        benchmark:
+            "<benchmarks>/baseline/{survey}/{subset}/fold{fold}/lstm.tsv"
+        conda:
+            "../../envs/cuda.yaml"
+        shell:
+            "astromer {params.command} > {log} 2>&1"
+
+    rule baseline_rf:
+        input:
+            data=store("{survey}"),
+            splits="<resources>/splits/{survey}",
+        output:
+            metrics="<results>/baseline/{survey}/{subset}/fold{fold}/rf/metrics.json",
+            report="<results>/baseline/{survey}/{subset}/fold{fold}/rf/report.csv",
+            confusion="<results>/baseline/{survey}/{subset}/fold{fold}/rf/confusion.csv",
+        params:
+            command=lambda w, input, output: baseline_command(w, "rf", w.subset, input, os.path.dirname(output.metrics)),
+        resources:
+            runtime=config["classify"]["runtime"],
+            mem_mb=config["classify"]["mem_mb"],
+        log:
+            "<logs>/baseline/{survey}/{subset}/fold{fold}/rf.log",
+        benchmark:
+            "<benchmarks>/baseline/{survey}/{subset}/fold{fold}/rf.tsv"
+        conda:
+            "../../envs/cpu.yaml"
+        shell:
+            "astromer {params.command} > {log} 2>&1"
+
+else:
+
+    rule classify_batch:
+        input:
+            unpack(classify_batch_inputs),
+        output:
+            metrics=classify_batch_files("metrics.json"),
+            history=classify_batch_files("history.csv"),
+            report=classify_batch_files("report.csv"),
+            confusion=classify_batch_files("confusion.csv"),
+        params:
+            commands=lambda w, input, output: batch_commands(
+                classify_command(w, c, case, input[f"encoder_{CASE_ENCODER_SUBSET[case]}"], input, os.path.dirname(metrics))
+                for (c, case), metrics in zip(CLASSIFY_RUNS, output.metrics, strict=True)
+            ),
+        resources:
+            **gpu_resources("classify", jobs=len(CLASSIFY_RUNS)),
+        log:
+            "<logs>/classify/{mode}/{survey}/{subset}/fold{fold}.log",
+        benchmark:
+            "<benchmarks>/classify/{mode}/{survey}/{subset}/fold{fold}.tsv"
+        conda:
+            "../../envs/cuda.yaml"
+        shell:
+            "astromer batch {params.commands} > {log} 2>&1"
 
 
-rule classify:
-    input:
-        encoder=case_encoder,
-        data=store("{survey}"),
-        splits="<resources>/splits/{survey}",
-    output:
-        metrics="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/metrics.json",
-        history="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/history.csv",
-        report="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/report.csv",
-        confusion="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/confusion.csv",
-    params:
-        split=split_csv,
-        encoder_mode=lambda w: CASE_ENCODER_MODE[w.case],
-        out_dir=lambda w, output: os.path.dirname(output.metrics),
-        ckpt_dir=ckpt_dir("<resources>/checkpoints/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}"),
-        training=classifier_args(),
-    resources:
-        **gpu_resources("classify"),
-    log:
-        "<logs>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}.log",
-    benchmark:
-        "<benchmarks>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}.tsv"
-    conda:
-        "../../envs/cuda.yaml"
-    shell:
-        "astromer classify --encoder {input.encoder} --data {input.data} --split {params.split} "
-        "--classifier {wildcards.classifier} --encoder-mode {params.encoder_mode} "
-        "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} {params.training} > {log} 2>&1"
+if BATCH and BASELINE_RUNS:
 
-
-rule baseline_lstm:
-    input:
-        data=store("{survey}"),
-        splits="<resources>/splits/{survey}",
-    output:
-        metrics="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/metrics.json",
-        history="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/history.csv",
-        report="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/report.csv",
-        confusion="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/confusion.csv",
-    params:
-        split=split_csv,
-        out_dir=lambda w, output: os.path.dirname(output.metrics),
-        ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/lstm"),
-        training=classifier_args(),
-    resources:
-        **gpu_resources("classify"),
-    log:
-        "<logs>/baseline/{survey}/{subset}/fold{fold}/lstm.log",
-    benchmark:
-        "<benchmarks>/baseline/{survey}/{subset}/fold{fold}/lstm.tsv"
-    conda:
-        "../../envs/cuda.yaml"
-    shell:
-        "astromer classify --data {input.data} --split {params.split} --classifier lstm "
-        "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} {params.training} > {log} 2>&1"
-
-
-rule baseline_rf:
-    input:
-        data=store("{survey}"),
-        splits="<resources>/splits/{survey}",
-    output:
-        metrics="<results>/baseline/{survey}/{subset}/fold{fold}/rf/metrics.json",
-        report="<results>/baseline/{survey}/{subset}/fold{fold}/rf/report.csv",
-        confusion="<results>/baseline/{survey}/{subset}/fold{fold}/rf/confusion.csv",
-    params:
-        split=split_csv,
-        out_dir=lambda w, output: os.path.dirname(output.metrics),
-        ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/rf"),
-        seed=config["seed"],
-        max_obs=config["model"]["max_obs"],
-    resources:
-        runtime=config["classify"]["runtime"],
-        mem_mb=config["classify"]["mem_mb"],
-    log:
-        "<logs>/baseline/{survey}/{subset}/fold{fold}/rf.log",
-    benchmark:
-        "<benchmarks>/baseline/{survey}/{subset}/fold{fold}/rf.tsv"
-    conda:
-        "../../envs/cpu.yaml"
-    shell:
-        "astromer classify --data {input.data} --split {params.split} --classifier rf "
-        "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} --seed {params.seed} --max-obs {params.max_obs} > {log} 2>&1"
+    rule baseline_batch:
+        input:
+            data=store("{survey}"),
+            splits="<resources>/splits/{survey}",
+        output:
+            metrics=baseline_batch_files("metrics.json"),
+            history=baseline_batch_files("history.csv", baselines=["lstm"]),
+            report=baseline_batch_files("report.csv"),
+            confusion=baseline_batch_files("confusion.csv"),
+        params:
+            commands=lambda w, input, output: batch_commands(
+                baseline_command(w, b, subset, input, os.path.dirname(metrics))
+                for (b, subset), metrics in zip(BASELINE_RUNS, output.metrics, strict=True)
+            ),
+        resources:
+            **gpu_resources("classify", jobs=len(BASELINE_RUNS)),
+        log:
+            "<logs>/baseline/{survey}/fold{fold}.log",
+        benchmark:
+            "<benchmarks>/baseline/{survey}/fold{fold}.tsv"
+        conda:
+            "../../envs/cuda.yaml"
+        shell:
+            "astromer batch {params.commands} > {log} 2>&1"
 
 
 rule lr_search:

@@ -4,6 +4,7 @@
 
 import json
 import os
+import shlex
 
 from snakemake.utils import validate
 
@@ -22,6 +23,11 @@ CLASSIFIERS = list(config["classify"]["classifiers"])
 BASELINES = list(config["classify"]["baselines"])
 CASES = list(config["classify"]["cases"])
 SIMULATED_FLAG = "--simulated" if config["simulated"] else ""
+# Locally each job pays TensorFlow's start-up (~4 s on 2 cores) and Snakemake ignores job groups, so
+# `batch_jobs: true` runs the fine-tunings of a survey/fold, the classifiers of a survey/subset/fold and the
+# baselines of a survey/fold each as one `astromer batch` job. Same commands, same files; on Slurm keep
+# it false: every target is then its own job.
+BATCH = config["batch_jobs"]
 
 # a science case fixes which fine-tuned encoder a classifier starts from and whether it trains it
 CASE_ENCODER_SUBSET = {"a": "subset", "b": "subset", "c": "all"}
@@ -126,10 +132,16 @@ def classifier_args(with_lr=True):
     return args + (f" --lr {c['lr']}" if with_lr else "")
 
 
-def gpu_resources(stage):
-    """Portable resources of a GPU job; partition/account/constraint live only in profiles/slurm."""
+def gpu_resources(stage, jobs=1):
+    """Portable resources of a GPU job; partition/account/constraint live only in profiles/slurm.
+    A batch of `jobs` commands gets their summed runtime."""
     c = config[stage]
-    return dict(gpu=1, gpu_model="a100", runtime=c["runtime"], mem_mb=c["mem_mb"], cpus_per_gpu=c["cpus_per_gpu"])
+    return dict(gpu=1, gpu_model="a100", runtime=c["runtime"] * jobs, mem_mb=c["mem_mb"], cpus_per_gpu=c["cpus_per_gpu"])
+
+
+def batch_commands(commands):
+    """The quoted arguments of `astromer batch`: one astromer command line each."""
+    return " ".join(shlex.quote(c) for c in commands)
 
 
 PUBLISHED = config["pretrain"]["encoder_source"] == "published"
@@ -150,6 +162,65 @@ def base_encoders():
 def case_encoder(wildcards):
     subset = wildcards.subset if CASE_ENCODER_SUBSET[wildcards.case] == "subset" else "all"
     return f"<results>/finetune/{wildcards.mode}/{wildcards.survey}/{subset}/fold{wildcards.fold}/model.keras"
+
+
+# ---------------------------------------------------------------- commands
+# The astromer arguments of one target, shared by the per-target rules and the batch rules (`batch_jobs`).
+def finetune_command(wildcards, subset, input, out_dir):
+    """The `astromer finetune ...` arguments of one survey/subset/fold (shared by both rules)."""
+    w = wildcards
+    ckpt = resolve(f"<resources>/checkpoints/finetune/{w.mode}/{w.survey}/{subset}/fold{w.fold}")
+    return (
+        f"finetune --init {input.init} --data {input.data} --split {input.splits}/fold{w.fold}/{subset}.csv "
+        f"--out {out_dir} --ckpt-dir {ckpt} --mode {w.mode} --model-config {input.model_config} "
+        f"{training_args('finetune')}"
+    )
+
+
+CLASSIFY_RUNS = [(classifier, case) for classifier in CLASSIFIERS for case in CASES]
+BASELINE_RUNS = [(baseline, subset) for baseline in BASELINES for subset in SUBSETS]
+
+
+def classify_command(wildcards, classifier, case, encoder, input, out_dir):
+    """The `astromer classify ...` arguments of one classifier in one science case."""
+    w = wildcards
+    ckpt = resolve(f"<resources>/checkpoints/classify/{w.mode}/{w.survey}/{w.subset}/fold{w.fold}/{classifier}_{case}")
+    return (
+        f"classify --encoder {encoder} --data {input.data} --split {input.splits}/fold{w.fold}/{w.subset}.csv "
+        f"--classifier {classifier} --encoder-mode {CASE_ENCODER_MODE[case]} --out {out_dir} --ckpt-dir {ckpt} "
+        f"{classifier_args()}"
+    )
+
+
+def baseline_command(wildcards, baseline, subset, input, out_dir):
+    """The `astromer classify ...` arguments of a baseline (no encoder): the paper's LSTM or features + RF."""
+    w = wildcards
+    ckpt = resolve(f"<resources>/checkpoints/baseline/{w.survey}/{subset}/fold{w.fold}/{baseline}")
+    common = f"classify --data {input.data} --split {input.splits}/fold{w.fold}/{subset}.csv --classifier {baseline} --out {out_dir} --ckpt-dir {ckpt}"
+    if baseline == "rf":
+        return f"{common} --seed {config['seed']} --max-obs {config['model']['max_obs']}"
+    return f"{common} {classifier_args()}"
+
+
+def classify_batch_inputs(wildcards):
+    """The store, the splits and the fine-tuned encoders the science cases of one cell start from."""
+    inputs = {"data": store(wildcards.survey), "splits": f"<resources>/splits/{wildcards.survey}"}
+    for which in {CASE_ENCODER_SUBSET[case] for case in CASES}:
+        subset = wildcards.subset if which == "subset" else "all"
+        inputs[f"encoder_{which}"] = f"<results>/finetune/{wildcards.mode}/{wildcards.survey}/{subset}/fold{wildcards.fold}/model.keras"
+    return inputs
+
+
+def classify_batch_files(name):
+    return [f"<results>/classify/{{mode}}/{{survey}}/{{subset}}/fold{{fold}}/{c}_{case}/{name}" for c, case in CLASSIFY_RUNS]
+
+
+def baseline_batch_files(name, baselines=None):
+    return [
+        f"<results>/baseline/{{survey}}/{subset}/fold{{fold}}/{b}/{name}"
+        for b, subset in BASELINE_RUNS
+        if baselines is None or b in baselines
+    ]
 
 
 # ---------------------------------------------------------------- targets

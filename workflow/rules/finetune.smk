@@ -1,31 +1,58 @@
 # Fine-tuning per survey, subset and fold, with the pretraining loss and hyper-parameters
 # (Table 5, Fig. 9, Fig. C.1). The fine-tuned encoders feed the classifiers' science cases.
+# One job per target (`finetune`), or with `batch_jobs` one job per survey and fold running every subset's
+# fine-tuning in one process (`finetune_batch`): the same commands and files, TensorFlow started once.
 
 
-rule finetune:
-    input:
-        init=pretrained_weights,
-        data=store("{survey}"),
-        splits="<resources>/splits/{survey}",
-        model_config="<results>/model_config.json",
-    output:
-        model="<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/model.keras",
-        history="<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/history.csv",
-        metrics="<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/metrics.json",
-    params:
-        split=split_csv,
-        out_dir=lambda w, output: os.path.dirname(output.model),
-        ckpt_dir=ckpt_dir("<resources>/checkpoints/finetune/{mode}/{survey}/{subset}/fold{fold}"),
-        training=training_args("finetune"),
-    resources:
-        **gpu_resources("finetune"),
-    log:
-        "<logs>/finetune/{mode}/{survey}/{subset}/fold{fold}.log",
-    benchmark:
-        "<benchmarks>/finetune/{mode}/{survey}/{subset}/fold{fold}.tsv"
-    conda:
-        "../../envs/cuda.yaml"
-    shell:
-        "astromer finetune --init {input.init} --data {input.data} --split {params.split} "
-        "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} --mode {wildcards.mode} "
-        "--model-config {input.model_config} {params.training} > {log} 2>&1"
+if not BATCH:
+
+    rule finetune:
+        input:
+            init=pretrained_weights,
+            data=store("{survey}"),
+            splits="<resources>/splits/{survey}",
+            model_config="<results>/model_config.json",
+        output:
+            model="<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/model.keras",
+            history="<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/history.csv",
+            metrics="<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/metrics.json",
+        params:
+            command=lambda w, input, output: finetune_command(w, w.subset, input, os.path.dirname(output.model)),
+        resources:
+            **gpu_resources("finetune"),
+        log:
+            "<logs>/finetune/{mode}/{survey}/{subset}/fold{fold}.log",
+        benchmark:
+            "<benchmarks>/finetune/{mode}/{survey}/{subset}/fold{fold}.tsv"
+        conda:
+            "../../envs/cuda.yaml"
+        shell:
+            "astromer {params.command} > {log} 2>&1"
+
+else:
+
+    rule finetune_batch:
+        input:
+            init=pretrained_weights,
+            data=store("{survey}"),
+            splits="<resources>/splits/{survey}",
+            model_config="<results>/model_config.json",
+        output:
+            model=expand("<results>/finetune/{{mode}}/{{survey}}/{subset}/fold{{fold}}/model.keras", subset=SUBSETS),
+            history=expand("<results>/finetune/{{mode}}/{{survey}}/{subset}/fold{{fold}}/history.csv", subset=SUBSETS),
+            metrics=expand("<results>/finetune/{{mode}}/{{survey}}/{subset}/fold{{fold}}/metrics.json", subset=SUBSETS),
+        params:
+            commands=lambda w, input, output: batch_commands(
+                finetune_command(w, subset, input, os.path.dirname(model))
+                for subset, model in zip(SUBSETS, output.model, strict=True)
+            ),
+        resources:
+            **gpu_resources("finetune", jobs=len(SUBSETS)),
+        log:
+            "<logs>/finetune/{mode}/{survey}/fold{fold}.log",
+        benchmark:
+            "<benchmarks>/finetune/{mode}/{survey}/fold{fold}.tsv"
+        conda:
+            "../../envs/cuda.yaml"
+        shell:
+            "astromer batch {params.commands} > {log} 2>&1"
