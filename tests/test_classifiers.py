@@ -200,3 +200,29 @@ def test_att_classifiers_ignore_padding_with_paper_encoder(kind, rng):
     win = windows(3, rng, lengths=[20, 150, 260])
     ref = np.asarray(model(as_inputs(win)))
     np.testing.assert_allclose(np.asarray(model(as_inputs(scramble_padding(win, rng)))), ref, atol=1e-5)
+
+
+def test_frozen_head_on_cached_embeddings_equals_training_through_the_frozen_encoder(rng):
+    """classify trains a frozen case's head on embeddings computed once: the same head as training the whole
+    model with the encoder frozen (inference mode either way)."""
+    from astromer.classifier_training import frozen_datasets
+
+    win = windows(20, rng, lengths=[30 + 11 * i for i in range(20)])
+    y = rng.integers(0, 2, 20)
+    results = []
+    for cached in (False, True):
+        keras.utils.set_random_seed(3)
+        enc = tiny_encoder().encoder
+        model = build_classifier("lstm_att", 2, encoder=enc, units=8)
+        if cached:
+            data = frozen_datasets(enc, {"train": win, "test": win}, {"train": y, "test": y}, batch_size=8)
+            trained = model.head
+        else:
+            data = {"train": make_dataset(win, y, 8, shuffle=True), "test": make_dataset(win, y, 8)}
+            trained = model
+        hist = fit_classifier(trained, data["train"], data["test"], epochs=3, patience=5, lr=1e-2, log=lambda m: None)
+        probs = np.concatenate([np.asarray(model.head(x, training=False)) if cached else np.asarray(model(x))
+                                for x, _ in data["test"]])
+        results.append(([e["loss"] for e in hist.epochs], probs))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4)
+    np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-5)

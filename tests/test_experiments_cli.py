@@ -1,5 +1,6 @@
 """astromer classify / lr-search end to end on a tiny simulated store (fast classifiers, few epochs)."""
 import json
+import shlex
 
 import numpy as np
 import pandas as pd
@@ -110,3 +111,24 @@ def test_batch_stops_at_the_first_failure_and_names_it(tiny, tmp_path, capsys):
     assert not (tmp_path / "never").exists()
     with pytest.raises(SystemExit):
         astromer(["batch", "--not-a-command"])
+
+
+def test_batch_runs_a_repeated_classify_once_and_labels_both(tiny, tmp_path, capsys):
+    """Case c at subset "all" is case b (same encoder, split, classifier): in a batch it is trained once."""
+    from astromer.cli import main as astromer
+
+    def command(case, out):
+        return (f"classify --data {tiny / 'store'} --split {tiny / 'split.csv'} --classifier mlp_att "
+                f"--encoder {tiny / 'enc.keras'} --encoder-mode trained --case {case} --out {out} "
+                "--epochs 2 --patience 2 --batch-size 16 --units 8")
+
+    assert astromer(["batch", command("b", tmp_path / "b"), command("c", tmp_path / "c")]) == 0
+    assert capsys.readouterr().err.count("its predictions are reused") == 1
+    b, c = (json.loads((tmp_path / case / "metrics.json").read_text()) for case in "bc")
+    assert (b["case"], c["case"]) == ("b", "c")
+    assert b["same_run_as"] is None and c["same_run_as"] == str(tmp_path / "b")
+    assert c["macro_f1"] == b["macro_f1"] and c["epochs"] == b["epochs"]
+    assert (tmp_path / "c" / "confusion.csv").read_text() == (tmp_path / "b" / "confusion.csv").read_text()
+    # outside a batch nothing is shared: a lone run trains
+    assert astromer(shlex.split(command("c", tmp_path / "lone"))) == 0
+    assert "reused" not in capsys.readouterr().err

@@ -177,3 +177,14 @@ def test_figure_errors_are_named(tmp_path):
         main(["figure", "fig9", "--out", str(tmp_path / "x.pdf")])
     with pytest.raises(ValueError, match="kernel must be"):
         F.figure_a1(tmp_path / "a.pdf", [("m", np.zeros((2, 3)), np.zeros(3))])
+
+
+def test_convergence_claim_not_evaluable_when_runs_hit_the_epoch_cap(tmp_path):
+    runs = []
+    for case, mode in (("a", "frozen"), ("b", "trained")):
+        for fold in range(2):
+            d = tmp_path / "classify" / "paper" / "alcock" / "20" / f"fold{fold}" / f"lstm_att_{case}"
+            runs.append(write_run(d, {"macro_f1": 0.3, "accuracy": 0.3, "encoder_mode": mode, "epochs": 12,
+                                      "stopped_early": mode == "trained"}, n_epochs=12))
+    row = F.claims_table(runs).set_index("claim").loc["frozen-encoder LSTM+ATT converges in fewer epochs"]
+    assert pd.isna(row["holds"]) and "not evaluable" in row["evidence"] and "frozen" in row["evidence"]

@@ -211,15 +211,25 @@ def _batch(commands: list[str]) -> int:
     """Each command as `astromer COMMAND` would run it, in order; stops at the first that fails.
 
     Every command sets its own seed and builds its own models; Keras' global state is cleared between
-    them, so a command's results do not depend on what ran before it in the batch."""
+    them, so a command's results do not depend on what ran before it in the batch; a classify command that
+    repeats an earlier one with other labels (--case, --out, ...) reuses its predictions."""
     import shlex
 
-    import keras
+    from .experiments_cli import sharing_identical_runs
 
     runs = [shlex.split(line) for line in commands]
     for i, argv in enumerate(runs, 1):
         if not argv or argv[0] == "batch" or argv[0].startswith("-"):
             raise SystemExit(f"error: batch command {i} ({commands[i - 1]!r}) is not an astromer command")
+    with sharing_identical_runs():
+        return _run_batch(runs)
+
+
+def _run_batch(runs: list[list[str]]) -> int:
+    import shlex
+
+    import keras
+
     for i, argv in enumerate(runs, 1):
         print(f"batch {i}/{len(runs)}: astromer {shlex.join(argv)}", file=sys.stderr, flush=True)
         keras.backend.clear_session()

@@ -12,6 +12,7 @@ survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``repor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
@@ -102,8 +103,8 @@ def _classify_rf(args, parts, store):
 def _classify_deep(args, parts, store, classes):
     import keras
 
-    from .classifier_training import fit_classifier, make_dataset, predict_labels
-    from .classifiers import build_classifier
+    from .classifier_training import fit_classifier, frozen_cache_fits, frozen_datasets, make_dataset, predict_labels
+    from .classifiers import build_classifier, embedding_size
 
     # `astromer batch` runs many commands in one process: start each clean and seed everything (the encoder's
     # dropout seeds, tf.data's shuffle, the head's initial weights) before anything random is created
@@ -120,17 +121,27 @@ def _classify_deep(args, parts, store, classes):
         if encoder.max_obs != args.max_obs:
             raise SystemExit(f"error: {args.encoder}: encoder windows are {encoder.max_obs} long, not --max-obs {args.max_obs}")
     index = {c: i for i, c in enumerate(classes)}
-    data = {}
+    windows, labels = {}, {}
     for name in ("train", "val", "test"):
-        ids, labels = parts[name]
-        unknown = sorted(set(labels) - set(classes))
+        ids, names = parts[name]
+        unknown = sorted(set(names) - set(classes))
         if unknown:
             raise SystemExit(f"error: {args.split}: {name} labels {unknown} never occur in train")
-        _, win = _windows(store, ids, args.max_obs, mode)
-        y = np.array([index[label] for label in labels], np.int32)[win["index"]]
-        data[name] = make_dataset(win, y, args.batch_size, shuffle=(name == "train"), seed=args.seed)
+        _, windows[name] = _windows(store, ids, args.max_obs, mode)
+        labels[name] = np.array([index[label] for label in names], np.int32)[windows[name]["index"]]
     model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
                              train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
+    # a frozen encoder's embeddings are computed once and only the head trains on them (same result)
+    cached = encoder is not None and args.encoder_mode == "frozen"
+    if cached:
+        d_model = embedding_size(encoder.encoder, args.max_obs)
+        cached = all(frozen_cache_fits(len(y), args.max_obs, d_model) for y in labels.values())
+    if cached:
+        data = frozen_datasets(encoder.encoder, windows, labels, args.batch_size, seed=args.seed)
+        model = model.head
+    else:
+        data = {name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"),
+                                   seed=args.seed) for name in windows}
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "ckpt_dir", "func", "command")}
     history = fit_classifier(model, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
                              lr=args.lr, ckpt_dir=args.ckpt_dir, fingerprint=_fingerprint(settings), log=_log)
@@ -138,7 +149,26 @@ def _classify_deep(args, parts, store, classes):
     return np.asarray(classes)[pred], history.to_frame(), {
         "mode": mode if encoder is not None else None,
         "epochs": history.n_epochs, "best_epoch": history.best_epoch, "best_val_loss": history.best_val_loss,
-        "stopped_early": history.stopped_early, "resumed_from": history.resumed_from}
+        "stopped_early": history.stopped_early, "resumed_from": history.resumed_from,
+        "frozen_embeddings_cached": bool(cached)}
+
+
+# Within one `astromer batch`: the runs finished so far, by what determines their result. A command that
+# repeats one of them with other labels (case c at subset "all" is case b: the same encoder, split and
+# classifier) reuses its predictions instead of training the same model again. None outside a batch.
+_FINISHED_RUNS: dict | None = None
+_LABEL_ARGS = ("out", "ckpt_dir", "func", "command", "survey", "case", "subset", "fold")
+
+
+@contextlib.contextmanager
+def sharing_identical_runs():
+    """While active, a classify run identical to one already finished in it reuses that run's predictions."""
+    global _FINISHED_RUNS
+    _FINISHED_RUNS = {}
+    try:
+        yield
+    finally:
+        _FINISHED_RUNS = None
 
 
 def classify(args) -> int:
@@ -153,10 +183,19 @@ def classify(args) -> int:
         raise SystemExit(f"error: {args.split}: the train split has {len(classes)} class(es); need at least 2")
     _log(f"classify {args.classifier}: {', '.join(f'{k} {len(v[0])}' for k, v in parts.items())} curves, "
          f"{len(classes)} classes")
-    if args.classifier == "rf":
+    run_key = _fingerprint({k: v for k, v in vars(args).items() if k not in _LABEL_ARGS})
+    if _FINISHED_RUNS is not None and run_key in _FINISHED_RUNS:
+        y_pred, history, fit_info = _FINISHED_RUNS[run_key]
+        fit_info = dict(fit_info)
+        _log(f"classify {args.classifier}: the same run as {fit_info['same_run_as']} (only its labels differ): "
+             "its predictions are reused")
+    elif args.classifier == "rf":
         y_pred, history, fit_info = _classify_rf(args, parts, store)
     else:
         y_pred, history, fit_info = _classify_deep(args, parts, store, classes)
+    fit_info.setdefault("same_run_as", None)
+    if _FINISHED_RUNS is not None:
+        _FINISHED_RUNS.setdefault(run_key, (y_pred, history, {**fit_info, "same_run_as": str(args.out)}))
     y_true = parts["test"][1]  # one window per curve ("first"), so windows and curves align
     if len(y_pred) != len(y_true):
         raise RuntimeError(f"{len(y_pred)} predictions for {len(y_true)} test curves")

@@ -463,7 +463,16 @@ def claims_table(classify_inputs, finetune_inputs=()) -> pd.DataFrame:
         att = att[att["case"].isin(["a", "b"])]
         for survey, group in att.groupby("survey"):
             epochs = group.groupby("encoder_mode")["epochs"].mean()
-            if {"frozen", "trained"} <= set(epochs.index):
+            # a mode whose every run ran to the epoch cap (stopped_early False) has not shown when it converges
+            capped = ({m for m, g in group.groupby("encoder_mode") if (g["stopped_early"] == False).all()}  # noqa: E712
+                      if "stopped_early" in group else set())
+            if {"frozen", "trained"} <= set(epochs.index) and capped & {"frozen", "trained"}:
+                rows.append({"claim": "frozen-encoder LSTM+ATT converges in fewer epochs", "survey": survey,
+                             "case": "a vs b", "holds": None,
+                             "evidence": f"not evaluable: every {' and every '.join(sorted(capped))} run reached the "
+                                         f"epoch cap without stopping early (mean epochs frozen "
+                                         f"{epochs['frozen']:.1f} vs trained {epochs['trained']:.1f})"})
+            elif {"frozen", "trained"} <= set(epochs.index):
                 rows.append({"claim": "frozen-encoder LSTM+ATT converges in fewer epochs", "survey": survey,
                              "case": "a vs b", "holds": bool(epochs["frozen"] < epochs["trained"]),
                              "evidence": f"mean epochs frozen {epochs['frozen']:.1f} vs trained {epochs['trained']:.1f}"})
