@@ -1,8 +1,10 @@
 """Training and evaluation of the classifiers: Adam, early stopping on validation loss, best weights kept.
 
 The input pipeline is ``tf.data`` over the encoder windows (one window per light curve by default, the
-first 200 observations). A run with ``ckpt_dir`` saves its state after each epoch (model and optimizer
-variables, best weights, history) and resumes from it, so a job killed by Slurm loses at most an epoch.
+first 200 observations); a head on a frozen encoder trains on embeddings computed once
+(``frozen_datasets``). Train and test steps are traced once. A run with ``ckpt_dir`` saves its state
+after each epoch (model and optimizer variables, best weights, history) and resumes from it, so a job
+killed by Slurm loses at most an epoch.
 """
 from __future__ import annotations
 
