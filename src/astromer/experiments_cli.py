@@ -132,10 +132,8 @@ def _classify_deep(args, parts, store, classes):
     model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
                              train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
     # a frozen encoder's embeddings are computed once and only the head trains on them (same result)
-    cached = encoder is not None and args.encoder_mode == "frozen"
-    if cached:
-        d_model = embedding_size(encoder.encoder, args.max_obs)
-        cached = all(frozen_cache_fits(len(y), args.max_obs, d_model) for y in labels.values())
+    cached = encoder is not None and args.encoder_mode == "frozen" and frozen_cache_fits(
+        max(len(y) for y in labels.values()), args.max_obs, embedding_size(encoder.encoder, args.max_obs))
     if cached:
         data = frozen_datasets(encoder.encoder, windows, labels, args.batch_size, seed=args.seed)
         model = model.head
