@@ -180,12 +180,10 @@ def _train(args, command: str) -> int:
 
 
 def _encode(args) -> int:
-    import os
-    import tempfile
-
     import numpy as np
 
     from .data.store import LightCurveStore
+    from .io import atomic_savez
     from .model import SingleBandEncoder
 
     store = LightCurveStore.open(args.data)
@@ -197,12 +195,8 @@ def _encode(args) -> int:
     embeddings = encoder.encode(store.load(ids), batch_size=args.batch_size, ids=ids)
     offsets = np.concatenate([[0], np.cumsum([len(e) for e in embeddings])])
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".npz")
-    os.close(fd)
-    np.savez(tmp, ids=np.array(ids), offsets=offsets,
-             embeddings=np.concatenate(embeddings) if embeddings else np.zeros((0, encoder.config["d_model"])))
-    os.replace(tmp, out)
+    atomic_savez(out, ids=np.array(ids), offsets=offsets,
+                 embeddings=np.concatenate(embeddings) if embeddings else np.zeros((0, encoder.config["d_model"])))
     print(f"encode: {len(ids)} curves, {offsets[-1]} observations -> {out}")
     return 0
 

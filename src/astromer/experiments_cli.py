@@ -30,10 +30,7 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _atomic_text(path, text: str) -> None:
-    from .figures import _atomic_write_bytes
-
-    _atomic_write_bytes(path, text.encode())
+from .io import atomic_write_text as _atomic_text
 
 
 # ------------------------------------------------------------------------------------------ inputs

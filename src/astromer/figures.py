@@ -11,15 +11,14 @@ PDF output; every file is written to a temporary name in its folder and then ren
 from __future__ import annotations
 
 import io
-import os
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .experiment_results import CASES, by_mode, mean_std, read_history, read_runs, subset_key
+from .io import atomic_write_bytes
 
 SIMULATED_NOTE = "SIMULATED DATA"
 CLASSIFIER_LABELS = {"lstm": "LSTM (baseline)", "lstm_att": "LSTM+ATT", "mlp_att": "MLP+ATT", "rf": "RF (features)"}
@@ -46,19 +45,7 @@ def _pyplot():
     return plt
 
 
-def _atomic_write_bytes(path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be read by others (report, Slurm)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+_atomic_write_bytes = atomic_write_bytes  # the one writer of astromer.io (file mode, errors naming the path)
 
 
 def save_figure(fig, out, simulated: bool) -> Path:

@@ -1,8 +1,6 @@
 """``SingleBandEncoder``: the paper's public API (Sect. 9) over the Keras 3 model."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -11,6 +9,7 @@ import numpy as np
 
 from . import checkpoint, preprocessing
 from .errors import WeightsError
+from .io import atomic_path
 from .layers import Encoder, RegressionHead
 from .modes import get_mode
 
@@ -123,17 +122,9 @@ class SingleBandEncoder:
 
     def save(self, path) -> Path:
         """Write ``.keras`` atomically (temp file in the same folder, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".keras", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix=".keras") as tmp:
             self.model.save(tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        return path
+        return Path(path)
 
     # ------------------------------------------------------------------------------------ inference
     def _compiled(self, which: str):

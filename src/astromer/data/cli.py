@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from .store import atomic_write_json
+from ..io import atomic_write_json
 
 
 def _named_stores(pairs):
@@ -88,7 +88,7 @@ def cmd_filter(args):
     report["input_store"] = str(args.store)
     report["output_store"] = str(args.out)
     LightCurveStore.write(args.out, metadata["id"].tolist(), arrays, metadata, provenance)
-    atomic_write_json(args.log, report)
+    atomic_write_json(args.log, report, sort_keys=True)
     print(f"filter ({report['reading']}, {report['combine']}): kept {report['n_kept']} of {report['n_in']} "
           f"curves, removed {report['n_removed']}; log {args.log}")
 
@@ -133,7 +133,7 @@ def cmd_check_splits(args):
         report["errors"] += pre["errors"]
         report["n_errors"] += len(pre["errors"])
         report["files_checked"] += 1
-    atomic_write_json(args.out, report)
+    atomic_write_json(args.out, report, sort_keys=True)
     status = "OK" if report["ok"] else "FAILED"
     print(f"check-splits {status}: {report['files_checked']} files, {report['n_errors']} errors; "
           f"report {args.out}")

@@ -4,12 +4,11 @@ Any figure drawn from a store whose provenance says ``simulated`` carries "SIMUL
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_path
 from .store import LightCurveStore
 
 
@@ -39,16 +38,8 @@ def _stamp(fig, stores) -> bool:
 
 
 def _save(fig, out) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".pdf")
-    os.close(fd)
-    try:
+    with atomic_path(out, suffix=".pdf") as tmp:
         fig.savefig(tmp, format="pdf")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def figure6(unlabeled: LightCurveStore, labeled: dict[str, LightCurveStore], out) -> bool:

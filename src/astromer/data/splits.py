@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .store import atomic_write_json, atomic_write_text
+from ..io import atomic_write_json, atomic_write_text
 
 SPLITS = ("train", "val", "test")
 
@@ -127,7 +127,7 @@ def write_labeled_splits(ids, labels, out_dir, **kwargs) -> dict:
     out_dir = Path(out_dir)
     for (fold, subset), table in tables.items():
         atomic_write_text(out_dir / f"fold{fold}" / f"{subset}.csv", _csv_text(table))
-    atomic_write_json(out_dir / "report.json", report)
+    atomic_write_json(out_dir / "report.json", report, sort_keys=True)
     return report
 
 

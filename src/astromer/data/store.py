@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ..io import atomic_directory, atomic_write_json
 
 LIGHT_CURVES = "light_curves.parquet"
 METADATA = "metadata.parquet"
@@ -33,35 +33,6 @@ ROWS_PER_GROUP = 20_000
 
 class StoreError(ValueError):
     """A store that breaks the contract (bad path, missing columns, invalid curves)."""
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write text to a temp file in the same directory, then rename over the target."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value)}")
 
 
 def _validate_flat(ids, offsets, time, mag, err, where: str) -> None:
@@ -186,21 +157,14 @@ class LightCurveStore:
         _validate_flat(ids, offsets, time, mag, err, str(path))
         metadata = _normalise_metadata(metadata, ids, np.diff(offsets), path)
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-        try:
+        prov = dict(provenance)
+        prov.setdefault("simulated", False)
+        prov["n_objects"] = int(len(ids))
+        prov["n_observations"] = int(len(time))
+        with atomic_directory(path) as tmp:
             _write_light_curves(tmp / LIGHT_CURVES, ids, offsets, time, mag, err)
             metadata.to_parquet(tmp / METADATA, index=False)
-            prov = dict(provenance)
-            prov.setdefault("simulated", False)
-            prov["n_objects"] = int(len(ids))
-            prov["n_observations"] = int(len(time))
-            (tmp / PROVENANCE).write_text(json.dumps(prov, indent=2, sort_keys=True,
-                                                     default=_json_default) + "\n")
-            _swap_directory(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            atomic_write_json(tmp / PROVENANCE, prov, sort_keys=True)
         return LightCurveStore.open(path)
 
 
@@ -255,14 +219,3 @@ def _write_light_curves(path: Path, ids, offsets, time, mag, err) -> None:
             for values, typ in ((time, pa.float64()), (mag, pa.float32()), (err, pa.float32())):
                 columns.append(pa.ListArray.from_arrays(local, pa.array(values[lo:hi], type=typ)))
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
-
-
-def _swap_directory(tmp: Path, target: Path) -> None:
-    """Replace ``target`` by ``tmp``; the old directory is moved aside first, then deleted."""
-    if target.exists():
-        trash = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
-        os.replace(target, trash / "old")
-        os.replace(tmp, target)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(tmp, target)

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .store import LightCurveStore, atomic_write_text
+from ..io import atomic_write_text
+from .store import LightCurveStore
 
 # Which paper table shows which labeled survey; anything else gets the next free number after 4.
 TABLE_FOR_SURVEY = {"macho": 1, "alcock": 1, "ogle": 2, "atlas": 4}
