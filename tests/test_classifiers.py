@@ -161,23 +161,48 @@ def test_fit_keeps_best_weights_and_resumes(tmp_path, rng):
     win = windows(12, rng)
     y = rng.integers(0, 3, 12)
     model = build_classifier("lstm", 3, units=8)
+    initial = model.get_weights()
     ds = make_dataset(win, y, batch_size=4)
-    first = fit_classifier(model, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, fingerprint="x",
+    first = fit_classifier(model, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, data="x",
                            log=lambda m: None, max_epochs_this_run=2)
-    assert first.n_epochs == 2
+    assert first.n_epochs == 2 and not first.completed
     model2 = build_classifier("lstm", 3, units=8)
-    resumed = fit_classifier(model2, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, fingerprint="x",
+    model2.set_weights(initial)  # the same run: same settings, data and starting weights
+    resumed = fit_classifier(model2, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, data="x",
                              log=lambda m: None)
-    assert resumed.resumed_from == 2 and resumed.n_epochs == 3
+    assert resumed.resumed_from == 2 and resumed.n_epochs == 3 and resumed.completed
     assert [e["epoch"] for e in resumed.epochs] == [1, 2, 3]
     best = min(resumed.epochs, key=lambda e: e["val_loss"])
     assert resumed.best_epoch == best["epoch"]
     loss = model2.evaluate(ds, verbose=0, return_dict=True)["loss"]
     assert loss == pytest.approx(best["val_loss"], rel=1e-4)  # the model ends at its best epoch
-    with pytest.raises(ValueError, match="different run"):
-        fit_classifier(build_classifier("lstm", 3, units=8), ds, ds, epochs=4, ckpt_dir=tmp_path,
-                       fingerprint="other", log=lambda m: None)
     assert predict_labels(model2, ds).shape == (12,)
+
+
+def test_a_state_of_another_run_is_moved_aside_not_resumed(tmp_path, rng):
+    win = windows(12, rng)
+    ds = make_dataset(win, rng.integers(0, 3, 12), batch_size=4)
+    initial = build_classifier("lstm", 3, units=8).get_weights()
+
+    def run(data, restart=False, slice_=None):
+        model = build_classifier("lstm", 3, units=8)
+        model.set_weights(initial)
+        said = []
+        history = fit_classifier(model, ds, ds, epochs=3, ckpt_dir=tmp_path, data=data, restart=restart,
+                                 log=said.append, max_epochs_this_run=slice_)
+        return history, " | ".join(said)
+
+    run("x", slice_=1)  # an interrupted run
+    history, said = run("other", slice_=1)  # other data, same ckpt folder
+    assert history.resumed_from is None and "its data differ" in said and "moved aside" in said, said
+    history, said = run("other", restart=True, slice_=1)
+    assert history.resumed_from is None and "restart requested" in said, said
+    history, said = run("other")  # the same run resumes
+    assert history.resumed_from == 1 and history.completed, said
+    history, said = run("other")  # a completed run is never resumed: a rerun trains again
+    assert history.resumed_from is None and "already completed" in said, said
+    kept = sorted(tmp_path.glob("classifier_state.superseded-*.npz"))
+    assert len(kept) >= 1  # superseded states are kept, named, not deleted
 
 
 def test_early_stopping_counts_epochs(rng):

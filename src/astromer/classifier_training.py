@@ -2,45 +2,25 @@
 
 The input pipeline is ``tf.data`` over the encoder windows (one window per light curve by default, the
 first 200 observations); a head on a frozen encoder trains on embeddings computed once
-(``frozen_datasets``). Train and test steps are traced once. A run with ``ckpt_dir`` saves its state
-after each epoch (model and optimizer variables, best weights, history) and resumes from it, so a job
-killed by Slurm loses at most an epoch.
+(``frozen_datasets``). Train and test steps are traced once. Training runs on the shared resumable loop of
+:mod:`astromer.fitting`: a job killed by Slurm loses at most an epoch, and a state is resumed only by the
+same run (settings, data, starting weights: :mod:`astromer.resume`).
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
-from .training import atomic_savez
-
 from .classifiers import WINDOW_INPUTS
+from .fitting import History, fit_loop
+from .resume import Checkpoint, run_key
 
 STATE_FILE = "classifier_state.npz"
 FROZEN_CACHE_BYTES = 1 << 30
 
 
-@dataclasses.dataclass
-class ClassifierHistory:
-    epochs: list = dataclasses.field(default_factory=list)  # dicts: epoch, loss, val_loss, accuracy, val_accuracy, seconds
-    best_epoch: int = 0
-    best_val_loss: float = float("inf")
-    stopped_early: bool = False
-    resumed_from: int | None = None
-
-    @property
-    def n_epochs(self) -> int:
-        return len(self.epochs)
-
-    def to_frame(self):
-        import pandas as pd
-
-        cols = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "seconds"]
-        return pd.DataFrame(self.epochs, columns=cols)
+HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy", "seconds")
 
 
 def make_dataset(windows: dict, labels: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0):
@@ -127,78 +107,33 @@ def _run_epoch(step, dataset):
     return total_loss / max(count, 1), correct / max(count, 1)
 
 
-def _save_state(path: Path, model, best_weights, history: ClassifierHistory, wait: int, fingerprint: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"model_{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
-    arrays.update({f"opt_{i}": np.asarray(v.numpy()) for i, v in enumerate(model.optimizer.variables)})
-    arrays.update({f"best_{i}": w for i, w in enumerate(best_weights)})
-    meta = {"fingerprint": fingerprint, "wait": wait, "n_best": len(best_weights),
-            "history": dataclasses.asdict(history)}
-    atomic_savez(path, meta, arrays)
-
-
-def _load_state(path: Path, model, fingerprint: str):
-    with np.load(path, allow_pickle=False) as state:
-        meta = json.loads(str(state["meta"]))
-        if meta["fingerprint"] != fingerprint:
-            raise ValueError(f"{path}: resume state of a different run (settings changed); delete it to restart")
-        for prefix, variables in (("model", model.variables), ("opt", model.optimizer.variables)):
-            for i, variable in enumerate(variables):
-                key = f"{prefix}_{i}"
-                if key not in state or tuple(state[key].shape) != tuple(variable.shape):
-                    raise ValueError(f"{path}: the resume state does not match this model ({key})")
-                variable.assign(state[key])
-        best = [state[f"best_{i}"] for i in range(meta["n_best"])]
-    history = ClassifierHistory(**meta["history"])
-    return best, history, meta["wait"]
-
-
 def fit_classifier(model, train_ds, val_ds, epochs: int = 100000, patience: int = 20, lr: float = 1e-3,
-                   ckpt_dir=None, fingerprint: str = "", log=None,
-                   max_epochs_this_run: int | None = None) -> ClassifierHistory:
+                   ckpt_dir=None, settings=None, data=None, restart: bool = False, log=None,
+                   max_epochs_this_run: int | None = None) -> History:
     """Adam on sparse categorical cross-entropy; stops after ``patience`` epochs without a lower validation
-    loss; the model ends with the best epoch's weights. Resumes from ``ckpt_dir`` when a state is there."""
+    loss; the model ends with the best epoch's weights. With ``ckpt_dir`` an interrupted run resumes, if its
+    state has the same key: ``settings`` and ``data`` (what the caller loaded: digests of the curves, labels and
+    encoder file) and the model's starting weights."""
     import keras
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     model.optimizer.build(model.trainable_variables)
-    history = ClassifierHistory()
-    best_weights = [np.asarray(w) for w in model.get_weights()]
-    wait = 0
-    state_path = Path(ckpt_dir) / STATE_FILE if ckpt_dir else None
-    if state_path is not None and state_path.is_file():
-        best_weights, history, wait = _load_state(state_path, model, fingerprint)
-        history.resumed_from = history.n_epochs
-        log(f"resuming from {state_path} after epoch {history.n_epochs}")
-    done = history.stopped_early or history.n_epochs >= epochs
+    key = run_key({"epochs": epochs, "patience": patience, "lr": lr, "run": settings}, data, model.get_weights())
+    checkpoint = Checkpoint(ckpt_dir, key, log, restart=restart, filename=STATE_FILE) if ckpt_dir else None
     train_step, test_step = _compiled_steps(model, train_ds.element_spec)
-    run_epochs = 0
-    while not done and (max_epochs_this_run is None or run_epochs < max_epochs_this_run):
-        epoch = history.n_epochs + 1
-        began = time.perf_counter()
+
+    def train_epoch(epoch):
         loss, acc = _run_epoch(train_step, train_ds)
+        return {"loss": loss, "accuracy": acc}
+
+    def validate():
         val_loss, val_acc = _run_epoch(test_step, val_ds)
-        seconds = round(time.perf_counter() - began, 3)
-        history.epochs.append({"epoch": epoch, "loss": loss, "val_loss": val_loss, "accuracy": acc,
-                               "val_accuracy": val_acc, "seconds": seconds})
-        if val_loss < history.best_val_loss:
-            history.best_val_loss, history.best_epoch, wait = val_loss, epoch, 0
-            best_weights = [np.asarray(w) for w in model.get_weights()]
-        else:
-            wait += 1
-        if wait >= patience:
-            history.stopped_early = True
-        done = history.stopped_early or history.n_epochs >= epochs
-        log(f"epoch {epoch:4d}  loss {loss:.4f}  val_loss {val_loss:.4f}  val_acc {val_acc:.3f}  "
-            f"best {history.best_val_loss:.4f}@{history.best_epoch}  {seconds:.1f} s")
-        if state_path is not None:
-            _save_state(state_path, model, best_weights, history, wait, fingerprint)
-        run_epochs += 1
-    if done:
-        model.set_weights(best_weights)
-    return history
+        return {"val_loss": val_loss, "val_accuracy": val_acc}
+
+    return fit_loop(model, model.optimizer, train_epoch, validate, epochs=epochs, patience=patience,
+                    checkpoint=checkpoint, log=log, max_epochs_this_run=max_epochs_this_run)
 
 
 def predict_labels(model, dataset) -> np.ndarray:

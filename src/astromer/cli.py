@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import LightCurveError, WeightsError
+from .errors import AstromerError
+from . import resume
 
 DELEGATED = {
     "data": ("astromer.data.cli", False),
@@ -66,6 +67,7 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
                    help="mixed_bfloat16: bf16 matmuls, float32 weights; auto picks it where bf16 is fast "
                         "(a GPU, or a CPU with AVX512-BF16/AMX), else float32. Saved models are float32.")
     p.add_argument("--label", default="", help="recorded in metrics.json (e.g. survey/subset/fold)")
+    resume.add_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +127,9 @@ def _train(args, command: str) -> int:
     from .data.store import LightCurveStore
     from .model import SingleBandEncoder
     from .preprocessing import Flat
-    from .training import atomic_write_text, fit, test_rmse
+    from .io import atomic_write_json
+    from .resume import digest, discard
+    from .training import fit, test_rmse
 
     began = time.perf_counter()
     keras.utils.set_random_seed(args.seed)
@@ -150,14 +154,17 @@ def _train(args, command: str) -> int:
     print(f"{command}: {len(parts['train'])} train / {len(parts['val'])} val curves, mode {encoder.config['mode']}, "
           f"config {encoder.config}", file=sys.stderr, flush=True)
     mask_args = {"msk_frac": args.msk_frac, "rnd_frac": args.rnd_frac, "same_frac": args.same_frac}
+    data = {part: load(part) for part in ("train", "val", "test") if parts.get(part)}
+    # beyond the settings, data and starting weights that fit() keys the run on: the ids and the test set
+    identity = {"ids": {part: parts[part] for part in data}, "precision": precision,
+                "test": digest(data["test"].offsets, data["test"].time, data["test"].mag) if "test" in data else None}
     # the starting point's test RMSE, so that "fine-tuning lowers the RMSE" can be checked per run
-    test_before = (test_rmse(encoder, load("test"), args.batch_size, args.seed, **mask_args)
-                   if parts.get("test") else None)
-    history = fit(encoder, load("train"), load("val"), epochs=args.epochs, patience=args.patience,
+    test_before = test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None
+    history = fit(encoder, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
                   batch_size=args.batch_size, lr=args.lr, msk_frac=args.msk_frac, rnd_frac=args.rnd_frac,
                   same_frac=args.same_frac, seed=args.seed, ckpt_dir=args.ckpt_dir,
-                  tensorboard_dir=out / "tensorboard",
-                  jit_compile=args.jit and not args.no_jit)
+                  tensorboard_dir=out / "tensorboard", jit_compile=args.jit and not args.no_jit,
+                  restart=args.restart, identity=identity)
     if precision is not None:  # saved models are float32: encode() and fine-tuning stay exact
         encoder = encoder.with_dtype(None)
     encoder.save(out / "model.keras")
@@ -168,12 +175,14 @@ def _train(args, command: str) -> int:
         "best_val_rmse": history.best_val_loss, "initial_val_rmse": history.initial_val_loss,
         "test_rmse_before": test_before, "stopped_early": history.stopped_early,
         "resumed_from": history.resumed_from, "wall_seconds": round(time.perf_counter() - began, 2),
-        "train_seconds": round(sum(e["seconds"] for e in history.epochs), 2),
+        "train_seconds": history.train_seconds,
         "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts.get("test", [])),
-        "test_rmse": test_rmse(encoder, load("test"), args.batch_size, args.seed, **mask_args) if parts.get("test") else None,
+        "test_rmse": test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None,
         "init": args.init, "data": args.data, "split": args.split, "args": vars(args),
     }
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    atomic_write_json(out / "metrics.json", metrics)
+    if not args.keep_checkpoint:  # the run is complete and its outputs are written
+        discard(args.ckpt_dir)
     print(f"{command}: {history.n_epochs} epochs, best val RMSE {history.best_val_loss:.4f} at epoch "
           f"{history.best_epoch}, test RMSE {metrics['test_rmse']}", flush=True)
     return 0
@@ -256,7 +265,7 @@ def main(argv=None) -> int:
             return _encode(args)
         if args.command == "batch":
             return _batch(args.commands)
-    except (LightCurveError, WeightsError, FileNotFoundError) as exc:
+    except (AstromerError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1

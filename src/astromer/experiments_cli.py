@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from . import resume
 
 FIGURES = ("fig2", "fig8", "fig9", "fig11", "fig12", "figA1", "figC1", "figD1", "table5", "accuracy_table",
            "claims_table")
@@ -62,15 +63,17 @@ def read_split(path, store) -> dict:
     return parts
 
 
-def _windows(store, ids, max_obs: int, mode: str):
-    from .preprocessing import prepare_windows
+def _run_identity(args, parts, curves) -> tuple[dict, dict]:
+    """(settings, data) of a classify run: what its result is computed from, without the labels that only
+    say where it is filed. The data part holds digests of the curves, ids and labels actually loaded and of
+    the encoder file, so a rebuilt encoder or changed data is never mistaken for the same run."""
+    from .resume import digest, file_digest
 
-    curves = store.load(ids)
-    return curves, prepare_windows(curves, max_obs=max_obs, window="first", mode=mode)
-
-
-def _fingerprint(settings: dict) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    settings = {k: v for k, v in vars(args).items() if k not in _LABEL_ARGS}
+    data = {name: digest(parts[name][0], list(parts[name][1]), curves[name]) for name in parts}
+    needs_encoder = args.classifier not in ("lstm", "rf")
+    data["encoder"] = file_digest(args.encoder) if needs_encoder and args.encoder else None
+    return settings, data
 
 
 # ------------------------------------------------------------------------------------------ classify
@@ -84,24 +87,25 @@ def _write_outputs(out: Path, metrics: dict, history: pd.DataFrame, y_true, y_pr
     _atomic_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str))  # last: marks the run done
 
 
-def _classify_rf(args, parts, store):
+def _classify_rf(args, parts, curves):
     from .feature_baseline import curve_features, fit_random_forest
 
     xs = {}
     for name in ("train", "test"):
-        ids = parts[name][0]
-        xs[name] = curve_features(store.load(ids), args.max_obs, ids)
+        xs[name] = curve_features(curves[name], args.max_obs, parts[name][0])
     model = fit_random_forest(xs["train"], parts["train"][1], seed=args.seed)
     history = pd.DataFrame(columns=["epoch", "loss", "val_loss", "seconds"])
     return model.predict(xs["test"]), history, {"epochs": 0, "best_epoch": 0, "stopped_early": None,
                                                   "resumed_from": None, "n_features": int(xs["train"].shape[1])}
 
 
-def _classify_deep(args, parts, store, classes):
+def _classify_deep(args, parts, curves, classes, identity):
     import keras
 
-    from .classifier_training import fit_classifier, frozen_cache_fits, frozen_datasets, make_dataset, predict_labels
+    from .classifier_training import (HISTORY_COLUMNS, fit_classifier, frozen_cache_fits, frozen_datasets,
+                                      make_dataset, predict_labels)
     from .classifiers import build_classifier, embedding_size
+    from .preprocessing import prepare_windows
 
     # `astromer batch` runs many commands in one process: start each clean and seed everything (the encoder's
     # dropout seeds, tf.data's shuffle, the head's initial weights) before anything random is created
@@ -124,7 +128,7 @@ def _classify_deep(args, parts, store, classes):
         unknown = sorted(set(names) - set(classes))
         if unknown:
             raise SystemExit(f"error: {args.split}: {name} labels {unknown} never occur in train")
-        _, windows[name] = _windows(store, ids, args.max_obs, mode)
+        windows[name] = prepare_windows(curves[name], max_obs=args.max_obs, window="first", mode=mode)
         labels[name] = np.array([index[label] for label in names], np.int32)[windows[name]["index"]]
     model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
                              train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
@@ -137,11 +141,12 @@ def _classify_deep(args, parts, store, classes):
     else:
         data = {name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"),
                                    seed=args.seed) for name in windows}
-    settings = {k: v for k, v in vars(args).items() if k not in ("out", "ckpt_dir", "func", "command")}
+    settings, inputs = identity
     history = fit_classifier(model, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
-                             lr=args.lr, ckpt_dir=args.ckpt_dir, fingerprint=_fingerprint(settings), log=_log)
+                             lr=args.lr, ckpt_dir=args.ckpt_dir, settings=settings, data=inputs,
+                             restart=args.restart, log=_log)
     pred = predict_labels(model, data["test"])
-    return np.asarray(classes)[pred], history.to_frame(), {
+    return np.asarray(classes)[pred], pd.DataFrame(history.epochs, columns=HISTORY_COLUMNS), {
         "mode": mode if encoder is not None else None,
         "epochs": history.n_epochs, "best_epoch": history.best_epoch, "best_val_loss": history.best_val_loss,
         "stopped_early": history.stopped_early, "resumed_from": history.resumed_from,
@@ -152,7 +157,8 @@ def _classify_deep(args, parts, store, classes):
 # repeats one of them with other labels (case c at subset "all" is case b: the same encoder, split and
 # classifier) reuses its predictions instead of training the same model again. None outside a batch.
 _FINISHED_RUNS: dict | None = None
-_LABEL_ARGS = ("out", "ckpt_dir", "func", "command", "survey", "case", "subset", "fold")
+_LABEL_ARGS = ("out", "ckpt_dir", "func", "command", "survey", "case", "subset", "fold", "restart",
+               "keep_checkpoint")
 
 
 @contextlib.contextmanager
@@ -178,16 +184,20 @@ def classify(args) -> int:
         raise SystemExit(f"error: {args.split}: the train split has {len(classes)} class(es); need at least 2")
     _log(f"classify {args.classifier}: {', '.join(f'{k} {len(v[0])}' for k, v in parts.items())} curves, "
          f"{len(classes)} classes")
-    run_key = _fingerprint({k: v for k, v in vars(args).items() if k not in _LABEL_ARGS})
+    from .resume import digest
+
+    curves = {name: store.load(ids) for name, (ids, _) in parts.items()}
+    identity = _run_identity(args, parts, curves)
+    run_key = digest(*identity)  # the resume key's parts, so in-batch reuse and resume agree on "same run"
     if _FINISHED_RUNS is not None and run_key in _FINISHED_RUNS:
         y_pred, history, fit_info = _FINISHED_RUNS[run_key]
         fit_info = dict(fit_info)
         _log(f"classify {args.classifier}: the same run as {fit_info['same_run_as']} (only its labels differ): "
              "its predictions are reused")
     elif args.classifier == "rf":
-        y_pred, history, fit_info = _classify_rf(args, parts, store)
+        y_pred, history, fit_info = _classify_rf(args, parts, curves)
     else:
-        y_pred, history, fit_info = _classify_deep(args, parts, store, classes)
+        y_pred, history, fit_info = _classify_deep(args, parts, curves, classes, identity)
     fit_info.setdefault("same_run_as", None)
     if _FINISHED_RUNS is not None:
         _FINISHED_RUNS.setdefault(run_key, (y_pred, history, {**fit_info, "same_run_as": str(args.out)}))
@@ -202,12 +212,23 @@ def classify(args) -> int:
         "mode": fit_info.pop("mode", None),  # the encoder's (pretraining) mode; None without an encoder
         "classes": classes, "n_train": len(parts["train"][0]), "n_val": len(parts["val"][0]),
         "seed": args.seed, "lr": args.lr, "wall_seconds": round(time.perf_counter() - began, 2),
+        "inputs": identity[1],
         "args": {k: v for k, v in vars(args).items() if k != "func"},
     }
     _write_outputs(Path(args.out), metrics, history, y_true, y_pred, classes)
+    _discard_checkpoint(args)
     _log(f"classify {args.classifier}: macro F1 {metrics['macro_f1']:.4f}, accuracy {metrics['accuracy']:.4f}, "
          f"{metrics['epochs']} epochs, {metrics['wall_seconds']} s")
     return 0
+
+
+def _discard_checkpoint(args) -> None:
+    """A completed run's resume state goes once its outputs are written (unless --keep-checkpoint)."""
+    from .classifier_training import STATE_FILE
+    from .resume import discard
+
+    if args.ckpt_dir and not args.keep_checkpoint:
+        discard(args.ckpt_dir, STATE_FILE)
 
 
 # ------------------------------------------------------------------------------------------ lr-search
@@ -307,6 +328,7 @@ def add_subcommands(sub) -> None:
         for key in ("survey", "case", "subset"):
             p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
         p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
+        resume.add_options(p)
 
     p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
     common_training(p)

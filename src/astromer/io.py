@@ -75,7 +75,7 @@ def _json_default(value):
         return value.tolist()
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value)}")
+    return str(value)  # argparse namespaces hold odd types; a record must still be written
 
 
 def atomic_write_json(path, obj, sort_keys: bool = False) -> Path:
