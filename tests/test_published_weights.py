@@ -150,3 +150,25 @@ def test_download_weights_command_checks_the_configured_sha256(tmp_path, capsys)
         assert data_main(["download-weights", "--name", "macho_a0", "--out", str(out), "--url", url,
                           "--sha256", right]) == 0
     assert (out / "weights.index").read_bytes() == (WEIGHTS / "weights.index").read_bytes()
+
+
+def test_download_weights_rule_fails_clearly_offline(tmp_path):
+    """The workflow's rule itself, run by Snakemake with the weights repository at an unreachable address."""
+    import yaml
+
+    from workflow_support import snakemake
+
+    config = tmp_path / "published.yaml"
+    config.write_text(yaml.safe_dump({
+        "pathvars": {name: str(tmp_path / name) for name in ("results", "resources", "logs", "benchmarks")},
+        "pretrain": {"encoder_source": "published"},
+    }))
+    target = tmp_path / "resources" / "weights" / "macho_a0"
+    result = snakemake("--configfile", str(config), "--cores", "1", "--nolock", str(target),
+                       env={weights.ENV_URL: OFFLINE, weights.ENV_DIR: str(tmp_path / "unused-cache")})
+    assert result.returncode != 0
+    assert "download_weights" in result.stdout + result.stderr
+    log = (tmp_path / "logs" / "download_weights_macho_a0.log").read_text().strip()
+    assert log.startswith("error: astromer data download-weights: published weights 'macho_a0'"), log
+    assert f"{OFFLINE}macho_a0.zip" in log and str(target / "weights.index") in log
+    assert not target.exists()
