@@ -207,10 +207,12 @@ class SingleBandEncoder:
 
         ``train`` and ``valid`` are each a list of (n, 3) arrays or a dataset returned by
         :func:`astromer.preprocessing.load_numpy` (the paper's Sect. 9 listing). A dataset stands for its
-        curves and settings: each epoch draws a fresh random window and masking per curve from them (as the
-        authors' ``load_numpy`` does), in batches of the dataset's ``batch_size`` with its masking fractions,
-        in this model's mode. Keyword arguments go to :func:`astromer.training.fit` (``patience``,
-        ``batch_size``, ``lr``, ``ckpt_dir`` ...). Returns the :class:`astromer.training.History`.
+        curves and settings: the same loop as for lists, in batches of the dataset's ``batch_size`` with its
+        masking fractions, in this model's mode; each epoch draws a fresh random window and masking per
+        training curve (Fig. 7), and the validation windows are drawn once. (The authors' ``load_numpy``
+        caches its first pass, so their ``fit`` sees the same windows every epoch; the windows a dataset
+        of ours holds are not used for training.) Keyword arguments go to :func:`astromer.training.fit`
+        (``patience``, ``batch_size``, ``lr``, ``ckpt_dir`` ...). Returns the :class:`astromer.training.History`.
         """
         from .training import fit
 

@@ -298,7 +298,7 @@ def load_numpy(data, batch_size: int = 256, msk_frac: float = 0.5, rnd_frac: flo
     Batches are dicts of float32 (B, max_obs, 1) ``input``, ``times``, ``mask_in``, ``mask_out``, ``output``
     and int32 ``length``. The arrays are checked first (:func:`check_light_curve`).
     The dataset remembers its curves and settings (:func:`dataset_source`): ``SingleBandEncoder.fit`` trains
-    on them with a fresh random window and masking per epoch, as the authors' ``load_numpy`` does.
+    on them with a fresh random window and masking per epoch (see its docstring).
     """
     import tensorflow as tf
 
