@@ -4,9 +4,10 @@ filled once from their weights repository, every file checked against a SHA-256 
 Where the names come from: the authors' package (``astromer`` 0.1.8, ``ASTROMER/models.py``) downloads
 ``https://github.com/astromer-science/weights/raw/main/{name}.zip`` for ``from_pretraining(name)``, with
 ``name='macho'`` by default. Their weights repository has since renamed ``macho.zip`` to ``macho_a0.zip``
-(the main-code README's weights table: "v0 | MACHO | Paper's model | macho_a0.zip"; "v1 | MACHO | Mask token
-and residual connections | macho_a1.zip"), so 0.1.8's URL for ``macho`` answers 404 today. We try the
-current file name first and 0.1.8's second.
+(the authors' main-code README's weights table: "v0 | MACHO | Paper's model | macho_a0.zip" and "v1 | MACHO |
+Mask token and residual connections | macho_a1.zip"; ../shared/data/README.md: "macho_a0.zip, formerly
+macho.zip"; users of 0.1.8 report a 404 for ``macho``). We try the current file name first, 0.1.8's second.
+We could not reach the repository from here: these names were read, not fetched.
 
 Checksums: we could not download the zip where this library was written, so the zip's SHA-256 is not known
 here. What is recorded is the SHA-256 of each file of the published checkpoint, computed from the published
