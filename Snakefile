@@ -35,10 +35,11 @@ include: "workflow/rules/figures.smk"
 report: "workflow/report/workflow.rst"
 
 
-# trivial jobs run where Snakemake runs, not as cluster jobs
+# trivial jobs (and the small weights download: compute nodes may lack internet) run where Snakemake runs
 localrules:
     all,
     model_config,
+    download_weights,
 
 
 rule all:

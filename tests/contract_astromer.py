@@ -57,6 +57,9 @@ def data(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="astromer data")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("download"); s.add_argument("--file-id", required=True); s.add_argument("--out", required=True)
+    s.add_argument("--dataset"); s.add_argument("--sha256"); s.add_argument("--url")
+    s = sub.add_parser("download-weights"); s.add_argument("--name", required=True, choices=["macho_a0", "macho"])
+    s.add_argument("--out", required=True); s.add_argument("--sha256"); s.add_argument("--url")
     s = sub.add_parser("unpack"); s.add_argument("--src", required=True, type=_exists); s.add_argument("--out", required=True)
     s = sub.add_parser("ingest-authors")
     s.add_argument("--src", required=True, type=_exists); s.add_argument("--survey", required=True)
@@ -96,6 +99,8 @@ def data(argv: list[str]) -> None:
             Path(a.out).mkdir(parents=True, exist_ok=True)
         else:
             _write(Path(a.out))
+    elif a.cmd == "download-weights":
+        _write(Path(a.out) / "weights.index")
     elif a.cmd in ("ingest-authors", "simulate"):
         _store(a.out, a)
     elif a.cmd == "filter":

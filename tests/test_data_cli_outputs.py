@@ -82,10 +82,14 @@ def test_errors_are_clear_and_nonzero(tmp_path, capsys):
     assert "not a zip" in err and "missing.csv" in err and "not a light-curve store" in err
 
 
-def test_download_fails_clearly_without_gdown_or_network(tmp_path, capsys):
-    rc = run("download", "--file-id", "1PaZ7hVp_13WyilLZlWlWNOZhCEbsKopA", "--out", tmp_path / "a.zip")
+def test_download_fails_offline_naming_the_dataset_and_what_to_place_where(tmp_path, capsys):
+    # 127.0.0.1:9 (nothing listens) stands for Google Drive: the test never touches the network
+    rc = run("download", "--file-id", "1PaZ7hVp_13WyilLZlWlWNOZhCEbsKopA", "--dataset", "alcock",
+             "--out", tmp_path / "a.zip", "--url", "http://127.0.0.1:9/")
     assert rc == 2
-    err = capsys.readouterr().err
-    assert "error: astromer data download:" in err
-    assert "gdown is not installed" in err or "failed" in err
-    assert not (tmp_path / "a.zip").exists()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: astromer data download: dataset 'alcock': could not download it (tried: "
+                          "http://127.0.0.1:9/ ([Errno 111] Connection refused))")
+    assert "https://drive.google.com/file/d/1PaZ7hVp_13WyilLZlWlWNOZhCEbsKopA/view" in err
+    assert f"save it as {tmp_path / 'a.zip'}" in err and "\n" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -143,3 +143,31 @@ def test_published_weights_replace_pretraining(tmp_path):
     assert counts["finetune"] == CELLS
     finetunes = [j for j in job_blocks(result.stdout + result.stderr) if j["rule"] == "finetune"]
     assert all(str(weights) in j["input"] for j in finetunes)
+    assert "download_weights" not in counts  # the user's own copy is used as is
+
+
+def test_published_encoder_is_downloaded_and_runs_in_legacy_mode(tmp_path):
+    """encoder_source: published runs the authors' weights in legacy mode whatever `modes` says."""
+    sha256 = "ab" * 32
+    override = tmp_path / "published.yaml"
+    override.write_text(f"pretrain:\n  encoder_source: published\n  modes: [paper, legacy]\n"
+                        f"  published_sha256: '{sha256}'\n")
+    result, _ = dry_run("--profile", "profiles/slurm", "--configfile", str(override), "--printshellcmds")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    counts = job_counts(output)
+    assert counts["download_weights"] == 1 and "pretrain" not in counts
+    assert counts["finetune"] == CELLS and counts["classify"] == CELLS * len(PAPER_CLASSIFIERS) * len(PAPER_CASES)
+    commands = [line.removeprefix("Shell command: ") for line in output.splitlines()
+                if line.startswith("Shell command: astromer ")]
+    finetunes = [c for c in commands if c.startswith("astromer finetune ")]
+    assert len(finetunes) == CELLS
+    assert all("--init resources/weights/macho_a0 " in c and "--mode legacy " in c for c in finetunes)
+    (download,) = [c for c in commands if c.startswith("astromer data download-weights ")]
+    assert f"--name macho_a0 --out resources/weights/macho_a0 --sha256 {sha256}" in download
+    jobs = job_blocks(output)
+    paths = _outputs(jobs) | {p for j in jobs for p in j.get("input", "").split(", ")}
+    assert not [p for p in paths if "/paper/" in p], "a result path in paper mode"
+    assert any("/legacy/" in p for p in paths)
+    figures = [j for j in jobs if j["rule"] in ("fig2", "figA1")]
+    assert len(figures) == 2 and all("resources/weights/macho_a0" in j["input"] for j in figures)

@@ -1,8 +1,8 @@
 """Locating and reading weights: the authors' object-based TF checkpoint (``weights.index`` +
 ``weights.data-*``, with ``conf.json``) and our Keras 3 ``.keras`` files, from a folder, a file or a zip.
 
-Nothing is ever downloaded here: a path that holds no weights gets an error that lists where we looked
-(the workflow's download rule fetches the published zip where there is internet)."""
+Nothing is downloaded here: a path that holds no weights gets an error that lists where we looked (names of
+the authors' published weights are resolved to a cache, downloaded if absent, by :mod:`astromer.weights`)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from . import weights
 from .errors import WeightsError
 
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -53,10 +54,11 @@ def locate(path) -> tuple[str, Path]:
             return "authors", prefix
         raise WeightsError(
             f"no ASTROMER weights in {path}: looked for {', '.join(KERAS_NAMES)}, any *.keras and the authors' "
-            f"'weights.index' checkpoint (searched: {'; '.join(looked)}). Nothing is downloaded automatically: "
-            "fetch the published weights with the workflow's download rule or `astromer data download`."
+            f"'weights.index' checkpoint (searched: {'; '.join(looked)}). Nothing is downloaded for a path: "
+            "give a published name instead (e.g. 'macho') or `astromer data download-weights`."
         )
-    raise WeightsError(f"weights path {path} does not exist (searched: {'; '.join(looked)})")
+    raise WeightsError(f"weights path {path} does not exist (searched: {'; '.join(looked)}); "
+                       f"published weights by name: {weights.known_names()}")
 
 
 def read_authors_config(prefix: Path) -> dict:

@@ -76,12 +76,18 @@ class SingleBandEncoder:
     @classmethod
     def from_pretraining(cls, path, mode: str | None = None, dropout: float | None = None,
                          dtype=None) -> "SingleBandEncoder":
-        """Load pretrained weights from a local folder, ``.keras`` file or zip (never downloads).
+        """Load pretrained weights: a local folder, ``.keras`` file or zip, or the name of the authors'
+        published weights (``"macho"``, as in the paper's Sect. 9; see :mod:`astromer.weights`).
 
+        A name that is not an existing path resolves to a local cache folder (``$ASTROMER_WEIGHTS_DIR/<name>``,
+        default ``~/.cache/astromer/weights/<name>``), downloaded once from the authors' weights repository
+        and checked file by file against the SHA-256s recorded in the library. A path is never downloaded.
         The authors' TF checkpoint (``weights.index`` + ``conf.json``, e.g. the published MACHO weights)
         gives a *legacy*-mode model unless ``mode`` says otherwise; our ``.keras`` files keep their mode.
         """
-        kind, located = checkpoint.locate(path)
+        from . import weights
+
+        kind, located = checkpoint.locate(weights.resolve(path))
         if kind == "keras":
             loaded = cls.load(located)
             if dtype is not None:
@@ -190,10 +196,55 @@ class SingleBandEncoder:
     def fit(self, train, valid, epochs: int = 100000, **kwargs):
         """Masked-RMSE training (pretraining or fine-tuning) with early stopping and resume.
 
-        ``train`` and ``valid`` are lists of (n, 3) arrays. Keyword arguments go to
-        :func:`astromer.training.fit` (``patience``, ``batch_size``, ``lr``, ``out_dir``, ``ckpt_dir`` ...).
-        Returns the :class:`astromer.training.History`.
+        ``train`` and ``valid`` are each a list of (n, 3) arrays or a dataset returned by
+        :func:`astromer.preprocessing.load_numpy` (the paper's Sect. 9 listing). A dataset stands for its
+        curves and settings: the same loop as for lists, in batches of the dataset's ``batch_size`` with its
+        masking fractions, in this model's mode; each epoch draws a fresh random window and masking per
+        training curve (Fig. 7), and the validation windows are drawn once. (The authors' ``load_numpy``
+        caches its first pass, so their ``fit`` sees the same windows every epoch; the windows a dataset
+        of ours holds are not used for training.) Keyword arguments go to :func:`astromer.training.fit`
+        (``patience``, ``batch_size``, ``lr``, ``ckpt_dir`` ...). Returns the :class:`astromer.training.History`.
         """
         from .training import fit
 
+        train, valid, kwargs = _training_inputs(self.max_obs, train, valid, kwargs)
         return fit(self, train, valid, epochs=epochs, **kwargs)
+
+
+ACCEPTED_DATA = ("a list of (n, 3) arrays [time, magnitude, error] or a dataset returned by "
+                 "astromer.preprocessing.load_numpy")
+
+
+def _training_inputs(max_obs: int, train, valid, kwargs: dict):
+    """The curves and settings the training loop takes, from lists of curves or load_numpy datasets."""
+    settings = {}
+    curves = []
+    for role, data in (("train", train), ("valid", valid)):
+        source = preprocessing.dataset_source(data)
+        if source is None:
+            listlike = isinstance(data, (Sequence, np.ndarray, preprocessing.Flat))
+            if isinstance(data, (str, bytes, dict)) or not listlike:
+                dataset = hasattr(data, "element_spec")
+                transformed = " (one transformed after load_numpy carries no curves)" if dataset else ""
+                raise TypeError(f"fit: {role} is a {type(data).__name__}{transformed}; fit accepts {ACCEPTED_DATA}")
+            batches = not isinstance(data, preprocessing.Flat) and any(isinstance(i, dict) for i in data[:1])
+            if batches:  # e.g. list(dataset): window batches, not curves
+                raise TypeError(f"fit: {role} is a list of dicts (window batches?); fit accepts {ACCEPTED_DATA}")
+            curves.append(data)
+            continue
+        if source.max_obs != max_obs:
+            raise ValueError(f"fit: the {role} dataset was made with max_obs={source.max_obs}, "
+                             f"the model takes {max_obs}")
+        if source.msk_frac <= 0:
+            raise ValueError(f"fit: the {role} dataset was made with msk_frac={source.msk_frac}: no masked "
+                             "observations to reconstruct (load_numpy's msk_frac > 0 makes training data)")
+        wanted = {"msk_frac": source.msk_frac, "rnd_frac": source.rnd_frac, "same_frac": source.same_frac}
+        if role == "train":  # the validation batches' size changes no number
+            wanted["batch_size"] = source.batch_size
+        for key, value in wanted.items():
+            for given, where in ((settings.get(key), "the training dataset"), (kwargs.get(key), f"fit({key}=...)")):
+                if given is not None and given != value:
+                    raise ValueError(f"fit: the {role} dataset was made with {key}={value}, but {where} says {given}")
+            settings[key] = value
+        curves.append(source.curves)
+    return curves[0], curves[1], {**kwargs, **settings}

@@ -10,6 +10,7 @@ Conventions (the authors' package, kept in both modes):
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Iterable, Sequence
 
@@ -296,6 +297,8 @@ def load_numpy(data, batch_size: int = 256, msk_frac: float = 0.5, rnd_frac: flo
     sequential windows (embedding). With ``msk_frac > 0`` the windows are masked for (pre)training.
     Batches are dicts of float32 (B, max_obs, 1) ``input``, ``times``, ``mask_in``, ``mask_out``, ``output``
     and int32 ``length``. The arrays are checked first (:func:`check_light_curve`).
+    The dataset remembers its curves and settings (:func:`dataset_source`): ``SingleBandEncoder.fit`` trains
+    on them with a fresh random window and masking per epoch (see its docstring).
     """
     import tensorflow as tf
 
@@ -317,7 +320,29 @@ def load_numpy(data, batch_size: int = 256, msk_frac: float = 0.5, rnd_frac: flo
     ds = tf.data.Dataset.from_tensor_slices(tensors)
     if shuffle:
         ds = ds.shuffle(len(index), seed=seed)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    setattr(ds, _SOURCE_ATTRIBUTE, DatasetSource(arrays, batch_size, msk_frac, rnd_frac, same_frac, max_obs))
+    return ds
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSource:
+    """What a :func:`load_numpy` dataset was made from: its checked curves and its batch and masking settings."""
+    curves: list
+    batch_size: int
+    msk_frac: float
+    rnd_frac: float
+    same_frac: float
+    max_obs: int
+
+
+_SOURCE_ATTRIBUTE = "_astromer_source"
+
+
+def dataset_source(obj) -> DatasetSource | None:
+    """The source of a dataset :func:`load_numpy` returned (None for anything else, including a dataset
+    transformed after load_numpy: ``.map``/``.take`` ... make a new dataset that does not carry it)."""
+    return getattr(obj, _SOURCE_ATTRIBUTE, None)
 
 
 def n_windows_legacy(n_obs: int, max_obs: int = MAX_OBS) -> int:

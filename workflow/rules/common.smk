@@ -16,7 +16,8 @@ SURVEYS = list(config["surveys"])
 TABLE_OF_SURVEY = {"alcock": 1, "macho": 1, "ogle": 2, "atlas": 4}
 DATA_TABLES = sorted({TABLE_OF_SURVEY[s] for s in SURVEYS if s in TABLE_OF_SURVEY} | {3})
 UNLABELED = config["unlabeled"]
-MODES = list(config["pretrain"]["modes"])
+# The published weights are the authors' function: they run in legacy mode whatever pretrain.modes says.
+MODES = ["legacy"] if config["pretrain"]["encoder_source"] == "published" else list(config["pretrain"]["modes"])
 FOLDS = list(range(config["splits"]["folds"]))
 SUBSETS = [str(s) for s in config["splits"]["subsets"]]
 CLASSIFIERS = list(config["classify"]["classifiers"])
@@ -147,16 +148,22 @@ def batch_commands(commands):
 PUBLISHED = config["pretrain"]["encoder_source"] == "published"
 
 
+def published_encoder():
+    """The authors' weights: the user's own copy, or the folder rule download_weights fills."""
+    own = config["pretrain"]["published_weights"]
+    return own if own else f"<resources>/weights/{config['pretrain']['published_name']}"
+
+
 def pretrained_weights(wildcards):
     """Where fine-tuning starts: our pretraining or the authors' published MACHO weights."""
     if PUBLISHED:
-        return config["pretrain"]["published_weights"]
+        return published_encoder()
     return f"<results>/pretrain/{wildcards.mode}/model.keras"
 
 
 def base_encoders():
     """The encoders before fine-tuning (Figs. 2 and A.1)."""
-    return [config["pretrain"]["published_weights"]] if PUBLISHED else pretrain_files("model.keras")
+    return [published_encoder()] if PUBLISHED else pretrain_files("model.keras")
 
 
 def case_encoder(wildcards):

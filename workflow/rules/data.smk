@@ -13,7 +13,7 @@ rule download:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "astromer data download --file-id {params.file_id} --out {output} > {log} 2>&1"
+        "astromer data download --file-id {params.file_id} --dataset {wildcards.dataset} --out {output} > {log} 2>&1"
 
 
 rule ingest_authors:

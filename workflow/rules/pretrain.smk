@@ -46,3 +46,20 @@ rule pretrain:
         "astromer pretrain --data {input.data} --split {input.split} --out {params.out_dir} "
         "--ckpt-dir {params.ckpt_dir} --mode {wildcards.mode} --model-config {input.model_config} "
         "{params.training} {params.masking} > {log} 2>&1"
+
+
+# encoder_source: published -- the authors' weights instead of our pretraining: downloaded once, each file
+# checked against the SHA-256 recorded in the library (and the zip against published_sha256 if given).
+rule download_weights:
+    output:
+        directory("<resources>/weights/{weights_name}"),
+    wildcard_constraints:
+        weights_name="macho_a0|macho",
+    params:
+        sha256=option("--sha256", config["pretrain"]["published_sha256"]),
+    log:
+        "<logs>/download_weights_{weights_name}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data download-weights --name {wildcards.weights_name} --out {output} {params.sha256} > {log} 2>&1"

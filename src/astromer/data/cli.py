@@ -25,8 +25,14 @@ def _named_stores(pairs):
 
 def cmd_download(args):
     from .download import download_drive_file
-    path = download_drive_file(args.file_id, args.out)
+    path = download_drive_file(args.file_id, args.out, dataset=args.dataset, sha256=args.sha256, url=args.url)
     print(f"downloaded Google-Drive file {args.file_id} to {path}")
+
+
+def cmd_download_weights(args):
+    from ..weights import fetch
+    path = fetch(args.name, args.out, base_url=args.url, zip_sha256=args.sha256)
+    print(f"published weights {args.name!r} in {path} (every file's SHA-256 checked)")
 
 
 def cmd_unpack(args):
@@ -168,10 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped curve")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("download", help="download a Google-Drive file (the authors' zips) with gdown")
+    p = sub.add_parser("download", help="download a Google-Drive file (the authors' zips); resumes, checks")
     p.add_argument("--file-id", required=True)
     p.add_argument("--out", required=True, help="zip path to write")
+    p.add_argument("--dataset", default=None, help="its name, for the messages")
+    p.add_argument("--sha256", default=None, help="expected SHA-256 of the zip (checked when given)")
+    p.add_argument("--url", default=None, help="download from this URL instead of Google Drive (a mirror)")
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("download-weights", help="the authors' published weights by name, unzipped and checked")
+    p.add_argument("--name", required=True, help="e.g. macho_a0 (= macho)")
+    p.add_argument("--out", required=True, help="folder to unpack into (atomically)")
+    p.add_argument("--sha256", default=None, help="expected SHA-256 of the zip (the files are always checked)")
+    p.add_argument("--url", default=None, help="base URL instead of the authors' weights repository")
+    p.set_defaults(func=cmd_download_weights)
 
     p = sub.add_parser("unpack", help="unzip atomically (one top-level folder is flattened)")
     p.add_argument("--src", required=True)
