@@ -18,12 +18,14 @@ import html.parser
 import http.client
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
+
+from ..io import atomic_directory
+from ..errors import AstromerError
 
 # From astromer-science/main-code data/get_data.sh.
 DRIVE_IDS = {"macho": "1MInBPl0mt4Eerq5zxQsPMgJU-CbwLc8u", "alcock": "1PaZ7hVp_13WyilLZlWlWNOZhCEbsKopA",
@@ -37,7 +39,7 @@ CHUNK = 1 << 20
 USER_AGENT = "astromer-workflow (urllib)"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(AstromerError, RuntimeError):
     pass
 
 
@@ -180,28 +182,24 @@ def unpack(src, out, check=None) -> Path:
         raise DownloadError(f"{src}: does not exist")
     if not zipfile.is_zipfile(src):
         raise DownloadError(f"{src}: not a zip file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with atomic_directory(out) as tmp:
         with zipfile.ZipFile(src) as archive:
             for member in archive.namelist():
                 target = (tmp / member).resolve()
                 if not str(target).startswith(str(tmp.resolve())):
                     raise DownloadError(f"{src}: unsafe path {member!r} in zip")
             archive.extractall(tmp)
-        entries = [p for p in tmp.iterdir() if p.name != "__MACOSX"]
-        root = entries[0] if len(entries) == 1 and entries[0].is_dir() else tmp
-        if not any(root.iterdir()):
+        shutil.rmtree(tmp / "__MACOSX", ignore_errors=True)
+        entries = list(tmp.iterdir())
+        if not entries:
             raise DownloadError(f"{src}: empty zip")
+        if len(entries) == 1 and entries[0].is_dir():  # flatten the one top folder
+            top = entries[0].rename(tmp / ".top-folder")
+            for item in list(top.iterdir()):
+                os.replace(item, tmp / item.name)
+            top.rmdir()
+            if not any(tmp.iterdir()):
+                raise DownloadError(f"{src}: empty zip")
         if check is not None:
-            check(root)
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
-            os.replace(out, trash / "old")
-            os.replace(root, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(root, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            check(tmp)
     return out

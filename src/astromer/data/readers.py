@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .store import LightCurveStore
+from ..errors import AstromerError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ SENTINEL_LIMIT = 90.0  # any |mag| above this is a fill value, not a star
 MAX_ERR = 1.0           # the authors' cut: 0 < err < 1
 
 
-class ReaderError(ValueError):
+class ReaderError(AstromerError, ValueError):
     """A structural problem in an input file (named in the message)."""
 
 

@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write_json, atomic_write_text
+from ..errors import AstromerError
 
 SPLITS = ("train", "val", "test")
 
 
-class SplitError(ValueError):
+class SplitError(AstromerError, ValueError):
     pass
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..io import atomic_directory, atomic_write_json
+from ..errors import AstromerError
 
 LIGHT_CURVES = "light_curves.parquet"
 METADATA = "metadata.parquet"
@@ -31,7 +32,7 @@ REQUIRED_METADATA = ("id", "survey", "band", "n_obs", "label")
 ROWS_PER_GROUP = 20_000
 
 
-class StoreError(ValueError):
+class StoreError(AstromerError, ValueError):
     """A store that breaks the contract (bad path, missing columns, invalid curves)."""
 
 
