@@ -127,7 +127,7 @@ def _train(args, command: str) -> int:
     from .data.store import LightCurveStore
     from .model import SingleBandEncoder
     from .preprocessing import Flat
-    from .io import atomic_write_json
+    from .io import atomic_write_json, make_dir
     from .resume import digest, discard
     from .training import fit, test_rmse
 
@@ -146,7 +146,7 @@ def _train(args, command: str) -> int:
     else:
         encoder = SingleBandEncoder(**conf, mode=args.mode or "paper", seed=args.seed, dtype=precision)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     def load(part):  # the store guarantees sorted, finite curves: go straight to flat columns
         _, offsets, times, mags, _ = store.load_flat(parts[part])
         return Flat(offsets, times, mags)
@@ -249,8 +249,7 @@ def _run_batch(runs: list[list[str]]) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] in DELEGATED:
         import importlib
 
@@ -258,17 +257,24 @@ def main(argv=None) -> int:
         module = importlib.import_module(module_name)
         return module.main(argv if keep_command else argv[1:]) or 0
     args = build_parser().parse_args(argv)
+    if args.command in ("pretrain", "finetune"):
+        return _train(args, args.command)
+    if args.command == "encode":
+        return _encode(args)
+    if args.command == "batch":
+        return _batch(args.commands)
+    return 1
+
+
+def main(argv=None) -> int:
+    """One error policy for every command: a library error (it names the object and file) or a missing
+    file is one ``error: ...`` line and exit status 2, never a traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args.command in ("pretrain", "finetune"):
-            return _train(args, args.command)
-        if args.command == "encode":
-            return _encode(args)
-        if args.command == "batch":
-            return _batch(args.commands)
+        return _dispatch(argv)
     except (AstromerError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 1
 
 
 if __name__ == "__main__":

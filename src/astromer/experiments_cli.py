@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import resume
+from .errors import AstromerError
 
 FIGURES = ("fig2", "fig8", "fig9", "fig11", "fig12", "figA1", "figC1", "figD1", "table5", "accuracy_table",
            "claims_table")
@@ -31,7 +32,7 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-from .io import atomic_write_text as _atomic_text
+from .io import atomic_write_text, make_dir
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -80,11 +81,11 @@ def _run_identity(args, parts, curves) -> tuple[dict, dict]:
 def _write_outputs(out: Path, metrics: dict, history: pd.DataFrame, y_true, y_pred, classes) -> None:
     from . import metrics as M
 
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_text(out / "history.csv", history.to_csv(index=False))
-    _atomic_text(out / "report.csv", M.per_class_report(y_true, y_pred, classes).to_csv(index=False))
-    _atomic_text(out / "confusion.csv", M.confusion(y_true, y_pred, classes).to_csv())
-    _atomic_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str))  # last: marks the run done
+    make_dir(out)
+    atomic_write_text(out / "history.csv", history.to_csv(index=False))
+    atomic_write_text(out / "report.csv", M.per_class_report(y_true, y_pred, classes).to_csv(index=False))
+    atomic_write_text(out / "confusion.csv", M.confusion(y_true, y_pred, classes).to_csv())
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str))  # last: marks the run done
 
 
 def _classify_rf(args, parts, curves):
@@ -250,7 +251,7 @@ def lr_search(args) -> int:
         metrics = json.loads((Path(run.out) / "metrics.json").read_text())
         rows.append({"lr": lr, "best_val_loss": metrics.get("best_val_loss"), "epochs": metrics["epochs"],
                      "macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"]})
-    _atomic_text(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False))
+    atomic_write_text(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False))
     return 0
 
 
@@ -359,7 +360,11 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except AstromerError as exc:  # names its file already: one line, exit 2 (as `astromer` does)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

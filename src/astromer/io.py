@@ -24,11 +24,18 @@ def _umask() -> int:
     return mask
 
 
-def _prepare(path: Path) -> None:
+def make_dir(folder) -> Path:
+    """``mkdir -p`` that names the folder when it cannot be made."""
+    folder = Path(folder)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WriteError(path.parent, exc) from None
+        raise WriteError(folder, exc) from None
+    return folder
+
+
+def _prepare(path: Path) -> None:
+    make_dir(path.parent)
 
 
 @contextlib.contextmanager

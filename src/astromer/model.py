@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from . import checkpoint, preprocessing
-from .errors import WeightsError
+from .errors import LightCurveError, WeightsError
 from .io import atomic_path
 from .layers import Encoder, RegressionHead
 from .modes import get_mode
@@ -180,6 +180,9 @@ class SingleBandEncoder:
         observations that precede it); the overlap only supplies the last N mod L observations. A last window
         that duplicates the previous one (N a multiple of L) is not computed.
         """
+        if isinstance(light_curves, np.ndarray) and light_curves.ndim == 2:
+            raise LightCurveError(f"encode() takes a list of light curves, got one array of shape {light_curves.shape}: "
+                                  "pass a list of curves, e.g. encode([curve])")
         arrays = preprocessing.check_light_curves(light_curves, ids, min_obs=min_obs)
         windows = preprocessing.prepare_windows(arrays, self.max_obs, window="all", mode=self.mode)
         emb = self._run("encode", windows, batch_size)

@@ -31,7 +31,7 @@ if not BATCH:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer {params.command} > {log} 2>&1"
+            "astromer {params.command} 2>&1 | tee -a {log}.all > {log}"
 
     rule baseline_lstm:
         input:
@@ -53,7 +53,7 @@ if not BATCH:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer {params.command} > {log} 2>&1"
+            "astromer {params.command} 2>&1 | tee -a {log}.all > {log}"
 
     rule baseline_rf:
         input:
@@ -75,7 +75,7 @@ if not BATCH:
         conda:
             "../../envs/cpu.yaml"
         shell:
-            "astromer {params.command} > {log} 2>&1"
+            "astromer {params.command} 2>&1 | tee -a {log}.all > {log}"
 
 else:
 
@@ -101,7 +101,7 @@ else:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer batch {params.commands} > {log} 2>&1"
+            "astromer batch {params.commands} 2>&1 | tee -a {log}.all > {log}"
 
 
 if BATCH and BASELINE_RUNS:
@@ -129,7 +129,7 @@ if BATCH and BASELINE_RUNS:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer batch {params.commands} > {log} 2>&1"
+            "astromer batch {params.commands} 2>&1 | tee -a {log}.all > {log}"
 
 
 rule lr_search:
@@ -152,4 +152,4 @@ rule lr_search:
         "../../envs/cuda.yaml"
     shell:
         "astromer lr-search --data {input.data} --split {params.split} --lrs {params.lrs} "
-        "{params.training} --out {output} > {log} 2>&1"
+        "{params.training} --out {output} 2>&1 | tee -a {log}.all > {log}"

@@ -53,9 +53,49 @@ def _check_config():
         raise ValueError(f"config: lr_search.fold must be below splits.folds={config['splits']['folds']}")
     if "c" in CASES and "all" not in SUBSETS:
         raise ValueError("config: science case c needs the subset 'all' in splits.subsets")
+    _check_subsets_fit_simulated_classes()
+
+
+def _check_subsets_fit_simulated_classes():
+    """A subset larger than a simulated survey's classes fails here, not after pretraining and fine-tuning
+    (a class too small for a subset would be left out of it). Real surveys' class sizes are known only after
+    ingest: the split report lists any class too small for a subset."""
+    test = config["splits"]["test_per_class"]
+    for name in SURVEYS:
+        ds = config["datasets"][name]
+        if ds["source"] != "simulate" or not ds.get("per_class"):
+            continue
+        for subset in SUBSETS:
+            if subset != "all" and test + int(subset) > ds["per_class"]:
+                raise ValueError(
+                    f"config: survey {name} is simulated with {ds['per_class']} objects per class, but subset {subset} "
+                    f"needs {test + int(subset)} per class (splits.test_per_class {test} + {subset}): every class "
+                    f"is too small; lower splits.subsets or raise datasets.{name}.per_class"
+                )
 
 
 _check_config()
+
+
+def gpus_present():
+    """GPUs this machine shows (CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`); 0 without NVIDIA's driver."""
+    import subprocess
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in listing.splitlines())
+
+
+# Locally, GPU jobs (resource `gpu: 1`) never share a GPU by accident: unless `--resources gpu=N` says
+# otherwise, at most as many run at once as there are GPUs. Without GPUs nothing is limited (the jobs run on
+# the CPU where the config allows it). Cluster jobs get their GPUs from Slurm.
+if workflow.local_exec and "gpu" not in workflow.global_resources and gpus_present() > 0:
+    workflow.global_resources["gpu"] = gpus_present()
 
 
 wildcard_constraints:
@@ -120,16 +160,28 @@ def split_csv(wildcards, input):
     return f"{input.splits}/fold{wildcards.fold}/{wildcards.subset}.csv"
 
 
+def resume_flags():
+    """--restart / --keep-checkpoint of every training command (config keys restart, keep_checkpoints)."""
+    return " ".join(flag for flag, on in (("--restart", config["restart"]), ("--keep-checkpoint", config["keep_checkpoints"])) if on)
+
+
+# Training rules write `2>&1 | tee -a {log}.all > {log}`: Snakemake deletes a job's log before it runs, so
+# {log} holds the last run and {log}.all every run of the target, appended, never overwritten by a rerun.
+
+
 def training_args(stage):
     c = config[stage]
-    return f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --lr {c['lr']} --seed {config['seed']}"
+    return (
+        f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --lr {c['lr']} "
+        f"--seed {config['seed']} {resume_flags()}"
+    ).strip()
 
 
 def classifier_args(with_lr=True):
     """Training arguments of the classifiers (classify, baselines, lr-search)."""
     c = config["classify"]
     args = f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --seed {config['seed']} "
-    args += f"--units {c['units']} --max-obs {config['model']['max_obs']}"
+    args += f"--units {c['units']} --max-obs {config['model']['max_obs']} {resume_flags()}".rstrip()
     return args + (f" --lr {c['lr']}" if with_lr else "")
 
 

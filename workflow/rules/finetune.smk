@@ -27,7 +27,7 @@ if not BATCH:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer {params.command} > {log} 2>&1"
+            "astromer {params.command} 2>&1 | tee -a {log}.all > {log}"
 
 else:
 
@@ -55,4 +55,4 @@ else:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer batch {params.commands} > {log} 2>&1"
+            "astromer batch {params.commands} 2>&1 | tee -a {log}.all > {log}"

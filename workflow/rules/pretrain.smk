@@ -45,7 +45,7 @@ rule pretrain:
     shell:
         "astromer pretrain --data {input.data} --split {input.split} --out {params.out_dir} "
         "--ckpt-dir {params.ckpt_dir} --mode {wildcards.mode} --model-config {input.model_config} "
-        "{params.training} {params.masking} > {log} 2>&1"
+        "{params.training} {params.masking} 2>&1 | tee -a {log}.all > {log}"
 
 
 # encoder_source: published -- the authors' weights instead of our pretraining: downloaded once, each file

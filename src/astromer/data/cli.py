@@ -10,6 +10,7 @@ import logging
 import sys
 
 from ..io import atomic_write_json
+from ..errors import AstromerError
 
 
 def _named_stores(pairs):
@@ -48,22 +49,27 @@ def _summary(store, what):
           f"dropped points {skips.get('points_dropped', {})}")
 
 
+def _classes(args):
+    return args.classes.split(",") if args.classes else None
+
+
 def cmd_ingest_authors(args):
     from .readers import read_authors
-    classes = args.classes.split(",") if args.classes else None
-    store = read_authors(args.src, args.survey, args.out, min_obs=args.min_obs, classes=classes)
+    store = read_authors(args.src, args.survey, args.out, min_obs=args.min_obs, classes=_classes(args))
     _summary(store, "ingest-authors")
 
 
 def cmd_ingest_macho_mjd(args):
-    from .readers import read_macho_mjd
-    store = read_macho_mjd(args.src, args.out, band=args.band, min_obs=args.min_obs)
+    from .readers import read_labels, read_macho_mjd
+    labels = read_labels(args.labels) if args.labels else None
+    store = read_macho_mjd(args.src, args.out, band=args.band, min_obs=args.min_obs, labels=labels,
+                           classes=_classes(args))
     _summary(store, "ingest-macho-mjd")
 
 
 def cmd_ingest_table(args):
     from .readers import read_table
-    store = read_table(args.src, args.survey, args.band, args.out, min_obs=args.min_obs)
+    store = read_table(args.src, args.survey, args.band, args.out, min_obs=args.min_obs, classes=_classes(args))
     _summary(store, "ingest-table")
 
 
@@ -207,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--band", choices=["R", "B"], default="R")
     p.add_argument("--min-obs", type=int, default=5)
+    p.add_argument("--labels", help="CSV id,label: the class of each object (.mjd files carry none)")
+    p.add_argument("--classes", default=None, help="comma-separated allowed classes (else any)")
     p.set_defaults(func=cmd_ingest_macho_mjd)
 
     p = sub.add_parser("ingest-table", help="long CSV/parquet with id,time,mag,err -> store")
@@ -215,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--band", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--min-obs", type=int, default=5)
+    p.add_argument("--classes", default=None, help="comma-separated allowed classes (else any)")
     p.set_defaults(func=cmd_ingest_table)
 
     p = sub.add_parser("simulate", help="simulated survey (catalog-driven) -> store")
@@ -289,6 +298,9 @@ def main(argv=None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         code = args.func(args)
+    except AstromerError as exc:  # names its file already
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, OSError, RuntimeError, KeyError) as exc:
         print(f"error: astromer data {args.command}: {exc}", file=sys.stderr)
         return 2

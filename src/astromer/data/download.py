@@ -24,7 +24,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from ..io import atomic_directory
+from ..io import atomic_directory, make_dir
 from ..errors import AstromerError
 
 # From astromer-science/main-code data/get_data.sh.
@@ -138,7 +138,7 @@ def fetch(urls, out, *, what: str, by_hand: str, sha256: str | None = None, expe
     one-line :class:`DownloadError` raised when every URL fails or the SHA-256 (if given) does not match.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(out.parent)
     tried = []
     for url in urls:
         part = part_path(out, url)

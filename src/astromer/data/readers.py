@@ -98,6 +98,59 @@ def clean_curve(time, mag, err, obj: str, source: str, skips: SkipLog, min_obs: 
     return np.column_stack([time, mag, err])
 
 
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 text of an input file, or a ReaderError naming the file and the byte offset where it is not."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ReaderError(f"{name}: not a text file (NUL byte at byte offset {nul}); binary input?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReaderError(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at byte offset {exc.start})") from None
+
+
+def check_text_file(path: Path) -> None:
+    """Refuse a CSV that is not UTF-8 text before pandas guesses at it (read in blocks: any size)."""
+    import codecs
+
+    decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+                nul = block.find(b"\x00")
+                if nul >= 0:
+                    raise ReaderError(f"{path}: not a text file (NUL byte at byte offset {offset + nul}); "
+                                      "binary input?")
+            except UnicodeDecodeError as exc:
+                raise ReaderError(f"{path}: not UTF-8 text (byte 0x{block[exc.start]:02x} at byte offset "
+                                  f"{offset + exc.start})") from None
+            offset += len(block)
+
+
+def numeric_column(values, column: str, obj, rows, source) -> np.ndarray:
+    """float64 values of one object's column; a value that is not a number is an error naming file, row,
+    object and value (a missing value, NaN, stays NaN: clean_curve drops and counts it)."""
+    series = pd.Series(values)
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = numbers.isna() & series.notna() & (series.astype(str).str.strip().str.lower() != "nan")
+    if bad.any():
+        at = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ReaderError(f"{source}: row {int(rows[at]) + 1} (object {obj!r}): {column} {series.iloc[at]!r} "
+                          "is not a number")
+    return numbers.to_numpy(dtype=np.float64)
+
+
+def check_classes(labels: dict, classes, source) -> None:
+    """Refuse labels outside ``classes`` (None: any), naming the first object that has one."""
+    if classes is None:
+        return
+    unknown = sorted({label for label in labels.values() if label is not None} - set(classes))
+    if unknown:
+        first = next(obj for obj, label in labels.items() if label == unknown[0])
+        raise ReaderError(f"{source}: unknown classes {unknown} (e.g. object {first!r}); allowed: {list(classes)}")
+
+
 # ------------------------------------------------------------------ common output
 def write_store(out, curves: dict, meta_rows: list[dict], skips: SkipLog, provenance: dict):
     """curves: id -> (n,3) array; meta_rows: dicts with id, survey, band, label (+ extra columns)."""
@@ -281,12 +334,29 @@ def iter_mjd_sources(paths):
             with tarfile.open(path) as archive:
                 for member in sorted(archive.getmembers(), key=lambda m: m.name):
                     if member.isfile() and member.name.endswith(".mjd"):
-                        yield f"{path.name}:{member.name}", archive.extractfile(member).read().decode()
+                        name = f"{path.name}:{member.name}"
+                        yield name, decode_text(archive.extractfile(member).read(), name)
         else:
-            yield str(path), path.read_text()
+            yield str(path), decode_text(path.read_bytes(), str(path))
 
 
-def read_macho_mjd(paths, out, band: str = "R", min_obs: int = 5, survey: str = "macho"):
+def read_labels(path) -> dict:
+    """id -> label from a CSV with columns id,label (the class labels of .mjd files, which carry none)."""
+    path = Path(path)
+    check_text_file(path)
+    table = pd.read_csv(path, dtype=str)
+    missing = {"id", "label"} - set(table.columns)
+    if missing:
+        raise ReaderError(f"{path}: missing columns {sorted(missing)} (need id,label)")
+    return dict(zip(table["id"], table["label"]))
+
+
+def read_macho_mjd(paths, out, band: str = "R", min_obs: int = 5, survey: str = "macho", labels=None,
+                   classes: list[str] | None = None):
+    """MACHO .mjd curves; ``labels`` (id -> class, e.g. from :func:`read_labels`) labels them, and
+    ``classes`` refuses any label outside the list."""
+    labels = labels or {}
+    check_classes(labels, classes, "the labels")
     skips = SkipLog()
     curves, rows, sources = {}, [], []
     for name, text in iter_mjd_sources(paths):
@@ -300,7 +370,7 @@ def read_macho_mjd(paths, out, band: str = "R", min_obs: int = 5, survey: str = 
         arr = clean_curve(t, m, e, obj, name, skips, min_obs)
         if arr is not None:
             curves[obj] = arr
-            rows.append({"id": obj, "survey": survey, "band": band, "label": None})
+            rows.append({"id": obj, "survey": survey, "band": band, "label": labels.get(obj)})
     if not sources:
         raise ReaderError(f"no {band}-band .mjd file found in {list(map(str, paths))}")
     return write_store(out, curves, rows, skips, {"reader": "macho_mjd", "sources": sources,
@@ -312,14 +382,17 @@ TABLE_ALIASES = {"id": ("id", "ID", "object_id", "newID"), "time": ("time", "mjd
                  "mag": ("mag", "Mag", "magnitude"), "err": ("err", "errmag", "mag_err", "Err")}
 
 
-def read_table(src, survey: str, band: str, out, min_obs: int = 5):
-    """A long CSV/parquet with id, time, mag, err (+ optional label) per observation."""
+def read_table(src, survey: str, band: str, out, min_obs: int = 5, classes: list[str] | None = None):
+    """A long CSV/parquet with id, time, mag, err (+ optional label) per observation; ``classes`` refuses
+    labels outside the list."""
     src = Path(src)
     if not src.is_file():
         raise ReaderError(f"{src}: does not exist")
     if src.stat().st_size == 0:
         raise ReaderError(f"{src}: empty file")
-    frame = pd.read_parquet(src) if src.suffix == ".parquet" else pd.read_csv(src)
+    if src.suffix != ".parquet":
+        check_text_file(src)
+    frame = pd.read_parquet(src) if src.suffix == ".parquet" else pd.read_csv(src, dtype=str, keep_default_na=True)
     columns = {}
     for key, aliases in TABLE_ALIASES.items():
         found = [a for a in aliases if a in frame.columns]
@@ -335,10 +408,8 @@ def read_table(src, survey: str, band: str, out, min_obs: int = 5):
     for obj, t, m, e, idx in group_long(frame[columns["id"]].to_numpy(), frame[columns["time"]].to_numpy(),
                                         frame[columns["mag"]].to_numpy(), frame[columns["err"]].to_numpy(),
                                         np.arange(len(frame))):
-        arr = clean_curve(pd.to_numeric(pd.Series(t), errors="coerce").to_numpy(),
-                          pd.to_numeric(pd.Series(m), errors="coerce").to_numpy(),
-                          pd.to_numeric(pd.Series(e), errors="coerce").to_numpy(),
-                          obj, src.name, skips, min_obs)
+        t, m, e = (numeric_column(v, columns[k], obj, idx, src) for v, k in ((t, "time"), (m, "mag"), (e, "err")))
+        arr = clean_curve(t, m, e, obj, src.name, skips, min_obs)
         if arr is None:
             continue
         label = None
@@ -349,5 +420,6 @@ def read_table(src, survey: str, band: str, out, min_obs: int = 5):
             label = str(values[0]) if len(values) else None
         curves[obj] = arr
         rows.append({"id": obj, "survey": survey, "band": band, "label": label})
+    check_classes({row["id"]: row["label"] for row in rows}, classes, src)
     return write_store(out, curves, rows, skips, {"reader": "table", "source": str(src),
                                                   "min_obs": min_obs})
