@@ -178,6 +178,7 @@ def classify(args) -> int:
     from .data.store import LightCurveStore
 
     began = time.perf_counter()
+    make_dir(args.out)  # an unwritable output fails before any training
     store = LightCurveStore.open(args.data)
     parts = read_split(args.split, store)
     classes = sorted(set(parts["train"][1]))

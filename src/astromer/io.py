@@ -29,6 +29,9 @@ def make_dir(folder) -> Path:
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), folder)
+        raise WriteError(folder, f"{blocker} is a file, not a folder") from None
     except OSError as exc:
         raise WriteError(folder, exc) from None
     return folder
