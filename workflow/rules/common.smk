@@ -78,15 +78,19 @@ def ckpt_dir(pattern):
 
 
 # ---------------------------------------------------------------- data
+def unfiltered_store(dataset):
+    """A dataset's store as ingested (or simulated), before any filter (a directory)."""
+    kind = "simulated" if config["datasets"][dataset]["source"] == "simulate" else "ingested"
+    return f"<resources>/stores/{dataset}_{kind}"
+
+
 def store(dataset):
-    """The filtered light-curve store of a dataset (a directory)."""
-    return f"<resources>/stores/{dataset}"
-
-
-def unfiltered_store(wildcards):
-    ds = config["datasets"][wildcards.dataset]
-    kind = "simulated" if ds["source"] == "simulate" else "ingested"
-    return f"<resources>/stores/{wildcards.dataset}_{kind}"
+    """The store a stage reads. The white-noise filter (Sect. 5.1) is for the unlabeled pool only; the
+    labeled surveys (Sect. 5.2) are used as given, so their splits, fine-tuning, classifiers and Tables
+    1/2/4 read the unfiltered store. A wildcard pattern such as "{survey}" gives an input function."""
+    if dataset.startswith("{") and dataset.endswith("}"):
+        return lambda wildcards: resolve(store(getattr(wildcards, dataset[1:-1])))
+    return f"<resources>/stores/{dataset}" if dataset == UNLABELED else unfiltered_store(dataset)
 
 
 def option(flag, value):
@@ -100,6 +104,23 @@ def filter_options():
         option(flag, f[key])
         for flag, key in (("--kurtosis", "kurtosis"), ("--skewness", "skewness"), ("--std", "std"), ("--combine", "combine"))
     ).strip()
+
+
+def class_options(dataset):
+    """The class list of Tables 1, 2 and 4 and the renamings applied before it (ingest-authors); with
+    no list every class is kept."""
+    ds = config["datasets"][dataset]
+    args = []
+    if ds["class_map"]:
+        renames = ",".join(f"{old}={new}" for old, new in ds["class_map"].items())
+        args.append(f"--class-map {shlex.quote(renames)}")
+    if ds["classes"]:
+        args.append(f"--classes {shlex.quote(','.join(ds['classes']))}")
+    return " ".join(args)
+
+
+# Sect. 5.1: MACHO light curves the paper kept after the white-noise filter (printed beside ours)
+PAPER_FILTER_KEPT = 1529386
 
 
 def simulate_options(wildcards):
