@@ -164,6 +164,8 @@ def main(argv: list[str]) -> int:
         p.add_argument("--lrs", required=True); p.add_argument("--out", required=True)
         p.add_argument("--epochs", type=int); p.add_argument("--patience", type=int); p.add_argument("--batch-size", type=int)
         p.add_argument("--seed", type=int); p.add_argument("--units", type=int); p.add_argument("--max-obs", type=int)
+        p.add_argument("--survey", required=True); p.add_argument("--subset", required=True)
+        p.add_argument("--fold", type=int, required=True)
         a = p.parse_args(rest)
         for lr in a.lrs.split(","):
             _write(Path(a.out) / f"lr_{float(lr):g}" / "history.csv", "epoch,loss,val_loss\n")
@@ -173,6 +175,7 @@ def main(argv: list[str]) -> int:
                                         "table5", "accuracy_table", "claims_table"])
         p.add_argument("--out", required=True); p.add_argument("--inputs", nargs="*", default=[], type=_exists)
         p.add_argument("--simulated", action="store_true")
+        p.add_argument("--subset"); p.add_argument("--star")
         a = p.parse_args(rest)
         if not a.inputs:
             raise SystemExit(f"contract stand-in: figure {a.name} got no --inputs")

@@ -42,7 +42,7 @@ def test_paper_dag_has_the_papers_design(paper_dry_run):
     assert counts["classify"] == CELLS * len(PAPER_CLASSIFIERS) * len(PAPER_CASES)
     assert counts["baseline_lstm"] == CELLS
     assert "baseline_rf" not in counts  # beyond the paper: only when asked for
-    assert counts["lr_search"] == len(PAPER_SURVEYS)
+    assert counts["lr_search"] == PAPER_FOLDS  # Appendix D: the MACHO (alcock) baseline, every fold
     assert counts["download"] == counts["ingest_authors"] == 4  # MACHO pool + 3 surveys
     assert counts["filter"] == 1  # the white-noise filter: the unlabeled pool only (Sect. 5.1)
     assert counts["split_labeled"] == counts["check_splits"] == 3
@@ -68,6 +68,19 @@ def test_filter_only_on_the_unlabeled_pool_labeled_stores_unfiltered(paper_jobs)
         if job["rule"] == "pretrain":
             assert stores == ["resources/stores/macho"]  # pretraining reads the filtered pool
     assert seen == readers
+
+
+def test_lr_search_is_cross_validated_on_alcock(paper_jobs):
+    searches = sorted(job["wildcards"] for job in paper_jobs if job["rule"] == "lr_search")
+    assert searches == [f"survey=alcock, fold={k}" for k in range(PAPER_FOLDS)]
+
+
+def test_fig12_and_claims_read_the_lstm_baseline(paper_jobs):
+    (fig12,) = [job for job in paper_jobs if job["rule"] == "fig12"]
+    inputs = fig12["input"].split(", ")
+    for survey in PAPER_SURVEYS:
+        for fold in range(PAPER_FOLDS):
+            assert f"results/baseline/{survey}/500/fold{fold}/lstm/history.csv" in inputs
 
 
 def test_paper_class_lists_reach_ingestion():
