@@ -64,6 +64,7 @@ def data(argv: list[str]) -> None:
     s = sub.add_parser("ingest-authors")
     s.add_argument("--src", required=True, type=_exists); s.add_argument("--survey", required=True)
     s.add_argument("--out", required=True); s.add_argument("--min-obs", type=int)
+    s.add_argument("--classes"); s.add_argument("--class-map")
     s = sub.add_parser("simulate")
     s.add_argument("--profile", required=True, choices=["macho", "ogle", "atlas"])
     s.add_argument("--pool", required=True, choices=["labeled", "unlabeled"])
@@ -72,7 +73,7 @@ def data(argv: list[str]) -> None:
     s = sub.add_parser("filter")
     s.add_argument("--store", required=True, type=_exists); s.add_argument("--out", required=True); s.add_argument("--log", required=True)
     s.add_argument("--kurtosis", type=float); s.add_argument("--skewness", type=float); s.add_argument("--std", type=float)
-    s.add_argument("--combine", choices=["any", "all"])
+    s.add_argument("--combine", choices=["any", "all"]); s.add_argument("--paper-kept", type=int)
     s = sub.add_parser("split-pretrain")
     s.add_argument("--store", required=True, type=_exists); s.add_argument("--seed", type=int, required=True)
     s.add_argument("--out", required=True); s.add_argument("--fractions")
@@ -85,6 +86,7 @@ def data(argv: list[str]) -> None:
     s.add_argument("--store", required=True, type=_exists); s.add_argument("--split-dir", required=True, type=_exists)
     s.add_argument("--out", required=True)
     s = sub.add_parser("tables"); s.add_argument("--labeled", nargs="+", required=True); s.add_argument("--out-dir", required=True)
+    s.add_argument("--splits", nargs="*", default=[])
     s = sub.add_parser("fig6")
     s.add_argument("--unlabeled", required=True, type=_exists); s.add_argument("--labeled", nargs="+", required=True)
     s.add_argument("--out", required=True)
@@ -112,7 +114,7 @@ def data(argv: list[str]) -> None:
                 _write(Path(a.out_dir) / f"fold{k}" / f"{subset}.csv", "id,label,split\n")
         _write(Path(a.out_dir) / "report.json", json.dumps({"placeholder": PLACEHOLDER}))
     elif a.cmd == "tables":
-        _pairs(a.labeled)
+        _pairs(a.labeled); _pairs(a.splits)
         for n in range(1, 5):
             for ext in ("csv", "tex"):
                 _write(Path(a.out_dir) / f"table{n}.{ext}")
@@ -167,6 +169,8 @@ def main(argv: list[str]) -> int:
         p.add_argument("--lrs", required=True); p.add_argument("--out", required=True)
         p.add_argument("--epochs", type=int); p.add_argument("--patience", type=int); p.add_argument("--batch-size", type=int)
         p.add_argument("--seed", type=int); p.add_argument("--units", type=int); p.add_argument("--max-obs", type=int)
+        p.add_argument("--survey", required=True); p.add_argument("--subset", required=True)
+        p.add_argument("--fold", type=int, required=True)
         a = p.parse_args(rest)
         for lr in a.lrs.split(","):
             _write(Path(a.out) / f"lr_{float(lr):g}" / "history.csv", "epoch,loss,val_loss\n")
@@ -176,6 +180,7 @@ def main(argv: list[str]) -> int:
                                         "table5", "accuracy_table", "claims_table"])
         p.add_argument("--out", required=True); p.add_argument("--inputs", nargs="*", default=[], type=_exists)
         p.add_argument("--simulated", action="store_true")
+        p.add_argument("--subset"); p.add_argument("--star")
         a = p.parse_args(rest)
         if not a.inputs:
             raise SystemExit(f"contract stand-in: figure {a.name} got no --inputs")

@@ -21,9 +21,13 @@ def test_simulate_filter_split_tables_figures(tmp_path, capsys):
                "--out", tmp_path / "lab") == 0
     assert run("simulate", "--profile", "atlas", "--pool", "unlabeled", "--n-objects", "60", "--seed", "1",
                "--out", tmp_path / "un") == 0
-    assert run("filter", "--store", tmp_path / "un", "--out", tmp_path / "unf", "--log", tmp_path / "f.json") == 0
+    assert run("filter", "--store", tmp_path / "un", "--out", tmp_path / "unf", "--log", tmp_path / "f.json",
+               "--paper-kept", "1529386") == 0
     log = json.loads((tmp_path / "f.json").read_text())
     assert log["n_in"] == 60 and log["n_kept"] + log["n_removed"] == 60
+    # the paper's number beside ours, and simulated data said to be no match for it
+    assert log["paper_n_kept"] == 1529386 and log["comparable_with_paper"] is False
+    assert f"kept {log['n_kept']:,} of 60 curves (the paper kept 1,529,386; not comparable" in capsys.readouterr().out
     assert len(LightCurveStore.open(tmp_path / "unf").metadata) == log["n_kept"]
     assert run("split-pretrain", "--store", tmp_path / "unf", "--seed", "0", "--out", tmp_path / "p.csv") == 0
     assert run("split-labeled", "--store", tmp_path / "lab", "--seed", "0", "--folds", "2", "--test-per-class",
@@ -37,9 +41,15 @@ def test_simulate_filter_split_tables_figures(tmp_path, capsys):
     assert run("check-splits", "--store", tmp_path / "un", "--pretrain", tmp_path / "p.csv",
                "--out", tmp_path / "chkq.json") == 1
     assert log["n_removed"] > 0  # so the unfiltered store really has ids the table lacks
-    assert run("tables", "--labeled", f"atlas={tmp_path / 'lab'}", "--out-dir", tmp_path / "t") == 0
-    t4 = pd.read_csv(tmp_path / "t/table4.csv")
-    assert t4.set_index("class").loc["Total", "n_objects"] == 15 * 8
+    # subset 12 needs 5 test + 12 training objects of the 15 each class has: every class is left out of it
+    assert run("split-labeled", "--store", tmp_path / "lab", "--seed", "0", "--folds", "2", "--test-per-class",
+               "5", "--subsets", "5,12,all", "--val-fraction", "0.2", "--out-dir", tmp_path / "sp12") == 0
+    assert run("tables", "--labeled", f"atlas={tmp_path / 'lab'}", "--splits", f"atlas={tmp_path / 'sp12'}",
+               "--out-dir", tmp_path / "t") == 0
+    t4 = pd.read_csv(tmp_path / "t/table4.csv").set_index("class")
+    assert t4.loc["Total", "n_objects"] == 15 * 8
+    assert t4.loc["Total", "paper_n_objects"] == 422630 and t4["paper_n_objects"].drop("Total").isna().all()
+    assert (t4["left_out_of"].drop("Total") == "12 (folds 0,1)").all()
     assert "SIMULATED DATA" in (tmp_path / "t/table4.tex").read_text()
     assert (tmp_path / "t/table3.csv").exists() and (tmp_path / "t/table3.tex").exists()
     assert run("fig6", "--unlabeled", tmp_path / "un", "--labeled", f"atlas={tmp_path / 'lab'}",

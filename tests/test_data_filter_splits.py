@@ -120,3 +120,57 @@ def test_checker_catches_planted_leak_and_count_error(tmp_path):
     t = pd.read_csv(tmp_path / "t/fold0/20.csv")
     t.iloc[1:].to_csv(tmp_path / "t/fold0/20.csv", index=False)
     assert any("counts" in e for e in check_labeled_splits(store.metadata, tmp_path / "t")["errors"])
+
+
+def test_folds_test_sets_disjoint_where_the_class_allows(tmp_path):
+    # A has 3 x 100 + 40 objects: three disjoint test sets; B (250 < 300) overlaps, and the report says how much
+    sizes = {"A": 340, "B": 250}
+    store = _store(tmp_path, sizes)
+    ids, labels = _labels(sizes)
+    report = write_labeled_splits(ids, labels, tmp_path / "s", seed=5, folds=3, test_per_class=100,
+                                  subsets=["20", "all"], val_fraction=0.2)
+    tests = [pd.read_csv(tmp_path / f"s/fold{k}/20.csv").query("split == 'test'") for k in range(3)]
+    a = [set(t[t.label == "A"].id) for t in tests]
+    assert all(len(x) == 100 for x in a)
+    assert not (a[0] & a[1] or a[0] & a[2] or a[1] & a[2])
+    b = [set(t[t.label == "B"].id) for t in tests]
+    shared = report["test_overlap"]["B"]["shared"]
+    assert shared == {"fold0&fold1": len(b[0] & b[1]), "fold0&fold2": len(b[0] & b[2]),
+                      "fold1&fold2": len(b[1] & b[2])}
+    assert sum(shared.values()) == 3 * 100 - 250  # spread as evenly as 250 objects allow
+    assert "A" not in report["test_overlap"]
+    # a fold's test objects never reach its own train/val, in any subset
+    for k in range(3):
+        table = pd.read_csv(tmp_path / f"s/fold{k}/all.csv")
+        assert not set(table[table.split == "test"].id) & set(table[table.split != "test"].id)
+    checked = check_labeled_splits(store.metadata, tmp_path / "s")
+    assert checked["ok"] and checked["test_overlap"]["B"]["n_objects"] == 250
+    # the checker catches two folds sharing a test object of a class big enough to keep them apart
+    for subset in ("20", "all"):
+        path = tmp_path / f"s/fold1/{subset}.csv"
+        table = pd.read_csv(path)
+        row = table.index[(table.split == "test") & (table.label == "A")][0]
+        victim = table.loc[row, "id"]
+        other = sorted(a[0])[0]
+        table.loc[table.id == other, "id"] = victim  # keep fold1's own parts consistent
+        table.loc[row, "id"] = other
+        table.to_csv(path, index=False)
+    errors = check_labeled_splits(store.metadata, tmp_path / "s")["errors"]
+    assert any("folds 0 and 1 share" in e for e in errors), errors
+
+
+def test_too_small_class_is_in_the_split_report(tmp_path):
+    sizes = {"A": 200, "B": 150, "C": 70}
+    store = _store(tmp_path, sizes)
+    ids, labels = _labels(sizes)
+    write_labeled_splits(ids, labels, tmp_path / "s", seed=0, folds=2, test_per_class=40,
+                         subsets=["20", "100", "all"], val_fraction=0.2)
+    out = tmp_path / "splits_x.json"
+    assert main(["check-splits", "--store", str(store.path), "--split-dir", str(tmp_path / "s"),
+                 "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    small = {(e["class"], e["subset"], e["fold"]) for e in report["too_small"]}
+    # C (70) cannot give 40 test + 100 training objects: left out of subset 100 in both folds, and said so
+    assert small == {("C", "100", 0), ("C", "100", 1)}
+    assert report["class_sizes"] == {"A": 200, "B": 150, "C": 70}
+    assert set(pd.read_csv(tmp_path / "s/fold0/100.csv").label) == {"A", "B"}

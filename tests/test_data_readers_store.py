@@ -91,10 +91,21 @@ def test_authors_layout_dir_and_zip(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_authors_class_list_drops_and_counts_other_classes(tmp_path):
+    # ATLAS-like labels (Sect. 5.2): full/half-period binaries grouped, a class outside the list dropped
+    src = _authors_dir(tmp_path / "a", n=8, classes=("CBF", "CBH", "DBF", "Dubious"))
+    store = read_authors(src, "atlas", tmp_path / "s", classes=["CB", "DB", "Mira"],
+                         class_map={"CBF": "CB", "CBH": "CB", "DBF": "DB", "DBH": "DB"})
+    assert store.metadata["label"].value_counts().to_dict() == {"CB": 4, "DB": 2}
+    prov = store.provenance
+    assert prov["class_dropped"] == {"Dubious": 2} and prov["class_kept"] == {"CB": 4, "DB": 2}
+    assert prov["skips"]["curves_skipped"]["class_not_used"] == 2
+    everything = read_authors(src, "atlas", tmp_path / "all")  # no list: every class kept, as spelled
+    assert set(everything.metadata["label"]) == {"CBF", "CBH", "DBF", "Dubious"}
+
+
 def test_authors_layout_structural_errors(tmp_path):
     src = _authors_dir(tmp_path / "a")
-    with pytest.raises(ReaderError, match="unknown classes.*Cep"):
-        read_authors(src, "alcock", tmp_path / "s", classes=["RRab", "Cep"])
     shard = src / "light_curves" / "shard_000.parquet"
     pd.read_parquet(shard).drop(columns="errmag").to_parquet(shard)
     with pytest.raises(ReaderError, match="shard_000.parquet.*errmag"):

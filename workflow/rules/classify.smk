@@ -2,7 +2,7 @@
 # Science cases: (a) encoder fine-tuned on the subset, frozen; (b) the same encoder trained with the
 # classifier; (c) encoder fine-tuned on all the fold's curves, trained with the classifier.
 # Baselines work on the light curves alone (no encoder): the paper's LSTM and, beyond the paper,
-# features + random forest. The learning-rate search of the LSTM baseline is Fig. D.1.
+# features + random forest. The learning-rate search of the LSTM baseline (one survey, every fold) is Fig. D.1.
 # One job per target, or with `batch_jobs` one `astromer batch` job per survey/subset/fold for the
 # classifiers (`classify_batch`) and per survey/fold for the baselines (`baseline_batch`).
 
@@ -133,23 +133,26 @@ if BATCH and BASELINE_RUNS:
 
 
 rule lr_search:
+    # Appendix D: the LSTM baseline's learning rate, cross-validated over every fold of one survey
     input:
         data=store("{survey}"),
         splits="<resources>/splits/{survey}",
     output:
-        directory("<results>/lr_search/{survey}"),
+        directory("<results>/lr_search/{survey}/fold{fold}"),
     params:
-        split=lambda w, input: f"{input.splits}/fold{config['lr_search']['fold']}/{config['lr_search']['subset']}.csv",
+        split=lambda w, input: f"{input.splits}/fold{w.fold}/{config['lr_search']['subset']}.csv",
+        subset=config["lr_search"]["subset"],
         lrs=",".join(str(lr) for lr in config["lr_search"]["lrs"]),
         training=classifier_args(with_lr=False),
     resources:
         **gpu_resources("classify"),
     log:
-        "<logs>/lr_search/{survey}.log",
+        "<logs>/lr_search/{survey}/fold{fold}.log",
     benchmark:
-        "<benchmarks>/lr_search/{survey}.tsv"
+        "<benchmarks>/lr_search/{survey}/fold{fold}.tsv"
     conda:
         "../../envs/cuda.yaml"
     shell:
         "astromer lr-search --data {input.data} --split {params.split} --lrs {params.lrs} "
-        "{params.training} --out {output} 2>&1 | tee -a {log}.all > {log}"
+        "{params.training} --survey {wildcards.survey} --subset {params.subset} --fold {wildcards.fold} "
+        "--out {output} 2>&1 | tee -a {log}.all > {log}"

@@ -31,6 +31,9 @@ SIMULATED_FLAG = "--simulated" if config["simulated"] else ""
 BATCH = config["batch_jobs"]
 
 # a science case fixes which fine-tuned encoder a classifier starts from and whether it trains it
+# Fig. D.1 searches the LSTM baseline's learning rate on one survey (the paper: MACHO, `alcock`); a run
+# without that survey searches its first one, and the figure names it.
+LR_SEARCH_SURVEY = config["lr_search"]["survey"] if config["lr_search"]["survey"] in SURVEYS else SURVEYS[0]
 CASE_ENCODER_SUBSET = {"a": "subset", "b": "subset", "c": "all"}
 CASE_ENCODER_MODE = {"a": "frozen", "b": "trained", "c": "trained"}
 
@@ -49,8 +52,6 @@ def _check_config():
     ):
         if str(value) not in SUBSETS:
             raise ValueError(f"config: {key}={value} is not one of splits.subsets {SUBSETS}")
-    if config["lr_search"]["fold"] >= config["splits"]["folds"]:
-        raise ValueError(f"config: lr_search.fold must be below splits.folds={config['splits']['folds']}")
     if "c" in CASES and "all" not in SUBSETS:
         raise ValueError("config: science case c needs the subset 'all' in splits.subsets")
     _check_subsets_fit_simulated_classes()
@@ -119,15 +120,19 @@ def ckpt_dir(pattern):
 
 
 # ---------------------------------------------------------------- data
+def unfiltered_store(dataset):
+    """A dataset's store as ingested (or simulated), before any filter (a directory)."""
+    kind = "simulated" if config["datasets"][dataset]["source"] == "simulate" else "ingested"
+    return f"<resources>/stores/{dataset}_{kind}"
+
+
 def store(dataset):
-    """The filtered light-curve store of a dataset (a directory)."""
-    return f"<resources>/stores/{dataset}"
-
-
-def unfiltered_store(wildcards):
-    ds = config["datasets"][wildcards.dataset]
-    kind = "simulated" if ds["source"] == "simulate" else "ingested"
-    return f"<resources>/stores/{wildcards.dataset}_{kind}"
+    """The store a stage reads. The white-noise filter (Sect. 5.1) is for the unlabeled pool only; the
+    labeled surveys (Sect. 5.2) are used as given, so their splits, fine-tuning, classifiers and Tables
+    1/2/4 read the unfiltered store. A wildcard pattern such as "{survey}" gives an input function."""
+    if dataset.startswith("{") and dataset.endswith("}"):
+        return lambda wildcards: resolve(store(getattr(wildcards, dataset[1:-1])))
+    return f"<resources>/stores/{dataset}" if dataset == UNLABELED else unfiltered_store(dataset)
 
 
 def option(flag, value):
@@ -141,6 +146,23 @@ def filter_options():
         option(flag, f[key])
         for flag, key in (("--kurtosis", "kurtosis"), ("--skewness", "skewness"), ("--std", "std"), ("--combine", "combine"))
     ).strip()
+
+
+def class_options(dataset):
+    """The class list of Tables 1, 2 and 4 and the renamings applied before it (ingest-authors); with
+    no list every class is kept."""
+    ds = config["datasets"][dataset]
+    args = []
+    if ds["class_map"]:
+        renames = ",".join(f"{old}={new}" for old, new in ds["class_map"].items())
+        args.append(f"--class-map {shlex.quote(renames)}")
+    if ds["classes"]:
+        args.append(f"--classes {shlex.quote(','.join(ds['classes']))}")
+    return " ".join(args)
+
+
+# Sect. 5.1: MACHO light curves the paper kept after the white-noise filter (printed beside ours)
+PAPER_FILTER_KEPT = 1529386
 
 
 def simulate_options(wildcards):
@@ -313,12 +335,19 @@ def baseline_files(name, surveys=None, subsets=None):
 
 
 def fig12_inputs(surveys):
-    # validation curves, frozen (case a) vs trained (case b), every fold: the command picks the best fold
+    # validation curves, frozen (case a) vs trained (case b) and the LSTM baseline, every fold: the command
+    # picks each line's best fold
     subset = [str(config["figures"]["fig12_subset"])]
     cases = [c for c in ("a", "b") if c in CASES]
+    baseline = (
+        expand("<results>/baseline/{survey}/{subset}/fold{fold}/lstm/{name}", survey=surveys, subset=subset,
+               fold=FOLDS, name=["history.csv", "metrics.json"])
+        if "lstm" in BASELINES
+        else []
+    )
     return classify_files("history.csv", surveys=surveys, subsets=subset, cases=cases) + classify_files(
         "metrics.json", surveys=surveys, subsets=subset, cases=cases
-    )
+    ) + baseline
 
 
 def paper_targets():

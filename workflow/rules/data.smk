@@ -1,7 +1,7 @@
-# Data stage: every survey becomes a filtered light-curve store (a directory, docs/architecture.md),
-# then split tables, their checks, the data tables (Tables 1-4) and Figs. 6 and B.1.
-# Real surveys: download (Google Drive) -> ingest-authors -> filter. Simulated: simulate -> filter.
-
+# Data stage: every survey becomes a light-curve store (a directory, docs/architecture.md), then split
+# tables, their checks, the data tables (Tables 1-4) and Figs. 6 and B.1.
+# Real surveys: download (Google Drive) -> ingest-authors (the config's class list, counted drops).
+# Simulated: simulate. Only the unlabeled pool then goes through the white-noise filter (Sect. 5.1).
 
 rule download:
     output:
@@ -23,13 +23,14 @@ rule ingest_authors:
         directory("<resources>/stores/{dataset}_ingested"),
     params:
         min_obs=lambda w: option("--min-obs", config["datasets"][w.dataset]["min_obs"]),
+        classes=lambda w: class_options(w.dataset),
     log:
         "<logs>/data/ingest_{dataset}.log",
     conda:
         "../../envs/cpu.yaml"
     shell:
         "astromer data ingest-authors --src {input} --survey {wildcards.dataset} --out {output} "
-        "{params.min_obs} > {log} 2>&1"
+        "{params.min_obs} {params.classes} > {log} 2>&1"
 
 
 rule simulate:
@@ -47,19 +48,22 @@ rule simulate:
 
 
 rule filter:
+    # the unlabeled pool only (Sect. 5.1); the labeled surveys are used as given (store() in common.smk)
     input:
-        unfiltered_store,
+        unfiltered_store(UNLABELED),
     output:
-        store=directory("<resources>/stores/{dataset}"),
-        log="<results>/data/filter_{dataset}.json",
+        store=directory(f"<resources>/stores/{UNLABELED}"),
+        log=f"<results>/data/filter_{UNLABELED}.json",
     params:
         options=filter_options(),
+        paper=f"--paper-kept {PAPER_FILTER_KEPT}",
     log:
-        "<logs>/data/filter_{dataset}.log",
+        f"<logs>/data/filter_{UNLABELED}.log",
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "astromer data filter --store {input} --out {output.store} --log {output.log} {params.options} > {log} 2>&1"
+        "astromer data filter --store {input} --out {output.store} --log {output.log} {params.options} "
+        "{params.paper} > {log} 2>&1"
 
 
 rule split_pretrain:
@@ -117,6 +121,7 @@ rule check_splits:
 rule data_tables:
     input:
         stores=[store(s) for s in SURVEYS],
+        splits=expand("<resources>/splits/{survey}", survey=SURVEYS),
     output:
         report(
             expand("<results>/table{n}.{ext}", n=DATA_TABLES, ext=["csv", "tex"]),
@@ -125,13 +130,15 @@ rule data_tables:
         ),
     params:
         pairs=lambda w, input: labeled_pairs(SURVEYS, input.stores),
+        splits=lambda w, input: labeled_pairs(SURVEYS, input.splits),
         out_dir=lambda w, output: os.path.dirname(output[0]) or ".",
     log:
         "<logs>/data/tables.log",
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "astromer data tables --labeled {params.pairs} --out-dir {params.out_dir} > {log} 2>&1"
+        "astromer data tables --labeled {params.pairs} --splits {params.splits} --out-dir {params.out_dir} "
+        "> {log} 2>&1"
 
 
 rule fig6:

@@ -12,12 +12,13 @@ rule fig2:
         report("<results>/fig2.pdf", caption="../report/fig2.rst", category="Model"),
     params:
         simulated=SIMULATED_FLAG,
+        star=shlex.quote(config["figures"]["fig2_star"]),
     log:
         "<logs>/figures/fig2.log",
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "astromer figure fig2 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+        "astromer figure fig2 --out {output} --inputs {input} --star {params.star} {params.simulated} > {log} 2>&1"
 
 
 rule figA1:
@@ -164,12 +165,13 @@ rule fig12:
         report("<results>/fig12.pdf", caption="../report/fig12.rst", category="Classification"),
     params:
         simulated=SIMULATED_FLAG,
+        subset=config["figures"]["fig12_subset"],
     log:
         "<logs>/figures/fig12.log",
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "astromer figure fig12 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+        "astromer figure fig12 --out {output} --inputs {input} --subset {params.subset} {params.simulated} > {log} 2>&1"
 
 
 rule fig12_survey:
@@ -179,17 +181,18 @@ rule fig12_survey:
         report("<results>/fig12_{survey}.pdf", caption="../report/fig12.rst", category="Classification", subcategory="{survey}"),
     params:
         simulated=SIMULATED_FLAG,
+        subset=config["figures"]["fig12_subset"],
     log:
         "<logs>/figures/fig12_{survey}.log",
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "astromer figure fig12 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+        "astromer figure fig12 --out {output} --inputs {input} --subset {params.subset} {params.simulated} > {log} 2>&1"
 
 
 rule figD1:
     input:
-        expand("<results>/lr_search/{survey}", survey=SURVEYS),
+        expand("<results>/lr_search/{survey}/fold{fold}", survey=[LR_SEARCH_SURVEY], fold=FOLDS),
     output:
         report("<results>/figD1.pdf", caption="../report/figD1.rst", category="Classification"),
     params:
@@ -228,9 +231,11 @@ rule claims_table:
         report("<results>/claims_table.csv", caption="../report/claims_table.rst", category="Claims"),
     params:
         simulated=SIMULATED_FLAG,
+        subset=config["figures"]["fig12_subset"],
     log:
         "<logs>/figures/claims_table.log",
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "astromer figure claims_table --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
+        "astromer figure claims_table --out {output} --inputs {input} --subset {params.subset} {params.simulated} "
+        "> {log} 2>&1"

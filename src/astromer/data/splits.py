@@ -3,20 +3,26 @@
 Pretraining: ``id,split`` with 60/20/20 train/val/test (counts: floor of the fraction for train and val,
 the rest to test), from one permutation of the sorted ids.
 
-Labeled (paper Sect. 6): for each fold k (own random stream from (seed, k)) and each class, the class's
-sorted ids are permuted; the first ``test_per_class`` are the fold's test set, the rest is the pool.
-Subset n takes the first n ids of the pool (so 20 ⊂ 50 ⊂ 100 ⊂ 500 inside a fold), ``all`` the whole pool;
-each subset is split train/val with val = round(n * val_fraction). The test rows are repeated, unchanged,
-in every subset file ``<outdir>/fold{k}/{subset}.csv`` (columns ``id,label,split``).
+Labeled (paper Sect. 6, "three cross-validation splits"): each class's sorted ids are permuted once (a
+stream of its own from (seed, class name)); fold k's test set is the k-th block of ``test_per_class`` ids
+of that permutation, so the folds' test sets are disjoint wherever the class has at least
+folds x test_per_class objects. A smaller class (but >= test_per_class + 2) gets blocks that start
+n·k/folds apart and wrap around: they overlap as little as its size allows, and ``report.json`` says by
+how much (``test_overlap``). The rest of the class, shuffled per fold, is the fold's pool. Subset n takes
+the first n ids of the pool (so 20 ⊂ 50 ⊂ 100 ⊂ 500 inside a fold), ``all`` the whole pool; each subset
+is split train/val with val = round(n * val_fraction). The test rows are repeated, unchanged, in every
+subset file ``<outdir>/fold{k}/{subset}.csv`` (columns ``id,label,split``).
 
 Classes too small (fewer than ``test_per_class`` + n objects for subset n, or fewer than
 ``test_per_class`` + 2 for the test set itself) are never shrunk: with ``on_small="skip"`` (default) the
 class is left out of that subset file (or of every file of the fold when the test set cannot be made) and
-listed in ``report.json``; with ``on_small="fail"`` the split stops with an error naming the class.
+listed in ``report.json`` (``too_small``), which the split check and the data tables repeat; with
+``on_small="fail"`` the split stops with an error naming the class.
 """
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -82,21 +88,37 @@ def labeled_splits(ids, labels, seed: int, folds: int = 3, test_per_class: int =
               "val_fraction": val_fraction, "on_small": on_small,
               "class_sizes": {k: int(len(v)) for k, v in by_class.items()}, "too_small": [],
               "counts": {}}
+    report["test_overlap"] = {}
+    tests, pools = {}, {}  # (fold, class) -> ids
+    for lab in sorted(by_class):
+        key = zlib.crc32(lab.encode())
+        members = by_class[lab][np.random.default_rng([seed, key]).permutation(len(by_class[lab]))]
+        n = len(members)
+        if n < test_per_class + 2:
+            for fold in range(folds):
+                _too_small(report, fold, "test", lab, n, test_per_class + 2, on_small)
+            continue
+        disjoint = n >= folds * test_per_class
+        blocks = []
+        for fold in range(folds):
+            start = fold * test_per_class if disjoint else (fold * n) // folds
+            block = (start + np.arange(test_per_class)) % n
+            rest = np.delete(members, block)
+            tests[fold, lab] = members[block]
+            pools[fold, lab] = rest[np.random.default_rng([seed, fold, key]).permutation(len(rest))]
+            blocks.append(set(block.tolist()))
+        if not disjoint:  # say how the folds' test sets of this class overlap
+            report["test_overlap"][lab] = {
+                "n_objects": int(n), "needed_for_disjoint": int(folds * test_per_class),
+                "shared": {f"fold{a}&fold{b}": len(blocks[a] & blocks[b])
+                           for a in range(folds) for b in range(a + 1, folds)}}
     tables = {}
     for fold in range(folds):
-        rng = np.random.default_rng([seed, fold])
-        tests, pools = {}, {}
-        for lab in sorted(by_class):
-            members = by_class[lab][rng.permutation(len(by_class[lab]))]
-            if len(members) < test_per_class + 2:
-                _too_small(report, fold, "test", lab, len(members), test_per_class + 2, on_small)
-                continue
-            tests[lab], pools[lab] = members[:test_per_class], members[test_per_class:]
         for subset in subsets:
             n = _parse_subset(subset)
             rows = []
-            for lab in sorted(pools):
-                pool = pools[lab]
+            for lab in sorted(lab for f, lab in pools if f == fold):
+                pool = pools[fold, lab]
                 if n is not None and len(pool) < n:
                     _too_small(report, fold, subset, lab, len(by_class[lab]), test_per_class + n, on_small)
                     continue
@@ -104,7 +126,7 @@ def labeled_splits(ids, labels, seed: int, folds: int = 3, test_per_class: int =
                 n_val = int(round(len(chosen) * val_fraction))
                 rows += [(i, lab, "train") for i in chosen[:len(chosen) - n_val]]
                 rows += [(i, lab, "val") for i in chosen[len(chosen) - n_val:]]
-                rows += [(i, lab, "test") for i in tests[lab]]
+                rows += [(i, lab, "test") for i in tests[fold, lab]]
             table = pd.DataFrame(rows, columns=["id", "label", "split"])
             table["split"] = pd.Categorical(table["split"], SPLITS)
             table = table.sort_values(["split", "label", "id"]).reset_index(drop=True).astype({"split": str})
@@ -144,8 +166,10 @@ def check_labeled_splits(store_metadata: pd.DataFrame, split_dir) -> dict:
     small = {(e["fold"], e["subset"], e["class"]) for e in params["too_small"]}
     test_per_class, val_fraction = params["test_per_class"], params["val_fraction"]
     checked = 0
+    fold_tests = []  # per fold: class -> test ids
     for fold in range(params["folds"]):
         test_sets = {}
+        fold_tests.append(test_sets)
         small_test = {c for f, s, c in small if f == fold and s == "test"}
         for subset in params["subsets"]:
             path = split_dir / f"fold{fold}" / f"{subset}.csv"
@@ -193,8 +217,20 @@ def check_labeled_splits(store_metadata: pd.DataFrame, split_dir) -> dict:
                 if first[1] != frozenset(group["id"]):
                     errors.append(f"fold{fold}: test set of class {lab!r} differs between subsets "
                                   f"{first[0]} and {subset}")
+    # "three cross-validation splits": test sets of different folds share no object where the class allows it
+    for lab, size in sorted(sizes.items()):
+        if size < params["folds"] * test_per_class:
+            continue
+        for a in range(len(fold_tests)):
+            for b in range(a + 1, len(fold_tests)):
+                if lab in fold_tests[a] and lab in fold_tests[b]:
+                    shared = fold_tests[a][lab][1] & fold_tests[b][lab][1]
+                    if shared:
+                        errors.append(f"class {lab!r} ({size} objects): folds {a} and {b} share {len(shared)} "
+                                      f"test objects, e.g. {sorted(shared)[0]!r}")
     return {"ok": not errors and checked > 0, "files_checked": checked, "errors": errors[:200],
-            "n_errors": len(errors)}
+            "n_errors": len(errors), "class_sizes": {k: int(v) for k, v in sorted(sizes.items())},
+            "too_small": params["too_small"], "test_overlap": params.get("test_overlap", {})}
 
 
 def check_pretrain_split(ids, csv_path, fractions=(0.6, 0.2, 0.2)) -> dict:

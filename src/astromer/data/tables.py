@@ -1,6 +1,8 @@
 """Paper Tables 1, 2, 4 (class distributions of the labeled surveys) and 3 (surveys and filters).
 
-Tables are computed from stores; each is written as CSV and LaTeX. A store made by the simulator is marked
+Tables are computed from stores (the labeled surveys as ingested: the white-noise filter is for the
+unlabeled pool only); each is written as CSV and LaTeX. Tables 1, 2 and 4 print the paper's totals beside
+ours and, given the split reports, the subsets each class is too small for. A store made by the simulator is marked
 in a ``source`` column and in the LaTeX caption ("SIMULATED DATA").
 """
 from __future__ import annotations
@@ -15,18 +17,37 @@ from .store import LightCurveStore
 
 # Which paper table shows which labeled survey; anything else gets the next free number after 4.
 TABLE_FOR_SURVEY = {"macho": 1, "alcock": 1, "ogle": 2, "atlas": 4}
+# The totals of the paper's Tables 1, 2 and 4 (Sect. 5.2), printed beside ours.
+PAPER_TOTALS = {"macho": 20894, "alcock": 20894, "ogle": 358288, "atlas": 422630}
 SURVEY_FILTERS = {"macho": "R (MACHO red)", "alcock": "R (MACHO red)", "ogle": "I (OGLE-III)",
                   "atlas": "o (ATLAS orange)"}
 
 
-def class_distribution(store: LightCurveStore) -> pd.DataFrame:
+def class_distribution(store: LightCurveStore, paper_total: int | None = None,
+                       split_report: dict | None = None) -> pd.DataFrame:
+    """Objects per class and the total; ``paper_n_objects`` on the total row (the paper's table), and with a
+    split report (``report.json`` of split-labeled) ``left_out_of``: the subsets (and folds) a class is too
+    small for, so that no class leaves an experiment unsaid."""
     labels = store.metadata["label"].dropna().astype(str)
     counts = labels.value_counts().sort_index()
     frame = pd.DataFrame({"class": counts.index, "n_objects": counts.to_numpy()})
     frame["percent"] = np.round(100 * frame["n_objects"] / frame["n_objects"].sum(), 2)
     total = pd.DataFrame({"class": ["Total"], "n_objects": [int(frame["n_objects"].sum())],
                           "percent": [100.0]})
-    return pd.concat([frame, total], ignore_index=True)
+    frame = pd.concat([frame, total], ignore_index=True)
+    frame["paper_n_objects"] = pd.array([pd.NA] * (len(frame) - 1) + [paper_total], dtype="Int64")
+    if split_report is not None:
+        frame["left_out_of"] = frame["class"].map(_left_out(split_report)).fillna("")
+    return frame
+
+
+def _left_out(report: dict) -> dict[str, str]:
+    """class -> e.g. 'test (folds 0-2); 500 (folds 0-2)' from a split report's too_small entries."""
+    where: dict[str, dict[str, list[int]]] = {}
+    for entry in report.get("too_small", []):
+        where.setdefault(entry["class"], {}).setdefault(str(entry["subset"]), []).append(int(entry["fold"]))
+    return {cls: "; ".join(f"{subset} (folds {','.join(map(str, sorted(folds)))})" for subset, folds in subs.items())
+            for cls, subs in where.items()}
 
 
 def survey_summary(stores: dict[str, LightCurveStore]) -> pd.DataFrame:
@@ -55,8 +76,10 @@ def _latex(frame: pd.DataFrame, caption: str, label: str) -> str:
             "\\end{table}\n")
 
 
-def write_tables(stores: dict[str, LightCurveStore], out_dir) -> list[Path]:
+def write_tables(stores: dict[str, LightCurveStore], out_dir, split_reports: dict[str, dict] | None = None
+                 ) -> list[Path]:
     out_dir = Path(out_dir)
+    split_reports = split_reports or {}
     written, used = [], set()
     next_free = 5
     for name, store in stores.items():
@@ -64,9 +87,9 @@ def write_tables(stores: dict[str, LightCurveStore], out_dir) -> list[Path]:
         if number is None or number in used:
             number, next_free = next_free, next_free + 1
         used.add(number)
-        frame = class_distribution(store)
+        frame = class_distribution(store, PAPER_TOTALS.get(name.lower()), split_reports.get(name))
         frame.insert(0, "source", "simulated" if store.simulated else "real")
-        note = " SIMULATED DATA." if store.simulated else ""
+        note = " SIMULATED DATA: not comparable with the paper's counts." if store.simulated else ""
         written += _write(frame, out_dir / f"table{number}",
                           f"Class distribution of the labeled {name} set.{note}", f"tab:classes-{name}")
     summary = survey_summary(stores)
