@@ -129,7 +129,13 @@ def _training_parser(name: str, init_required: bool) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int); p.add_argument("--patience", type=int); p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float); p.add_argument("--seed", type=int, default=0)
     p.add_argument("--msk-frac", type=float); p.add_argument("--rnd-frac", type=float); p.add_argument("--same-frac", type=float)
+    p.add_argument("--windows-per-epoch", choices=["one", "all"])
+    _resume_options(p)
     return p
+
+
+def _resume_options(p) -> None:
+    p.add_argument("--restart", action="store_true"); p.add_argument("--keep-checkpoint", action="store_true")
 
 
 def main(argv: list[str]) -> int:
@@ -157,6 +163,7 @@ def main(argv: list[str]) -> int:
         p.add_argument("--epochs", type=int); p.add_argument("--patience", type=int); p.add_argument("--batch-size", type=int)
         p.add_argument("--lr", type=float); p.add_argument("--seed", type=int, default=0)
         p.add_argument("--units", type=int); p.add_argument("--max-obs", type=int)
+        _resume_options(p)
         a = p.parse_args(rest)
         if a.classifier in ("lstm_att", "mlp_att") and not (a.encoder and a.encoder_mode):
             raise SystemExit("contract stand-in: an attention classifier needs --encoder and --encoder-mode")
@@ -171,6 +178,7 @@ def main(argv: list[str]) -> int:
         p.add_argument("--seed", type=int); p.add_argument("--units", type=int); p.add_argument("--max-obs", type=int)
         p.add_argument("--survey", required=True); p.add_argument("--subset", required=True)
         p.add_argument("--fold", type=int, required=True)
+        _resume_options(p)
         a = p.parse_args(rest)
         for lr in a.lrs.split(","):
             _write(Path(a.out) / f"lr_{float(lr):g}" / "history.csv", "epoch,loss,val_loss\n")

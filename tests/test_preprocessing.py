@@ -74,3 +74,14 @@ def test_load_numpy_gives_batches(rng):
     assert batch["input"].shape == (4, 200, 1) and batch["mask_out"].numpy().sum() > 0
     with pytest.raises(LightCurveError, match="#1"):
         load_numpy([synthetic_curves(1, rng)[0], np.zeros((3, 2))], batch_size=2)
+
+
+def test_all_window_starts_are_every_sequential_window_of_every_curve():
+    from astromer.preprocessing import all_window_starts, sequential_starts
+
+    lengths = np.array([7, 200, 201, 400, 650, 1])
+    index, starts = all_window_starts(lengths, 200)
+    expected = [(i, s) for i, n in enumerate(lengths) for s in sequential_starts(int(n), 200, dedupe=True)]
+    assert list(zip(index.tolist(), starts.tolist())) == expected
+    # 650 observations: [0,200) [200,400) [400,600) and the overlapping last [450,650); 400: no duplicate
+    assert starts[index == 4].tolist() == [0, 200, 400, 450] and starts[index == 3].tolist() == [0, 200]

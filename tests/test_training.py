@@ -77,3 +77,24 @@ def test_killed_run_resumes_and_ends_at_the_same_epoch(tmp_path):
     assert b["best_epoch"] == a["best_epoch"]
     np.testing.assert_allclose([e["val_loss"] for e in b["epochs"]], [e["val_loss"] for e in a["epochs"]],
                                rtol=1e-5)
+
+
+def test_an_epoch_of_all_windows_trains_on_every_window_once(rng):
+    """windows_per_epoch='all' (the paper): the epoch's batches hold each sequential window exactly once."""
+    from astromer.preprocessing import Flat, all_window_starts
+    from astromer.training import _window_batches
+
+    curves = synthetic_curves(20, rng, min_len=150, max_len=700)
+    flat = Flat.from_arrays(curves)
+    mask_args = {"msk_frac": 0.5, "rnd_frac": 0.2, "same_frac": 0.2}
+    seen = []
+    for batch in _window_batches(flat, 16, np.random.default_rng(0), mask_args, "paper", 200, "all"):
+        assert batch["input"].shape[1:] == (200, 1)
+        seen.append(len(batch["input"]))
+    index, _ = all_window_starts(flat.lengths, 200)
+    assert sum(seen) == index.size > len(curves)
+    one = sum(len(b["input"]) for b in _window_batches(flat, 16, np.random.default_rng(0), mask_args, "paper", 200))
+    assert one == len(curves)
+    encoder = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=16, seed=0)
+    history = encoder.fit(curves[:15], curves[15:], epochs=1, batch_size=16, windows_per_epoch="all")
+    assert np.isfinite(history.epochs[0]["loss"])

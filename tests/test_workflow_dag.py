@@ -215,3 +215,18 @@ def test_published_encoder_is_downloaded_and_runs_in_legacy_mode(tmp_path):
     assert any("/legacy/" in p for p in paths)
     figures = [j for j in jobs if j["rule"] in ("fig2", "figA1")]
     assert len(figures) == 2 and all("resources/weights/macho_a0" in j["input"] for j in figures)
+
+
+def test_paper_training_schedule_reaches_pretraining_and_fine_tuning():
+    """Sect. 6.1-6.2: every window once per epoch, batches of 5,000, Adam 1e-3, patience 40, masking 50/20/20,
+    for pretraining and (same hyper-parameters) fine-tuning, all passed from the config."""
+    result, _ = dry_run("--profile", "profiles/slurm", "--printshellcmds")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    commands = [line.removeprefix("Shell command: ") for line in output.splitlines()
+                if line.startswith("Shell command: astromer pretrain ") or line.startswith("Shell command: astromer finetune ")]
+    assert len(commands) == 1 + CELLS
+    schedule = ("--patience 40 ", "--batch-size 5000 ", "--lr 0.001 ", "--windows-per-epoch all ",
+                "--msk-frac 0.5 ", "--rnd-frac 0.2 ", "--same-frac 0.2 ")
+    for command in commands:
+        assert all(part in command for part in schedule), command

@@ -130,8 +130,10 @@ def tiny_config(root: Path, **overrides) -> Path:
         },
         "splits": {"folds": 1, "test_per_class": 10, "subsets": [20, "all"], "val_fraction": 0.2},
         "model": {"max_obs": 50, "num_layers": 1, "num_heads": 2, "d_model": 16, "dff": 16, "dropout": 0.1},
-        "pretrain": {"epochs": 2, "patience": 2, "batch_size": 64, "runtime": 10, "mem_mb": 1500, "cpus_per_gpu": 1},
-        "finetune": {"epochs": 2, "patience": 2, "batch_size": 32, "runtime": 10, "mem_mb": 1500, "cpus_per_gpu": 1},
+        "pretrain": {"epochs": 2, "patience": 2, "batch_size": 64, "windows_per_epoch": "one", "runtime": 10,
+                     "mem_mb": 1500, "cpus_per_gpu": 1},
+        "finetune": {"epochs": 2, "patience": 2, "batch_size": 32, "windows_per_epoch": "one", "runtime": 10,
+                     "mem_mb": 1500, "cpus_per_gpu": 1},
         "classify": {
             "classifiers": ["lstm_att", "mlp_att"], "baselines": ["lstm", "rf"], "cases": ["a", "b", "c"],
             "epochs": 2, "patience": 2, "batch_size": 32, "runtime": 10, "mem_mb": 1500, "cpus_per_gpu": 1,

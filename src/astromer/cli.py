@@ -58,6 +58,9 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
     p.add_argument("--msk-frac", type=float, default=0.5)
     p.add_argument("--rnd-frac", type=float, default=0.2)
     p.add_argument("--same-frac", type=float, default=0.2)
+    p.add_argument("--windows-per-epoch", choices=["one", "all"], default="one",
+                   help="one random window per curve per epoch (the authors' package) or every window of every "
+                        "curve once (the paper, Sect. 6.1)")
     p.add_argument("--min-obs", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jit", action="store_true",
@@ -153,7 +156,8 @@ def _train(args, command: str) -> int:
 
     print(f"{command}: {len(parts['train'])} train / {len(parts['val'])} val curves, mode {encoder.config['mode']}, "
           f"config {encoder.config}", file=sys.stderr, flush=True)
-    mask_args = {"msk_frac": args.msk_frac, "rnd_frac": args.rnd_frac, "same_frac": args.same_frac}
+    mask_args = {"msk_frac": args.msk_frac, "rnd_frac": args.rnd_frac, "same_frac": args.same_frac,
+                 "windows_per_epoch": args.windows_per_epoch}
     data = {part: load(part) for part in ("train", "val", "test") if parts.get(part)}
     # beyond the settings, data and starting weights that fit() keys the run on: the ids and the test set
     identity = {"ids": {part: parts[part] for part in data}, "precision": precision,
@@ -161,8 +165,7 @@ def _train(args, command: str) -> int:
     # the starting point's test RMSE, so that "fine-tuning lowers the RMSE" can be checked per run
     test_before = test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None
     history = fit(encoder, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
-                  batch_size=args.batch_size, lr=args.lr, msk_frac=args.msk_frac, rnd_frac=args.rnd_frac,
-                  same_frac=args.same_frac, seed=args.seed, ckpt_dir=args.ckpt_dir,
+                  batch_size=args.batch_size, lr=args.lr, **mask_args, seed=args.seed, ckpt_dir=args.ckpt_dir,
                   tensorboard_dir=out / "tensorboard", jit_compile=args.jit and not args.no_jit,
                   restart=args.restart, identity=identity)
     if precision is not None:  # saved models are float32: encode() and fine-tuning stay exact

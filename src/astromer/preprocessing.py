@@ -90,6 +90,18 @@ def sequential_starts(n_obs: int, max_obs: int = MAX_OBS, dedupe: bool = False) 
     return np.unique(starts) if dedupe else starts
 
 
+def all_window_starts(lengths, max_obs: int = MAX_OBS) -> tuple[np.ndarray, np.ndarray]:
+    """(curve index, start) of every sequential window of every curve (:func:`sequential_starts` with
+    ``dedupe``), vectorised: the paper's pretraining epoch ("every window of every training curve")."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    exact = (lengths >= max_obs) & (lengths % max_obs == 0)  # the overlapping last window would repeat one
+    counts = lengths // max_obs + 1 - exact
+    index = np.repeat(np.arange(lengths.size), counts)
+    k = np.arange(index.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    starts = np.maximum(0, np.minimum(lengths[index] - max_obs, k * max_obs))
+    return index, starts.astype(np.int64)
+
+
 def random_starts(lengths: np.ndarray, max_obs: int, rng: np.random.Generator) -> np.ndarray:
     """One random contiguous window per curve: start uniform on {0..N-max_obs}, or 0 for short curves."""
     lengths = np.asarray(lengths)

@@ -76,15 +76,26 @@ class Trainer:
         self.eval_step = tf.function(eval_step, jit_compile=jit_compile)
 
 
+WINDOWS_PER_EPOCH = ("one", "all")
+
+
 def _window_batches(flat: Flat, batch_size: int, rng: np.random.Generator, mask_args: dict, mode, max_obs: int,
-                    shuffle: bool = True):
-    """numpy batches of one random masked window per curve (chunked, vectorised)."""
-    order = rng.permutation(len(flat)) if shuffle else np.arange(len(flat))
+                    windows_per_epoch: str = "one"):
+    """numpy batches of masked windows in a random order (chunked, vectorised): one random window per curve
+    (``one``, the authors' package) or every sequential window of every curve once (``all``, the paper)."""
+    if windows_per_epoch == "all":
+        index, starts = preprocessing.all_window_starts(flat.lengths, max_obs)
+        order = rng.permutation(index.size)
+        index, starts = index[order], starts[order]
+    elif windows_per_epoch == "one":
+        index, starts = rng.permutation(len(flat)), None
+    else:
+        raise ValueError(f"windows_per_epoch must be one of {WINDOWS_PER_EPOCH}, not {windows_per_epoch!r}")
     chunk = max(batch_size, CHUNK_WINDOWS // batch_size * batch_size)
-    for lo in range(0, order.size, chunk):
-        index = order[lo:lo + chunk]
-        starts = preprocessing.random_starts(flat.lengths[index], max_obs, rng)
-        win = preprocessing.mask_windows(flat, index, starts, max_obs=max_obs, mode=mode, rng=rng, **mask_args)
+    for lo in range(0, index.size, chunk):
+        part = index[lo:lo + chunk]
+        begin = starts[lo:lo + chunk] if starts is not None else preprocessing.random_starts(flat.lengths[part], max_obs, rng)
+        win = preprocessing.mask_windows(flat, part, begin, max_obs=max_obs, mode=mode, rng=rng, **mask_args)
         yield from preprocessing.iter_batches(win, batch_size)
 
 
@@ -95,10 +106,16 @@ def _dataset(generator_fn, max_obs: int):
     return tf.data.Dataset.from_generator(generator_fn, output_signature=spec).prefetch(tf.data.AUTOTUNE)
 
 
-def fixed_validation_windows(flat: Flat, seed: int, mask_args: dict, mode, max_obs: int) -> dict:
+def fixed_validation_windows(flat: Flat, seed: int, mask_args: dict, mode, max_obs: int,
+                             windows_per_epoch: str = "one") -> dict:
+    """Validation windows and masks drawn once (so early stopping compares like with like): one random window
+    per curve, or every sequential window with ``all``."""
     rng = np.random.default_rng([seed, 7919])
-    index = np.arange(len(flat))
-    starts = preprocessing.random_starts(flat.lengths, max_obs, rng)
+    if windows_per_epoch == "all":
+        index, starts = preprocessing.all_window_starts(flat.lengths, max_obs)
+    else:
+        index = np.arange(len(flat))
+        starts = preprocessing.random_starts(flat.lengths, max_obs, rng)
     return preprocessing.mask_windows(flat, index, starts, max_obs=max_obs, mode=mode, rng=rng, **mask_args)
 
 
@@ -112,9 +129,12 @@ def evaluate(trainer: Trainer, windows: dict, batch_size: int) -> float:
 def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_size: int = 256,
         lr: float = 1e-3, msk_frac: float = 0.5, rnd_frac: float = 0.2, same_frac: float = 0.2,
         seed: int = 0, ckpt_dir=None, tensorboard_dir=None, jit_compile: bool = False,
-        log=None, max_epochs_this_run: int | None = None, restart: bool = False, identity=None) -> History:
+        log=None, max_epochs_this_run: int | None = None, restart: bool = False, identity=None,
+        windows_per_epoch: str = "one") -> History:
     """Train ``encoder`` (a :class:`SingleBandEncoder`) on masked reconstruction; keeps the best weights.
 
+    An epoch is one random window of every training curve (``windows_per_epoch="one"``, the authors'
+    package) or every window of every training curve once (``"all"``, the paper's Sect. 6.1).
     Stops after ``patience`` epochs without a lower validation masked RMSE, or at ``epochs``. With
     ``ckpt_dir`` an interrupted run resumes from the state of its last completed epoch, provided the state is
     of this run: the same settings, data and starting weights (``identity`` adds what the caller knows
@@ -128,18 +148,22 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
     mask_args = {"msk_frac": msk_frac, "rnd_frac": rnd_frac, "same_frac": same_frac}
     train_flat, valid_flat = _as_flat(train), _as_flat(valid)
     settings = {"config": encoder.config, "epochs": epochs, "patience": patience, "batch_size": batch_size,
-                "lr": lr, "mask": mask_args, "seed": seed}
+                "lr": lr, "mask": mask_args, "seed": seed, "windows_per_epoch": windows_per_epoch}
     data = [[flat.offsets, flat.time, flat.mag] for flat in (train_flat, valid_flat)]
     key = run_key(settings, [data, identity], encoder.model.get_weights())
     trainer = Trainer(encoder, lr=lr, jit_compile=jit_compile)
-    valid_windows = fixed_validation_windows(valid_flat, seed, mask_args, mode, max_obs)
+    valid_windows = fixed_validation_windows(valid_flat, seed, mask_args, mode, max_obs, windows_per_epoch)
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
 
     def train_epoch(epoch):
         rng = np.random.default_rng([seed, epoch])
-        batches = _dataset(lambda: _window_batches(train_flat, batch_size, rng, mask_args, mode, max_obs), max_obs)
-        total = sum(float(trainer.train_step(batch)) for batch in batches)
-        return {"loss": float(np.sqrt(total / max(len(train_flat), 1)))}
+        batches = _dataset(lambda: _window_batches(train_flat, batch_size, rng, mask_args, mode, max_obs,
+                                                   windows_per_epoch), max_obs)
+        total, n = 0.0, 0
+        for batch in batches:
+            total += float(trainer.train_step(batch))
+            n += int(batch["input"].shape[0])
+        return {"loss": float(np.sqrt(total / max(n, 1)))}
 
     def on_epoch(record):
         if writer is not None:
@@ -156,11 +180,12 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
 
 
 def test_rmse(encoder, data, batch_size: int = 256, seed: int = 0, msk_frac=0.5, rnd_frac=0.2,
-              same_frac=0.2) -> float:
-    """Masked RMSE on a held-out set with fixed random windows and masks (one window per curve)."""
+              same_frac=0.2, windows_per_epoch: str = "one") -> float:
+    """Masked RMSE on a held-out set with fixed windows and masks (one random window per curve, or all)."""
     trainer = Trainer(encoder, jit_compile=False)
     mask_args = {"msk_frac": msk_frac, "rnd_frac": rnd_frac, "same_frac": same_frac}
-    windows = fixed_validation_windows(_as_flat(data), seed + 1, mask_args, encoder.mode, encoder.max_obs)
+    windows = fixed_validation_windows(_as_flat(data), seed + 1, mask_args, encoder.mode, encoder.max_obs,
+                                       windows_per_epoch)
     return evaluate(trainer, windows, batch_size)
 
 

@@ -192,10 +192,12 @@ def resume_flags():
 
 
 def training_args(stage):
+    """Arguments of `astromer pretrain|finetune`: every value from the config, none left to CLI defaults."""
     c = config[stage]
     return (
         f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --lr {c['lr']} "
-        f"--seed {config['seed']} {resume_flags()}"
+        f"--windows-per-epoch {c['windows_per_epoch']} --msk-frac {c['msk_frac']} --rnd-frac {c['rnd_frac']} "
+        f"--same-frac {c['same_frac']} --seed {config['seed']} {resume_flags()}"
     ).strip()
 
 

@@ -30,10 +30,6 @@ rule pretrain:
         out_dir=lambda w, output: os.path.dirname(output.model),
         ckpt_dir=ckpt_dir("<resources>/checkpoints/pretrain/{mode}"),
         training=training_args("pretrain"),
-        masking=(
-            f"--msk-frac {config['pretrain']['msk_frac']} --rnd-frac {config['pretrain']['rnd_frac']} "
-            f"--same-frac {config['pretrain']['same_frac']}"
-        ),
     resources:
         **gpu_resources("pretrain"),
     log:
@@ -45,7 +41,7 @@ rule pretrain:
     shell:
         "astromer pretrain --data {input.data} --split {input.split} --out {params.out_dir} "
         "--ckpt-dir {params.ckpt_dir} --mode {wildcards.mode} --model-config {input.model_config} "
-        "{params.training} {params.masking} 2>&1 | tee -a {log}.all > {log}"
+        "{params.training} 2>&1 | tee -a {log}.all > {log}"
 
 
 # encoder_source: published -- the authors' weights instead of our pretraining: downloaded once, each file
