@@ -230,3 +230,33 @@ def test_paper_training_schedule_reaches_pretraining_and_fine_tuning():
                 "--msk-frac 0.5 ", "--rnd-frac 0.2 ", "--same-frac 0.2 ")
     for command in commands:
         assert all(part in command for part in schedule), command
+
+
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/demo.yaml"])
+def test_every_command_of_the_dag_parses_with_the_real_astromer_parser(config):
+    """One job per target (the paper) and batched jobs (the demo): every `astromer ...` a rule runs is a
+    valid command line of the library's own parser (the contract stand-in of the Slurm tests cannot drift)."""
+    import shlex
+
+    from astromer.cli import parse
+
+    result, _ = dry_run("--configfile", config, "--printshellcmds")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    commands = [line.removeprefix("Shell command: ") for line in output.splitlines()
+                if line.startswith("Shell command: ") and "astromer " in line]
+    assert len(commands) > 20
+    parsed = 0
+    for command in commands:
+        # `( astromer ... && astromer ... ) 2>&1 | tee ...`: every astromer invocation, up to its redirection
+        for part in re.split(r"&&|\|\||;|\|", command):
+            words = shlex.split(part.replace("(", " ").replace(")", " "))
+            if "astromer" not in words:
+                continue
+            argv = words[words.index("astromer") + 1:]
+            argv = argv[:next((i for i, w in enumerate(argv) if w.startswith(("2>", ">", "1>"))), len(argv))]
+            try:
+                parsed += len(parse(argv))
+            except SystemExit as exc:
+                pytest.fail(f"astromer's parser refuses a rule's command ({exc}): {part.strip()}")
+    assert parsed >= len(commands)

@@ -252,6 +252,21 @@ def _run_batch(runs: list[list[str]]) -> int:
     return 0
 
 
+def parse(argv: list[str]) -> list[argparse.Namespace]:
+    """Parse a command line as ``astromer`` would, without running it (a batch: each of its commands).
+    The workflow's tests parse every command of the paper DAG with it, so rules and parser cannot drift."""
+    import importlib
+    import shlex
+
+    if argv and argv[0] in DELEGATED:
+        module_name, keep_command = DELEGATED[argv[0]]
+        return [importlib.import_module(module_name).build_parser().parse_args(argv if keep_command else argv[1:])]
+    args = build_parser().parse_args(argv)
+    if args.command == "batch":
+        return [parsed for line in args.commands for parsed in parse(shlex.split(line))]
+    return [args]
+
+
 def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] in DELEGATED:
         import importlib

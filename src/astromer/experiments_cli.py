@@ -400,11 +400,15 @@ def add_subcommands(sub) -> None:
     p.set_defaults(func=figure)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="astromer-experiments", description=__doc__,
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="astromer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except AstromerError as exc:  # names its file already: one line, exit 2 (as `astromer` does)
