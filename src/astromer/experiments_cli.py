@@ -5,8 +5,8 @@
     astromer lr-search --data STORE --split CSV --lrs 1e-2,1e-3,1e-4 --out DIR
     astromer figure fig11 --out fig11.pdf --inputs results/*/metrics.json [--simulated]
 
-``classify`` writes ``DIR/metrics.json`` (macro_f1, accuracy, epochs, best_epoch, wall_seconds, seed, the
-survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``report.csv`` and
+``classify`` writes ``DIR/metrics.json`` (macro_f1, accuracy, epochs, best_epoch, wall_seconds, seed, device,
+precision, the survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``report.csv`` and
 ``confusion.csv``.
 """
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .devices import DEVICE_CHOICES, DEVICE_HELP, PRECISIONS, DeviceError
 
 FIGURES = ("fig2", "fig8", "fig9", "fig11", "fig12", "figA1", "figC1", "figD1", "table5", "accuracy_table",
            "claims_table")
@@ -103,6 +105,7 @@ def _classify_rf(args, parts, store):
 def _classify_deep(args, parts, store, classes):
     import keras
 
+    from .devices import precision_policy
     from .classifier_training import fit_classifier, frozen_cache_fits, frozen_datasets, make_dataset, predict_labels
     from .classifiers import build_classifier, embedding_size
 
@@ -116,7 +119,7 @@ def _classify_deep(args, parts, store, classes):
             raise SystemExit(f"error: --classifier {args.classifier} needs --encoder")
         from .model import SingleBandEncoder
 
-        encoder = SingleBandEncoder.from_pretraining(args.encoder)
+        encoder = SingleBandEncoder.from_pretraining(args.encoder, dtype=_precision(args))
         mode = encoder.config["mode"]
         if encoder.max_obs != args.max_obs:
             raise SystemExit(f"error: {args.encoder}: encoder windows are {encoder.max_obs} long, not --max-obs {args.max_obs}")
@@ -129,8 +132,9 @@ def _classify_deep(args, parts, store, classes):
             raise SystemExit(f"error: {args.split}: {name} labels {unknown} never occur in train")
         _, windows[name] = _windows(store, ids, args.max_obs, mode)
         labels[name] = np.array([index[label] for label in names], np.int32)[windows[name]["index"]]
-    model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
-                             train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
+    with precision_policy(_precision(args)):  # the head's layers compute in the run's precision
+        model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
+                                 train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
     # a frozen encoder's embeddings are computed once and only the head trains on them (same result)
     cached = encoder is not None and args.encoder_mode == "frozen" and frozen_cache_fits(
         max(len(y) for y in labels.values()), args.max_obs, embedding_size(encoder.encoder, args.max_obs))
@@ -140,7 +144,7 @@ def _classify_deep(args, parts, store, classes):
     else:
         data = {name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"),
                                    seed=args.seed) for name in windows}
-    settings = {k: v for k, v in vars(args).items() if k not in ("out", "ckpt_dir", "func", "command")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "ckpt_dir", "func", "command", "device")}
     history = fit_classifier(model, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
                              lr=args.lr, ckpt_dir=args.ckpt_dir, fingerprint=_fingerprint(settings), log=_log)
     pred = predict_labels(model, data["test"])
@@ -155,7 +159,7 @@ def _classify_deep(args, parts, store, classes):
 # repeats one of them with other labels (case c at subset "all" is case b: the same encoder, split and
 # classifier) reuses its predictions instead of training the same model again. None outside a batch.
 _FINISHED_RUNS: dict | None = None
-_LABEL_ARGS = ("out", "ckpt_dir", "func", "command", "survey", "case", "subset", "fold")
+_LABEL_ARGS = ("out", "ckpt_dir", "func", "command", "survey", "case", "subset", "fold", "device")
 
 
 @contextlib.contextmanager
@@ -169,11 +173,21 @@ def sharing_identical_runs():
         _FINISHED_RUNS = None
 
 
+def _precision(args):
+    """None (float32) or "mixed_bfloat16"; the random forest has no precision flag and runs in float32."""
+    if args.classifier == "rf" or getattr(args, "precision", "float32") == "float32":
+        return None
+    return args.precision
+
+
 def classify(args) -> int:
     from . import metrics as M
     from .data.store import LightCurveStore
+    from .devices import select_device
 
     began = time.perf_counter()
+    # before any data is read: no silent CPU fallback (the random forest runs on the CPU whatever it is given)
+    device = "cpu" if args.classifier == "rf" else select_device(args.device)
     store = LightCurveStore.open(args.data)
     parts = read_split(args.split, store)
     classes = sorted(set(parts["train"][1]))
@@ -204,7 +218,8 @@ def classify(args) -> int:
         "survey": args.survey, "case": args.case, "subset": args.subset, "fold": args.fold,
         "mode": fit_info.pop("mode", None),  # the encoder's (pretraining) mode; None without an encoder
         "classes": classes, "n_train": len(parts["train"][0]), "n_val": len(parts["val"][0]),
-        "seed": args.seed, "lr": args.lr, "wall_seconds": round(time.perf_counter() - began, 2),
+        "seed": args.seed, "lr": args.lr, "device": device, "precision": _precision(args) or "float32",
+        "wall_seconds": round(time.perf_counter() - began, 2),
         "args": {k: v for k, v in vars(args).items() if k != "func"},
     }
     _write_outputs(Path(args.out), metrics, history, y_true, y_pred, classes)
@@ -310,6 +325,10 @@ def add_subcommands(sub) -> None:
         for key in ("survey", "case", "subset"):
             p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
         p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
+        p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
+        p.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="mixed_bfloat16: the encoder and the head compute in bf16, weights and softmax in "
+                            "float32 (the random forest ignores it); recorded in metrics.json")
 
     p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
     common_training(p)
@@ -340,7 +359,11 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except DeviceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
