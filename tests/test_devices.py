@@ -163,3 +163,51 @@ def test_precision_policy_sets_the_layers_compute_dtype_and_restores_it():
     outside = keras.layers.Dense(2)
     assert (inside.compute_dtype, inside.variable_dtype) == ("bfloat16", "float32")
     assert outside.compute_dtype == "float32" and keras.config.dtype_policy().name == "float32"
+
+
+# ---------------------------------------------------------------- the workflow passes the config's choice
+def _training_commands(*snakemake_args) -> list[list[str]]:
+    """Every astromer training command of a dry run (the commands inside `astromer batch` included)."""
+    import shlex
+
+    from workflow_support import dry_run
+
+    result, _ = dry_run("-p", *snakemake_args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    commands = []
+    for line in (result.stdout + result.stderr).splitlines():
+        line = line.removeprefix("Shell command: ").strip()
+        if not line.startswith("astromer "):
+            continue
+        words = shlex.split(line.split(" > ")[0])[1:]
+        for argv in ([shlex.split(c) for c in words[1:]] if words[0] == "batch" else [words]):
+            if argv[0] in ("pretrain", "finetune", "classify", "lr-search"):
+                commands.append(argv)
+    return commands
+
+
+def _flag(argv, name):
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
+@pytest.mark.parametrize("config_args, device, precision", [
+    # the paper on A100s: a GPU is required; bf16 for the encoder's training, float32 for the classifiers
+    (("--profile", "profiles/slurm", "--config", "surveys=[ogle]"), "gpu",
+     {"pretrain": "mixed_bfloat16", "finetune": "mixed_bfloat16", "classify": "float32", "lr-search": "float32"}),
+    # the demo on a laptop: the CPU on purpose, float32 everywhere
+    (("--profile", "profiles/local", "--configfile", "config/demo.yaml"), "any",
+     {"pretrain": "float32", "finetune": "float32", "classify": "float32", "lr-search": "float32"}),
+])
+def test_gpu_rules_pass_the_configs_device_and_precision(config_args, device, precision):
+    commands = _training_commands(*config_args)
+    assert {argv[0] for argv in commands} == set(precision), commands[:3]
+    for argv in commands:
+        if argv[0] == "classify" and _flag(argv, "--classifier") == "rf":  # a CPU rule: no device to ask for
+            assert "--device" not in argv and "--precision" not in argv, argv
+            continue
+        assert (_flag(argv, "--device"), _flag(argv, "--precision")) == (device, precision[argv[0]]), argv
+
+
+def test_allow_cpu_switch_turns_the_gpu_requirement_off():
+    commands = _training_commands("--profile", "profiles/slurm", "--config", "surveys=[ogle]", "allow_cpu=True")
+    assert commands and {_flag(argv, "--device") for argv in commands} == {"any"}

@@ -123,6 +123,7 @@ def tiny_config(root: Path, **overrides) -> Path:
         "pathvars": {name: str(root / name) for name in ("results", "resources", "logs", "benchmarks")},
         "simulated": True,
         "seed": 0,
+        "allow_cpu": True,  # no GPU here (the local Slurm's GPUs are fake): train on the CPU on purpose
         "surveys": ["ogle"],
         "datasets": {
             "macho": {"source": "simulate", "profile": "macho", "pool": "unlabeled", "n_objects": 300},

@@ -119,16 +119,25 @@ def split_csv(wildcards, input):
     return f"{input.splits}/fold{wildcards.fold}/{wildcards.subset}.csv"
 
 
+def device_args(stage):
+    """--device and --precision of a GPU job. A GPU is required unless the config allows the CPU
+    (`allow_cpu`), so that a job never falls back to the CPU silently."""
+    return f"--device {'any' if config['allow_cpu'] else 'gpu'} --precision {config[stage]['precision']}"
+
+
 def training_args(stage):
     c = config[stage]
-    return f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --lr {c['lr']} --seed {config['seed']}"
+    return (
+        f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --lr {c['lr']} "
+        f"--seed {config['seed']} {device_args(stage)}"
+    )
 
 
 def classifier_args(with_lr=True):
     """Training arguments of the classifiers (classify, baselines, lr-search)."""
     c = config["classify"]
     args = f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --seed {config['seed']} "
-    args += f"--units {c['units']} --max-obs {config['model']['max_obs']}"
+    args += f"--units {c['units']} --max-obs {config['model']['max_obs']} {device_args('classify')}"
     return args + (f" --lr {c['lr']}" if with_lr else "")
 
 
