@@ -120,6 +120,10 @@ def data(argv: list[str]) -> None:
                 _write(Path(a.out_dir) / f"table{n}.{ext}")
 
 
+def _device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=["auto", "gpu", "any"]); p.add_argument("--precision", choices=["float32", "mixed_bfloat16"])
+
+
 def _training_parser(name: str, init_required: bool) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"astromer {name}")
     p.add_argument("--data", required=True, type=_exists); p.add_argument("--split", required=True, type=_exists)
@@ -131,6 +135,7 @@ def _training_parser(name: str, init_required: bool) -> argparse.ArgumentParser:
     p.add_argument("--msk-frac", type=float); p.add_argument("--rnd-frac", type=float); p.add_argument("--same-frac", type=float)
     p.add_argument("--windows-per-epoch", choices=["one", "all"])
     _resume_options(p)
+    _device_args(p)
     return p
 
 
@@ -164,6 +169,7 @@ def main(argv: list[str]) -> int:
         p.add_argument("--lr", type=float); p.add_argument("--seed", type=int, default=0)
         p.add_argument("--units", type=int); p.add_argument("--max-obs", type=int)
         _resume_options(p)
+        _device_args(p)
         a = p.parse_args(rest)
         if a.classifier in ("lstm_att", "mlp_att") and not (a.encoder and a.encoder_mode):
             raise SystemExit("contract stand-in: an attention classifier needs --encoder and --encoder-mode")
@@ -179,6 +185,7 @@ def main(argv: list[str]) -> int:
         p.add_argument("--survey", required=True); p.add_argument("--subset", required=True)
         p.add_argument("--fold", type=int, required=True)
         _resume_options(p)
+        _device_args(p)
         a = p.parse_args(rest)
         for lr in a.lrs.split(","):
             _write(Path(a.out) / f"lr_{float(lr):g}" / "history.csv", "epoch,loss,val_loss\n")

@@ -1,4 +1,5 @@
-"""envs/*.yaml pin exactly the versions pyproject.toml pins (the conda envs of the rules)."""
+"""envs/*.yaml pin exactly the versions pyproject.toml pins (the conda envs of the rules), and no install
+(pyproject with any extras, or an env file) can put two TensorFlow distributions side by side."""
 import re
 import tomllib
 from pathlib import Path
@@ -9,6 +10,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 # run by Snakemake itself (outside the jobs' envs) or only for tests: not needed inside a rule's env
 NOT_IN_RULE_ENVS = {"snakemake", "snakemake-executor-plugin-slurm", "pytest"}
+# PyPI distributions that each install the `tensorflow` import package: two of them in one environment
+# overwrite each other's files (e.g. tensorflow-cpu under tensorflow[and-cuda]: a CPU-only build may win)
+TENSORFLOW_DISTRIBUTIONS = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos",
+                            "tensorflow-aarch64", "tensorflow-cpu-aws", "intel-tensorflow", "tf-nightly",
+                            "tf-nightly-cpu", "tf-nightly-gpu"}
 
 
 def _name(requirement: str) -> str:
@@ -34,14 +40,17 @@ def _env_pins(path: Path) -> tuple[dict[str, str], dict]:
     return _pins(r for r in pip if not r.startswith("-e")), env
 
 
-@pytest.mark.parametrize("env_file, tensorflow", [("envs/cpu.yaml", "tensorflow-cpu"), ("envs/cuda.yaml", "tensorflow")])
+@pytest.mark.parametrize("env_file, tensorflow", [("envs/cpu.yaml", "tensorflow"), ("envs/cuda.yaml", "tensorflow")])
 def test_env_pins_equal_pyproject(env_file, tensorflow):
     core, extras = _pyproject()
     pins, env = _env_pins(REPO / env_file)
-    allowed = {**core, **{k: v for extra in extras.values() for k, v in extra.items()}}
+    allowed = {}  # name -> the requirement strings pyproject gives it (tensorflow: base and [and-cuda])
+    for pinned in (core, *extras.values()):
+        for k, v in pinned.items():
+            allowed.setdefault(k, set()).add(v.replace(" ", ""))
     for name, req in pins.items():
         assert name in allowed, f"{env_file}: {req} is not in pyproject.toml"
-        assert req.replace(" ", "") == allowed[name].replace(" ", ""), f"{env_file}: {req} != pyproject's {allowed[name]}"
+        assert req.replace(" ", "") in allowed[name], f"{env_file}: {req} is not pyproject's {sorted(allowed[name])}"
     needed = {n for n in core if n not in NOT_IN_RULE_ENVS and not n.startswith("tensorflow")} | {tensorflow}
     missing = needed - set(pins)
     assert not missing, f"{env_file} lacks {sorted(missing)}"
@@ -54,6 +63,32 @@ def test_cuda_env_uses_the_gpu_extra():
     pins, _ = _env_pins(REPO / "envs/cuda.yaml")
     assert pins["tensorflow"] == extras["gpu"]["tensorflow"]
     assert "tensorflow-cpu" not in pins
+
+
+def _tensorflows(pins: dict[str, str]) -> set[str]:
+    return set(pins) & TENSORFLOW_DISTRIBUTIONS
+
+
+def test_one_tensorflow_distribution_whatever_the_extras():
+    """`pip install -e '.[gpu,download,test]'` (any extras together) resolves to one TensorFlow distribution,
+    the one the base install already has: the gpu extra adds CUDA wheels to it, not a second TensorFlow."""
+    core, extras = _pyproject()
+    base = _tensorflows(core)
+    assert len(base) == 1, f"pyproject.toml dependencies name {sorted(base) or 'no'} TensorFlow distribution(s)"
+    everything = set(base)
+    for name, pins in extras.items():
+        assert _tensorflows(pins) <= base, f"extra [{name}] adds {sorted(_tensorflows(pins) - base)} beside {base}"
+        everything |= _tensorflows(pins)
+    assert everything == base
+    (tf,) = base
+    assert tf == "tensorflow", f"{tf} has no [and-cuda] extra: the base install must run on CPUs and GPUs alike"
+    assert extras["gpu"]["tensorflow"].replace(" ", "") == "tensorflow[and-cuda]" + core["tensorflow"][len("tensorflow"):]
+
+
+@pytest.mark.parametrize("env_file", ["envs/cpu.yaml", "envs/cuda.yaml"])
+def test_env_has_one_tensorflow_distribution(env_file):
+    pins, _ = _env_pins(REPO / env_file)
+    assert len(_tensorflows(pins)) == 1, f"{env_file}: {sorted(_tensorflows(pins))}"
 
 
 def test_every_rule_names_an_existing_env():

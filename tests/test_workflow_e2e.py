@@ -41,6 +41,8 @@ def test_results_record_config_and_seed(tiny_run):
         record = json.loads(path.read_text())
         assert record.get("seed") == 0, path
         assert "config" in record or "args" in record, path
+        # the tiny config allows the CPU (no GPU here) and trains in float32
+        assert (record.get("device"), record.get("precision")) == ("cpu", "float32"), path
 
 
 def test_report_is_built(tiny_run):

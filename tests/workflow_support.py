@@ -116,13 +116,15 @@ def library_missing() -> str | None:
 
 def tiny_config(root: Path, **overrides) -> Path:
     """A config for real end-to-end runs in a few minutes on 2 cores: one simulated survey, one fold,
-    a tiny encoder, two epochs; every output under ROOT (pathvars). Returns the YAML file."""
+    a tiny encoder, two epochs, float32 on the CPU on purpose (allow_cpu); every output under ROOT (pathvars).
+    Returns the YAML file."""
     import yaml
 
     config = {
         "pathvars": {name: str(root / name) for name in ("results", "resources", "logs", "benchmarks")},
         "simulated": True,
         "seed": 0,
+        "allow_cpu": True,  # no GPU here (the local Slurm's GPUs are fake): train on the CPU on purpose
         "surveys": ["ogle"],
         "datasets": {
             "macho": {"source": "simulate", "profile": "macho", "pool": "unlabeled", "n_objects": 300},
@@ -130,13 +132,14 @@ def tiny_config(root: Path, **overrides) -> Path:
         },
         "splits": {"folds": 1, "test_per_class": 10, "subsets": [20, "all"], "val_fraction": 0.2},
         "model": {"max_obs": 50, "num_layers": 1, "num_heads": 2, "d_model": 16, "dff": 16, "dropout": 0.1},
-        "pretrain": {"epochs": 2, "patience": 2, "batch_size": 64, "windows_per_epoch": "one", "runtime": 10,
+        "pretrain": {"precision": "float32", "epochs": 2, "patience": 2, "batch_size": 64, "windows_per_epoch": "one", "runtime": 10,
                      "mem_mb": 1500, "cpus_per_gpu": 1},
-        "finetune": {"epochs": 2, "patience": 2, "batch_size": 32, "windows_per_epoch": "one", "runtime": 10,
+        "finetune": {"precision": "float32", "epochs": 2, "patience": 2, "batch_size": 32, "windows_per_epoch": "one", "runtime": 10,
                      "mem_mb": 1500, "cpus_per_gpu": 1},
         "classify": {
             "classifiers": ["lstm_att", "mlp_att"], "baselines": ["lstm", "rf"], "cases": ["a", "b", "c"],
-            "epochs": 2, "patience": 2, "batch_size": 32, "runtime": 10, "mem_mb": 1500, "cpus_per_gpu": 1,
+            "precision": "float32", "epochs": 2, "patience": 2, "batch_size": 32, "runtime": 10, "mem_mb": 1500,
+            "cpus_per_gpu": 1,
         },
         "lr_search": {"subset": 20, "survey": "ogle", "lrs": [0.001, 0.0001]},
         "figures": {"fig12_subset": 20},

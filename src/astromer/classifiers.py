@@ -85,7 +85,7 @@ def build_lstm_head(n_features: int, n_classes: int, max_obs: int = 200, units: 
     x = layers.LSTM(units, return_sequences=False, name="lstm_1")(x, mask=valid)
     x = layers.LayerNormalization(name="norm_1")(x)
     x = layers.Dropout(dropout, name="dropout_1")(x)
-    out = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    out = layers.Dense(n_classes, activation="softmax", name="probabilities", dtype="float32")(x)  # also under bf16
     return keras.Model([seq, mask_in], out, name=name)
 
 
@@ -97,7 +97,7 @@ def build_mlp_head(n_features: int, n_classes: int, max_obs: int = 200, units=(1
     x = MaskedMean(name="valid_mean")([seq, mask_in])
     for i, n in enumerate(units):
         x = layers.Dense(n, activation="relu", name=f"dense_{i}")(x)
-    out = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    out = layers.Dense(n_classes, activation="softmax", name="probabilities", dtype="float32")(x)  # also under bf16
     return keras.Model([seq, mask_in], out, name=name)
 
 

@@ -15,8 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import AstromerError
 from . import resume
+from .devices import DEVICE_CHOICES, DEVICE_HELP, resolve_precision
+from .errors import AstromerError
 
 DELEGATED = {
     "data": ("astromer.data.cli", False),
@@ -66,9 +67,11 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
     p.add_argument("--jit", action="store_true",
                    help="XLA-compile the train step (measured slower than graph mode on CPU: bench/)")
     p.add_argument("--no-jit", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old scripts
-    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto",
-                   help="mixed_bfloat16: bf16 matmuls, float32 weights; auto picks it where bf16 is fast "
-                        "(a GPU, or a CPU with AVX512-BF16/AMX), else float32. Saved models are float32.")
+    p.add_argument("--precision", choices=["float32", "mixed_bfloat16", "auto"], default="float32",
+                   help="mixed_bfloat16: bf16 matmuls, float32 weights; auto (explicit only: results then depend "
+                        "on the hardware) picks it where bf16 is fast (a GPU, or a CPU with AVX512-BF16/AMX), "
+                        "else float32. Saved models are float32; metrics.json records the precision used.")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--label", default="", help="recorded in metrics.json (e.g. survey/subset/fold)")
     resume.add_options(p)
 
@@ -94,22 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_precision(choice: str):
-    """None (float32) or "mixed_bfloat16". bench/bench_vs_reference.py measured mixed bf16 training 1.4x
-    faster than float32 on a 2-core AVX512-BF16 CPU; without bf16 hardware it is slower."""
-    if choice != "auto":
-        return None if choice == "float32" else choice
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
-        return "mixed_bfloat16"
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    return "mixed_bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else None
-
-
 def _read_split(path, store) -> dict:
     import pandas as pd
 
@@ -128,6 +115,7 @@ def _train(args, command: str) -> int:
     import keras
 
     from .data.store import LightCurveStore
+    from .devices import select_device
     from .model import SingleBandEncoder
     from .preprocessing import Flat
     from .io import atomic_write_json, make_dir
@@ -135,6 +123,7 @@ def _train(args, command: str) -> int:
     from .training import fit, test_rmse
 
     began = time.perf_counter()
+    device = select_device(args.device)  # before any data is read: no silent CPU fallback
     keras.utils.set_random_seed(args.seed)
     store = LightCurveStore.open(args.data)
     parts = _read_split(args.split, store)
@@ -174,7 +163,7 @@ def _train(args, command: str) -> int:
     history.to_csv(out / "history.csv")
     metrics = {
         "command": command, "label": args.label, "mode": encoder.config["mode"], "config": encoder.config,
-        "seed": args.seed, "precision": precision or "float32", "epochs": history.n_epochs, "best_epoch": history.best_epoch,
+        "seed": args.seed, "precision": precision or "float32", "device": device, "epochs": history.n_epochs, "best_epoch": history.best_epoch,
         "best_val_rmse": history.best_val_loss, "initial_val_rmse": history.initial_val_loss,
         "test_rmse_before": test_before, "stopped_early": history.stopped_early,
         "resumed_from": history.resumed_from, "wall_seconds": round(time.perf_counter() - began, 2),

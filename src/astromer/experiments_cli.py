@@ -5,8 +5,8 @@
     astromer lr-search --data STORE --split CSV --lrs 1e-2,1e-3,1e-4 --out DIR
     astromer figure fig11 --out fig11.pdf --inputs results/*/metrics.json [--simulated]
 
-``classify`` writes ``DIR/metrics.json`` (macro_f1, accuracy, epochs, best_epoch, wall_seconds, seed, the
-survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``report.csv`` and
+``classify`` writes ``DIR/metrics.json`` (macro_f1, accuracy, epochs, best_epoch, wall_seconds, seed, device,
+precision, the survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``report.csv`` and
 ``confusion.csv``.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import resume
+from .devices import DEVICE_CHOICES, DEVICE_HELP, PRECISIONS
 from .errors import AstromerError
 
 FIGURES = ("fig2", "fig8", "fig9", "fig11", "fig12", "figA1", "figC1", "figD1", "table5", "accuracy_table",
@@ -105,6 +106,7 @@ def _classify_deep(args, parts, curves, classes, identity):
 
     from .classifier_training import (HISTORY_COLUMNS, fit_classifier, frozen_cache_fits, frozen_datasets,
                                       make_dataset, predict_labels)
+    from .devices import precision_policy
     from .classifiers import build_classifier, embedding_size
     from .preprocessing import prepare_windows
 
@@ -118,7 +120,7 @@ def _classify_deep(args, parts, curves, classes, identity):
             raise SystemExit(f"error: --classifier {args.classifier} needs --encoder")
         from .model import SingleBandEncoder
 
-        encoder = SingleBandEncoder.from_pretraining(args.encoder)
+        encoder = SingleBandEncoder.from_pretraining(args.encoder, dtype=_precision(args))
         mode = encoder.config["mode"]
         if encoder.max_obs != args.max_obs:
             raise SystemExit(f"error: {args.encoder}: encoder windows are {encoder.max_obs} long, not --max-obs {args.max_obs}")
@@ -131,8 +133,9 @@ def _classify_deep(args, parts, curves, classes, identity):
             raise SystemExit(f"error: {args.split}: {name} labels {unknown} never occur in train")
         windows[name] = prepare_windows(curves[name], max_obs=args.max_obs, window="first", mode=mode)
         labels[name] = np.array([index[label] for label in names], np.int32)[windows[name]["index"]]
-    model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
-                             train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
+    with precision_policy(_precision(args)):  # the head's layers compute in the run's precision
+        model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
+                                 train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
     # a frozen encoder's embeddings are computed once and only the head trains on them (same result)
     cached = encoder is not None and args.encoder_mode == "frozen" and frozen_cache_fits(
         max(len(y) for y in labels.values()), args.max_obs, embedding_size(encoder.encoder, args.max_obs))
@@ -159,7 +162,7 @@ def _classify_deep(args, parts, curves, classes, identity):
 # classifier) reuses its predictions instead of training the same model again. None outside a batch.
 _FINISHED_RUNS: dict | None = None
 _LABEL_ARGS = ("out", "ckpt_dir", "func", "command", "survey", "case", "subset", "fold", "restart",
-               "keep_checkpoint")
+               "keep_checkpoint", "device")
 
 
 @contextlib.contextmanager
@@ -173,11 +176,21 @@ def sharing_identical_runs():
         _FINISHED_RUNS = None
 
 
+def _precision(args):
+    """None (float32) or "mixed_bfloat16"; the random forest has no precision flag and runs in float32."""
+    if args.classifier == "rf" or getattr(args, "precision", "float32") == "float32":
+        return None
+    return args.precision
+
+
 def classify(args) -> int:
     from . import metrics as M
     from .data.store import LightCurveStore
+    from .devices import select_device
 
     began = time.perf_counter()
+    # before any data is read: no silent CPU fallback (the random forest runs on the CPU whatever it is given)
+    device = "cpu" if args.classifier == "rf" else select_device(args.device)
     make_dir(args.out)  # an unwritable output fails before any training
     store = LightCurveStore.open(args.data)
     parts = read_split(args.split, store)
@@ -213,8 +226,8 @@ def classify(args) -> int:
         "survey": args.survey, "case": args.case, "subset": args.subset, "fold": args.fold,
         "mode": fit_info.pop("mode", None),  # the encoder's (pretraining) mode; None without an encoder
         "classes": classes, "n_train": len(parts["train"][0]), "n_val": len(parts["val"][0]),
-        "seed": args.seed, "lr": args.lr, "wall_seconds": round(time.perf_counter() - began, 2),
-        "inputs": identity[1],
+        "seed": args.seed, "lr": args.lr, "device": device, "precision": _precision(args) or "float32",
+        "wall_seconds": round(time.perf_counter() - began, 2), "inputs": identity[1],
         "args": {k: v for k, v in vars(args).items() if k != "func"},
     }
     _write_outputs(Path(args.out), metrics, history, y_true, y_pred, classes)
@@ -370,6 +383,10 @@ def add_subcommands(sub) -> None:
             p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
         p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
         resume.add_options(p)
+        p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
+        p.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="mixed_bfloat16: the encoder and the head compute in bf16, weights and softmax in "
+                            "float32 (the random forest ignores it); recorded in metrics.json")
 
     p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
     common_training(p)

@@ -189,6 +189,10 @@ def resume_flags():
 
 # Training rules write `2>&1 | tee -a {log}.all > {log}`: Snakemake deletes a job's log before it runs, so
 # {log} holds the last run and {log}.all every run of the target, appended, never overwritten by a rerun.
+def device_args(stage):
+    """--device and --precision of a GPU job. A GPU is required unless the config allows the CPU
+    (`allow_cpu`), so that a job never falls back to the CPU silently."""
+    return f"--device {'any' if config['allow_cpu'] else 'gpu'} --precision {config[stage]['precision']}"
 
 
 def training_args(stage):
@@ -197,7 +201,7 @@ def training_args(stage):
     return (
         f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --lr {c['lr']} "
         f"--windows-per-epoch {c['windows_per_epoch']} --msk-frac {c['msk_frac']} --rnd-frac {c['rnd_frac']} "
-        f"--same-frac {c['same_frac']} --seed {config['seed']} {resume_flags()}"
+        f"--same-frac {c['same_frac']} --seed {config['seed']} {device_args(stage)} {resume_flags()}"
     ).strip()
 
 
@@ -205,7 +209,7 @@ def classifier_args(with_lr=True):
     """Training arguments of the classifiers (classify, baselines, lr-search)."""
     c = config["classify"]
     args = f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --seed {config['seed']} "
-    args += f"--units {c['units']} --max-obs {config['model']['max_obs']} {resume_flags()}".rstrip()
+    args += f"--units {c['units']} --max-obs {config['model']['max_obs']} {device_args('classify')} {resume_flags()}".rstrip()
     return args + (f" --lr {c['lr']}" if with_lr else "")
 
 

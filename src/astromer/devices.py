@@ -1,0 +1,127 @@
+"""The device and the numeric precision a training run uses: chosen explicitly, checked, recorded.
+
+No silent CPU fallback: a job that asked for a GPU and finds none visible to TensorFlow stops before it
+loads any data, with a message that says how to fix the install. A job asked for a GPU when
+
+- ``--device gpu`` (the workflow's GPU rules pass it unless the config sets ``allow_cpu: true``), or
+- ``--device auto`` (the commands' default) and its environment holds a GPU allocation: Slurm's
+  ``SLURM_GPUS_ON_NODE`` / ``SLURM_JOB_GPUS`` / ``SLURM_STEP_GPUS``, or a ``CUDA_VISIBLE_DEVICES`` that
+  names a device.
+
+``--device any`` runs on what TensorFlow sees (a GPU if there is one, else the CPU): the explicit switch.
+Every ``metrics.json`` records ``device`` ("cpu" or the GPU's name) and ``precision``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from .errors import AstromerError
+
+DEVICE_CHOICES = ("auto", "gpu", "any")
+DEVICE_HELP = ("gpu: stop at once (exit 2) unless TensorFlow sees a GPU; any: run on what TensorFlow sees, "
+               "the CPU included; auto (default): gpu inside a GPU allocation (Slurm GPUs or CUDA_VISIBLE_DEVICES "
+               "set), else any")
+PRECISIONS = ("float32", "mixed_bfloat16")
+# CUDA_VISIBLE_DEVICES values that hide every GPU, and Slurm's placeholder when a job has no GPU device files
+NO_DEVICE = {"", "-1", "none", "nodevfiles", "void"}
+
+
+class DeviceError(AstromerError, RuntimeError):
+    """A job asked for a GPU that TensorFlow cannot see; the message says why and how to fix it."""
+
+
+def allocated_gpus(environ=None) -> str | None:
+    """'NAME=value' of the first environment variable that says this job holds a GPU, else None."""
+    env = os.environ if environ is None else environ
+    for key in ("SLURM_GPUS_ON_NODE", "SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES"):
+        value = env.get(key, "").strip()
+        if value.lower() in NO_DEVICE or (key == "SLURM_GPUS_ON_NODE" and value == "0"):  # a count there
+            continue
+        return f"{key}={value}"
+    return None
+
+
+def _gpu_name(gpu) -> str:
+    import tensorflow as tf
+
+    try:
+        return tf.config.experimental.get_device_details(gpu).get("device_name") or gpu.name
+    except (RuntimeError, ValueError):
+        return gpu.name
+
+
+def _no_gpu_message(why: str) -> str:
+    import tensorflow as tf
+
+    if tf.test.is_built_with_cuda():
+        build = (f"TensorFlow {tf.__version__} is built with CUDA but found no usable GPU: NVIDIA's CUDA "
+                 "wheels (the gpu extra) or the driver are missing on this node")
+    else:
+        build = (f"TensorFlow {tf.__version__} here is a CPU-only build (e.g. tensorflow-cpu, or an environment "
+                 "made before the gpu extra)")
+    return (
+        f"this job asked for a GPU ({why}) but TensorFlow sees none: {build}. It stops rather than train on the "
+        "CPU. Fix the install the job runs in: pip uninstall -y tensorflow-cpu; pip install -e '.[gpu]' "
+        "(tensorflow[and-cuda]), or run Snakemake with --sdm conda (envs/cuda.yaml on the GPU rules); check on a "
+        "GPU node with: python -c \"import tensorflow as tf; print(tf.config.list_physical_devices('GPU'))\". "
+        "To train on the CPU on purpose set allow_cpu: true in the config (astromer: --device any)."
+    )
+
+
+def select_device(choice: str = "auto", environ=None) -> str:
+    """The device this run trains on, as recorded in metrics.json: "cpu" or the first GPU's name (TensorFlow
+    places ops there). Raises DeviceError when a GPU was asked for and none is visible."""
+    if choice not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {DEVICE_CHOICES}, not {choice!r}")
+    allocation = allocated_gpus(environ)
+    why = "--device gpu" if choice == "gpu" else (f"{allocation} with --device auto" if choice == "auto" else None)
+    requested = choice == "gpu" or (choice == "auto" and allocation is not None)
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        name = _gpu_name(gpus[0])
+        print(f"device: {name} (TensorFlow sees {len(gpus)} GPU{'s' if len(gpus) > 1 else ''})", file=sys.stderr,
+              flush=True)
+        return name
+    if requested:
+        raise DeviceError(_no_gpu_message(why))
+    print(f"device: cpu (no GPU visible to TensorFlow; --device {choice})", file=sys.stderr, flush=True)
+    return "cpu"
+
+
+def resolve_precision(choice: str):
+    """None (float32) or "mixed_bfloat16". "auto" (an explicit choice, never a default: it makes results
+    depend on the hardware) picks mixed_bfloat16 on a GPU or a CPU with AVX512-BF16/AMX, else float32.
+    bench/bench_vs_reference.py measured mixed bf16 training 1.4x faster than float32 on a 2-core
+    AVX512-BF16 CPU; without bf16 hardware it is slower."""
+    if choice != "auto":
+        if choice not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS} or auto, not {choice!r}")
+        return None if choice == "float32" else choice
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_bfloat16"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return "mixed_bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else None
+
+
+@contextlib.contextmanager
+def precision_policy(precision):
+    """Keras's global dtype policy set to ``precision`` (None = float32) while the block runs, then restored:
+    the layers built inside compute in that precision (`astromer batch` runs later commands unaffected)."""
+    import keras
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision or "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
