@@ -49,3 +49,22 @@ def test_defaults_fill_an_empty_config(tmp_path):
     empty.write_text("{}\n")
     result = snakemake("-n", "--nolock", "--configfile", str(empty), "--quiet", "rules", timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_local_gpu_jobs_are_limited_to_the_gpus_present(tmp_path):
+    """profiles/local: the `gpu` resource is capped at the GPUs the machine shows (here: CUDA_VISIBLE_DEVICES),
+    so two jobs never share a GPU by accident; --resources overrides; without GPUs nothing is limited."""
+    from workflow_support import snakemake, tiny_config
+
+    config = tiny_config(tmp_path)
+    target = str(tmp_path / "results" / "model_config.json")
+
+    def provided(*extra, env):
+        run = snakemake("--profile", "profiles/local", target, "--forceall", *extra, "--configfile", str(config), env=env)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return [line for line in run.stderr.splitlines() if line.startswith("Provided")]
+
+    assert 'Provided resources: gpu=Resource("gpu", 3)' in provided(env={"CUDA_VISIBLE_DEVICES": "0,1,2"})
+    assert not [line for line in provided(env={"CUDA_VISIBLE_DEVICES": ""}) if "gpu" in line]
+    mine = [line for line in provided("--resources", "gpu=1", env={"CUDA_VISIBLE_DEVICES": "0,1,2"}) if "gpu" in line]
+    assert mine and "3" not in mine[0], mine
