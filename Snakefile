@@ -5,6 +5,10 @@
 #   snakemake --profile profiles/slurm results/fig11_ogle.pdf   # one survey on a Slurm cluster
 import os
 import sys
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
 
 from snakemake.utils import min_version
 
@@ -19,6 +23,14 @@ envvars:
 # not that environment is activated; jobs (local or sbatch'ed) inherit this PATH. Appended, so that an
 # `astromer` already on PATH (an activated or conda environment, a test stand-in) still comes first.
 os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + os.path.dirname(sys.executable)
+
+
+# Snakemake's message for a config file that is not valid YAML does not name the file: name ours first.
+# (A broken file given with --configfile is read by Snakemake before this Snakefile runs.)
+try:
+    yaml.safe_load(Path(workflow.basedir, "config/config.yaml").read_text())
+except yaml.YAMLError as exc:
+    raise WorkflowError(f"config/config.yaml is not valid YAML: {exc}") from None
 
 
 configfile: "config/config.yaml"

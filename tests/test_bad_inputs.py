@@ -113,3 +113,21 @@ def test_a_subset_larger_than_a_simulated_class_fails_at_dag_construction(tmp_pa
     assert result.returncode != 0
     assert ("survey alcock is simulated with 160 objects per class, but subset 500 needs 540 per class"
             in result.stdout + result.stderr), result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_a_broken_yaml_config_names_the_file(tmp_path):
+    """config/config.yaml (read by the Snakefile) names itself and the YAML error's line. Snakemake 9.27 reads a
+    --configfile before the Snakefile runs and says only "Config file is not valid JSON or YAML" (upstream)."""
+    import shutil
+
+    from workflow_support import REPO
+
+    for name in ("Snakefile", "workflow", "config", "profiles"):
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        copy(REPO / name, tmp_path / name)
+    config = tmp_path / "config" / "config.yaml"
+    config.write_text(config.read_text().replace("surveys: [alcock, ogle, atlas]", "surveys: [alcock, ogle"))
+    result = snakemake("-n", cwd=tmp_path)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "config/config.yaml is not valid YAML" in output and "line" in output, output[-2000:]
