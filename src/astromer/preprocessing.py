@@ -64,10 +64,10 @@ def check_light_curve(array, object_id="<unnamed>", source=None, min_obs: int = 
     dt = np.diff(arr[:, 0])
     if (dt < 0).any():
         row = int(np.flatnonzero(dt < 0)[0]) + 1
-        raise LightCurveError(f"{where}: times are not sorted (row {row}: {arr[row, 0]!r} after {arr[row - 1, 0]!r})")
+        raise LightCurveError(f"{where}: times are not sorted (row {row}: {float(arr[row, 0])!r} after {float(arr[row - 1, 0])!r})")
     if (dt == 0).any():
         row = int(np.flatnonzero(dt == 0)[0]) + 1
-        raise LightCurveError(f"{where}: duplicate time {arr[row, 0]!r} at rows {row - 1} and {row}")
+        raise LightCurveError(f"{where}: duplicate time {float(arr[row, 0])!r} at rows {row - 1} and {row}")
     return arr
 
 
