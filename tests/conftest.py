@@ -35,3 +35,17 @@ def published_model():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def unlabeled_pool(tmp_path_factory):
+    """A small simulated unlabeled pool (60 OGLE-like curves) and its pretraining split, made once per session
+    with the real commands: ``pool/store`` and ``pool/split.csv``."""
+    from astromer.cli import main
+
+    root = tmp_path_factory.mktemp("pool")
+    assert main(["data", "simulate", "--profile", "ogle", "--pool", "unlabeled", "--n-objects", "60",
+                 "--seed", "3", "--out", str(root / "store")]) == 0
+    assert main(["data", "split-pretrain", "--store", str(root / "store"), "--seed", "3",
+                 "--out", str(root / "split.csv")]) == 0
+    return root

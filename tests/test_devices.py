@@ -34,14 +34,12 @@ def no_gpu_allocation(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory):
+def stores(tmp_path_factory, unlabeled_pool):
     from astromer.data.simulator import simulate_to_store
 
     root = tmp_path_factory.mktemp("devices")
-    assert main(["data", "simulate", "--profile", "ogle", "--pool", "unlabeled", "--n-objects", "60",
-                 "--seed", "3", "--out", str(root / "pool")]) == 0
-    assert main(["data", "split-pretrain", "--store", str(root / "pool"), "--seed", "3",
-                 "--out", str(root / "pool.csv")]) == 0
+    (root / "pool").symlink_to(unlabeled_pool / "store", target_is_directory=True)
+    (root / "pool.csv").symlink_to(unlabeled_pool / "split.csv")
     labeled = simulate_to_store(root / "labeled", "macho", "labeled", seed=3, per_class=6)
     rows = []
     for label, group in labeled.metadata.groupby("label"):

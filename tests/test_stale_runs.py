@@ -19,14 +19,9 @@ from conftest import synthetic_curves
 TINY = '{"num_layers": 1, "d_model": 16, "num_heads": 2, "dff": 16}'
 
 
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    root = tmp_path_factory.mktemp("stale")
-    assert main(["data", "simulate", "--profile", "ogle", "--pool", "unlabeled", "--n-objects", "60",
-                 "--seed", "4", "--out", str(root / "store")]) == 0
-    assert main(["data", "split-pretrain", "--store", str(root / "store"), "--seed", "4",
-                 "--out", str(root / "split.csv")]) == 0
-    return root
+@pytest.fixture
+def pool(unlabeled_pool):
+    return unlabeled_pool
 
 
 def _train(command, store, split, out, ckpt, *extra):
