@@ -12,14 +12,9 @@ from conftest import WEIGHTS
 TINY = '{"num_layers": 1, "d_model": 32, "num_heads": 2, "dff": 32}'
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    assert main(["data", "simulate", "--profile", "ogle", "--pool", "unlabeled", "--n-objects", "120",
-                 "--seed", "3", "--out", str(root / "store")]) == 0
-    assert main(["data", "split-pretrain", "--store", str(root / "store"), "--seed", "3",
-                 "--out", str(root / "split.csv")]) == 0
-    return root
+@pytest.fixture
+def store(unlabeled_pool):
+    return unlabeled_pool
 
 
 def test_pretrain_finetune_encode(store, tmp_path):
