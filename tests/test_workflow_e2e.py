@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from workflow_support import PAPER_FILES, library_missing, snakemake, tiny_config
+from workflow_support import PAPER_FILES, cannot_run, library_missing, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 def tiny_run(tmp_path_factory):
     reason = library_missing()
     if reason:
-        pytest.skip(f"end-to-end run needs the library: {reason}")
+        cannot_run(f"end-to-end run needs the library: {reason}")
     root = tmp_path_factory.mktemp("tiny")
     # batched as the demo runs (one `astromer batch` per survey/fold); the Slurm test runs one job per target
     config = tiny_config(root, batch_jobs=True)

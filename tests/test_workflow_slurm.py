@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_support import REPO, contract_stand_in, library_missing, tiny_config
+from workflow_support import REPO, cannot_run, contract_stand_in, library_missing, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def _why_no_slurm():
 def slurm():
     reason = _why_no_slurm()
     if reason:
-        pytest.skip(reason)
+        cannot_run(reason)
     up = subprocess.run(["bash", str(REPO / ".ci/slurm-up.sh")], capture_output=True, text=True, timeout=900)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
@@ -159,7 +159,7 @@ def test_workflow_with_stand_in_submits_gpu_rules_with_gpu(now_runs):
 def workflow_slurm_run(slurm, tmp_path_factory):
     reason = library_missing()
     if reason:
-        pytest.skip(f"the real workflow on Slurm needs the library: {reason}")
+        cannot_run(f"the real workflow on Slurm needs the library: {reason}")
     root = tmp_path_factory.mktemp("tiny_slurm")
     config = tiny_config(root)
     run = finished(run_through_profile("--configfile", str(config), seconds=1500))
