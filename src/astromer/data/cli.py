@@ -96,30 +96,16 @@ def cmd_simulate(args):
 
 
 def cmd_filter(args):
-    from .filtering import white_noise_filter
+    from .filtering import filter_store
     from .store import LightCurveStore
-    store = LightCurveStore.open(args.store)
-    ids, offsets, time, mag, err = store.load_flat()
-    kept, report = white_noise_filter(ids, offsets, mag, labels=store.metadata["label"].tolist(),
-                                      kurtosis=args.kurtosis, skewness=args.skewness, std=args.std,
-                                      combine=args.combine, reading=args.reading)
-    keep = set(kept)
-    mask = [i in keep for i in ids]
-    if not any(mask):
-        raise ValueError(f"the filter removed every curve of {args.store}; see the thresholds")
-    metadata = store.metadata[mask].reset_index(drop=True)
-    arrays = store.load(list(metadata["id"]))
-    provenance = {**store.provenance, "filter": report, "filtered_from": str(args.store)}
-    report["input_store"] = str(args.store)
-    report["output_store"] = str(args.out)
+    report = filter_store(args.store, args.out, paper_kept=args.paper_kept, kurtosis=args.kurtosis,
+                          skewness=args.skewness, std=args.std, combine=args.combine, reading=args.reading)
+    atomic_write_json(args.log, report, sort_keys=True)
     paper = ""
     if args.paper_kept is not None:
-        report["paper_n_kept"] = args.paper_kept
-        report["comparable_with_paper"] = not store.simulated
+        simulated = LightCurveStore.open(args.store).simulated
         paper = (f" (the paper kept {args.paper_kept:,}"
-                 f"{'; not comparable: simulated data' if store.simulated else ''})")
-    LightCurveStore.write(args.out, metadata["id"].tolist(), arrays, metadata, provenance)
-    atomic_write_json(args.log, report, sort_keys=True)
+                 f"{'; not comparable: simulated data' if simulated else ''})")
     print(f"filter ({report['reading']}, {report['combine']}): kept {report['n_kept']:,} of {report['n_in']:,} "
           f"curves{paper}, removed {report['n_removed']:,}; log {args.log}")
 
