@@ -125,3 +125,14 @@ def test_writer_refuses_duplicates_across_chunks_and_leaves_nothing(tmp_path):
         with LightCurveStore.writer(tmp_path / "bad") as writer:
             writer.append(["b"], [np.array([[1.0, 1.0, 0.1], [0.5, 1.2, 0.1]])])
     assert not (tmp_path / "bad").exists()
+
+
+def test_simulation_streamed_into_the_store_is_the_whole_store(tmp_path, small_groups, monkeypatch):
+    from astromer.data.simulator import simulate, simulate_to_store
+
+    monkeypatch.setattr(store_mod, "READ_ROWS", 5)
+    ids, arrays, metadata, provenance = simulate("macho", "labeled", 9, per_class=4)
+    LightCurveStore.write(tmp_path / "whole", ids, arrays, metadata, provenance)
+    simulate_to_store(tmp_path / "streamed", "macho", "labeled", 9, per_class=4)
+    assert pq.ParquetFile(tmp_path / "streamed" / "light_curves.parquet").num_row_groups > 2
+    _same_files(tmp_path / "whole", tmp_path / "streamed")
