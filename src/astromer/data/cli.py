@@ -110,6 +110,13 @@ def cmd_filter(args):
           f"curves{paper}, removed {report['n_removed']:,}; log {args.log}")
 
 
+def cmd_columns(args):
+    from .columns import write_columns
+    meta = write_columns(args.store, args.out)
+    print(f"columns: {meta['n_objects']:,} curves, {meta['n_observations']:,} observations of {args.store} "
+          f"in {args.out} (digest {meta['digest']})")
+
+
 def cmd_split_pretrain(args):
     from .splits import write_pretrain_split
     from .store import LightCurveStore
@@ -265,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-kept", type=int, default=None,
                    help="the number of curves the paper kept (Sect. 5.1: 1,529,386 MACHO); logged beside ours")
     p.set_defaults(func=cmd_filter)
+
+    p = sub.add_parser("columns", help="training columns of a store (.npy, read by pretrain/finetune --columns)")
+    p.add_argument("--store", required=True)
+    p.add_argument("--out", required=True, help="folder to write (atomically)")
+    p.set_defaults(func=cmd_columns)
 
     p = sub.add_parser("split-pretrain", help="id,split table (60/20/20 by default)")
     p.add_argument("--store", required=True)
