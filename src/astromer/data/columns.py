@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import mmap
+import os
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +108,8 @@ class MappedColumn:
         header = np.load(self.path, mmap_mode="r")
         self.dtype, self.shape, offset = header.dtype, header.shape, header.offset
         del header
-        with open(self.path, "rb") as handle:
-            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        self._fd = os.open(self.path, os.O_RDONLY)
+        self._map = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
         self._array = np.frombuffer(self._map, dtype=self.dtype, count=self.shape[0], offset=offset)
         self._offset = offset
 
@@ -116,6 +117,8 @@ class MappedColumn:
         return self.shape[0]
 
     def __getitem__(self, index):
+        if isinstance(index, np.ndarray) and index.ndim == 2 and index.size:
+            return self._windows(index)
         out = np.array(self._array[index], copy=True)
         index = np.asarray(index) if not isinstance(index, slice) else None
         if index is not None and index.size and hasattr(mmap, "MADV_DONTNEED"):
@@ -123,6 +126,21 @@ class MappedColumn:
             lo = (self._offset + int(index.min()) * self.dtype.itemsize) // page * page
             hi = self._offset + (int(index.max()) + 1) * self.dtype.itemsize
             self._map.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        return out
+
+
+    def _windows(self, index: np.ndarray) -> np.ndarray:
+        """Rows of windows (each row one window's positions): one pread per window of its span. A page
+        fault on the map would map the pages around it too (fault-around), ~64 kB per window, so that a
+        chunk of scattered windows maps most of a column; reads keep resident memory to the windows."""
+        item = self.dtype.itemsize
+        lo, hi = index.min(axis=1), index.max(axis=1) + 1
+        out = np.empty(index.shape, dtype=self.dtype)
+        fd = self._fd
+        for k in range(len(index)):
+            span = np.frombuffer(os.pread(fd, int(hi[k] - lo[k]) * item, self._offset + int(lo[k]) * item),
+                                 dtype=self.dtype)
+            out[k] = span[index[k] - lo[k]]
         return out
 
 
