@@ -98,7 +98,7 @@ def test_download_fails_offline_naming_the_dataset_and_what_to_place_where(tmp_p
              "--out", tmp_path / "a.zip", "--url", "http://127.0.0.1:9/")
     assert rc == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: astromer data download: dataset 'alcock': could not download it (tried: "
+    assert err.startswith("error: dataset 'alcock': could not download it (tried: "
                           "http://127.0.0.1:9/ ([Errno 111] Connection refused))")
     assert "https://drive.google.com/file/d/1PaZ7hVp_13WyilLZlWlWNOZhCEbsKopA/view" in err
     assert f"save it as {tmp_path / 'a.zip'}" in err and "\n" not in err

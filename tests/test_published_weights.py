@@ -129,7 +129,7 @@ def test_download_weights_command_offline(tmp_path, capsys):
     out = tmp_path / "resources" / "weights" / "macho_a0"
     assert data_main(["download-weights", "--name", "macho_a0", "--out", str(out), "--url", OFFLINE]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: astromer data download-weights: published weights 'macho_a0'")
+    assert err.startswith("error: published weights 'macho_a0'")
     assert "\n" not in err and f"{OFFLINE}macho_a0.zip ([Errno 111]" in err and str(out / "weights.index") in err
     assert not out.exists()
 
@@ -169,6 +169,6 @@ def test_download_weights_rule_fails_clearly_offline(tmp_path):
     assert result.returncode != 0
     assert "download_weights" in result.stdout + result.stderr
     log = (tmp_path / "logs" / "download_weights_macho_a0.log").read_text().strip()
-    assert log.startswith("error: astromer data download-weights: published weights 'macho_a0'"), log
+    assert log.startswith("error: published weights 'macho_a0'"), log
     assert f"{OFFLINE}macho_a0.zip" in log and str(target / "weights.index") in log
     assert not target.exists()

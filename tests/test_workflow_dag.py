@@ -260,3 +260,33 @@ def test_every_command_of_the_dag_parses_with_the_real_astromer_parser(config):
             except SystemExit as exc:
                 pytest.fail(f"astromer's parser refuses a rule's command ({exc}): {part.strip()}")
     assert parsed >= len(commands)
+
+
+DATA_RULE_STAGES = {"download": "download", "ingest_authors": "ingest", "filter": "filter",
+                    "training_columns": "columns", "split_pretrain": "split", "split_labeled": "split",
+                    "check_splits": "split", "data_tables": "tables", "fig6": "figures", "figB1": "figures"}
+
+
+def test_paper_data_rules_carry_the_measured_memory_and_time(paper_jobs):
+    """Issue 17: every data job asks Slurm for the config's data_resources (sized in config/README.md), not the
+    profile's 4 GB default; pretraining reads its windows from the training columns."""
+    import yaml
+
+    from workflow_support import REPO
+
+    sized = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["data_resources"]
+    assert set(sized) >= set(DATA_RULE_STAGES.values())
+    seen = set()
+    for job in paper_jobs:
+        stage = DATA_RULE_STAGES.get(job["rule"])
+        if stage is None:
+            continue
+        seen.add(job["rule"])
+        res = job["resources"]
+        assert f"mem_mb={sized[stage]['mem_mb']}," in res + ",", (job["rule"], res)
+        assert f"runtime={sized[stage]['runtime']}," in res + ",", (job["rule"], res)
+    assert seen == set(DATA_RULE_STAGES)
+    # the bounded stages ask for less than the whole-pool ones
+    assert sized["filter"]["mem_mb"] < sized["ingest"]["mem_mb"]
+    pretrain = [job for job in paper_jobs if job["rule"] == "pretrain"]
+    assert pretrain and all("resources/columns/macho" in job["input"] for job in pretrain)

@@ -47,6 +47,8 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
     p = sub.add_parser(name, help=help_text)
     p.add_argument("--data", required=True, help="light-curve store (directory)")
     p.add_argument("--split", required=True, help="CSV with columns id,split (train/val/test)")
+    p.add_argument("--columns", default=None, help="the store's training columns (astromer data columns): windows "
+                                                   "are read from disk, memory does not grow with the pool")
     p.add_argument("--out", required=True, help="output folder: model.keras, history.csv, metrics.json")
     p.add_argument("--ckpt-dir", required=True, help="resume state (keep it out of the workflow's outputs)")
     p.add_argument("--init", required=init_required, help="starting weights (.keras, folder or zip)")
@@ -111,6 +113,13 @@ def _read_split(path, store) -> dict:
     return {part: list(group["id"]) for part, group in table.groupby("split")}
 
 
+def _data_digest(flat) -> str:
+    """Content digest of a part: precomputed for columns on disk, else hashed."""
+    from .resume import digest
+
+    return getattr(flat, "digest", None) or digest(flat.offsets, flat.time, flat.mag)
+
+
 def _train(args, command: str) -> int:
     import keras
 
@@ -119,7 +128,7 @@ def _train(args, command: str) -> int:
     from .model import SingleBandEncoder
     from .preprocessing import Flat
     from .io import atomic_write_json, make_dir
-    from .resume import digest, discard
+    from .resume import discard
     from .training import fit, test_rmse
 
     began = time.perf_counter()
@@ -139,7 +148,15 @@ def _train(args, command: str) -> int:
         encoder = SingleBandEncoder(**conf, mode=args.mode or "paper", seed=args.seed, dtype=precision)
     out = Path(args.out)
     make_dir(out)
+    columns = None
+    if args.columns:  # windows read from the columns on disk (issue 17), the same windows as in memory
+        from .data.columns import TrainingColumns
+        columns = TrainingColumns(args.columns)
+        columns.check_store(store)
+
     def load(part):  # the store guarantees sorted, finite curves: go straight to flat columns
+        if columns is not None:
+            return columns.select(parts[part])
         _, offsets, times, mags, _ = store.load_flat(parts[part])
         return Flat(offsets, times, mags)
 
@@ -150,7 +167,7 @@ def _train(args, command: str) -> int:
     data = {part: load(part) for part in ("train", "val", "test") if parts.get(part)}
     # beyond the settings, data and starting weights that fit() keys the run on: the ids and the test set
     identity = {"ids": {part: parts[part] for part in data}, "precision": precision,
-                "test": digest(data["test"].offsets, data["test"].time, data["test"].mag) if "test" in data else None}
+                "test": _data_digest(data["test"]) if "test" in data else None}
     # the starting point's test RMSE, so that "fine-tuning lowers the RMSE" can be checked per run
     test_before = test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None
     history = fit(encoder, data["train"], data["val"], epochs=args.epochs, patience=args.patience,

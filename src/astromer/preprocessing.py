@@ -131,6 +131,12 @@ class Flat:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    @property
+    def starts(self) -> np.ndarray:
+        """Row of each curve's first observation (what the window gather needs; a view over training
+        columns on disk, astromer.data.columns, has it but no contiguous offsets)."""
+        return self.offsets[:-1]
+
     def __len__(self) -> int:
         return self.offsets.size - 1
 
@@ -139,10 +145,11 @@ def _gather(flat: Flat, index: np.ndarray, starts: np.ndarray, max_obs: int, flo
     lengths = np.minimum(flat.lengths[index] - starts, max_obs)
     pos = np.arange(max_obs)
     valid = pos[None, :] < lengths[:, None]
-    rows = flat.offsets[index][:, None] + starts[:, None] + np.where(valid, pos[None, :], 0)
+    rows = flat.starts[index][:, None] + starts[:, None] + np.where(valid, pos[None, :], 0)
     dtype = np.float32 if float32_raw else np.float64
-    times = flat.time.astype(dtype, copy=False)[rows]
-    mags = flat.mag.astype(dtype, copy=False)[rows]
+    # gather, then cast: the same values, and never a cast (a copy) of a whole column held on disk
+    times = flat.time[rows].astype(dtype, copy=False)
+    mags = flat.mag[rows].astype(dtype, copy=False)
     return times, mags, valid, lengths
 
 

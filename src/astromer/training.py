@@ -24,7 +24,7 @@ History = fitting.History  # kept importable from here
 
 
 def _as_flat(data) -> Flat:
-    if isinstance(data, Flat):
+    if isinstance(data, Flat) or hasattr(data, "starts"):  # a Flat, or a view over columns on disk
         return data
     return Flat.from_arrays(preprocessing.check_light_curves(list(data)))
 
@@ -149,7 +149,8 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
     train_flat, valid_flat = _as_flat(train), _as_flat(valid)
     settings = {"config": encoder.config, "epochs": epochs, "patience": patience, "batch_size": batch_size,
                 "lr": lr, "mask": mask_args, "seed": seed, "windows_per_epoch": windows_per_epoch}
-    data = [[flat.offsets, flat.time, flat.mag] for flat in (train_flat, valid_flat)]
+    # data on disk (astromer.data.columns) carries its content digest: hashing it here would read it all
+    data = [getattr(flat, "digest", None) or [flat.offsets, flat.time, flat.mag] for flat in (train_flat, valid_flat)]
     key = run_key(settings, [data, identity], encoder.model.get_weights())
     trainer = Trainer(encoder, lr=lr, jit_compile=jit_compile)
     valid_windows = fixed_validation_windows(valid_flat, seed, mask_args, mode, max_obs, windows_per_epoch)

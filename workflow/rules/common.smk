@@ -135,6 +135,12 @@ def store(dataset):
     return f"<resources>/stores/{dataset}" if dataset == UNLABELED else unfiltered_store(dataset)
 
 
+def data_resources(stage):
+    """mem_mb and runtime of a data rule (config data_resources; sized in config/README.md)."""
+    r = config["data_resources"][stage]
+    return dict(mem_mb=r["mem_mb"], runtime=r["runtime"])
+
+
 def option(flag, value):
     """`--flag value`, or nothing when the config leaves the value to the library (null)."""
     return "" if value is None else f"{flag} {value}"

@@ -8,6 +8,8 @@ rule download:
         "<resources>/downloads/{dataset}.zip",
     params:
         file_id=lambda w: config["datasets"][w.dataset]["drive_id"],
+    resources:
+        **data_resources("download"),
     log:
         "<logs>/data/download_{dataset}.log",
     conda:
@@ -24,6 +26,8 @@ rule ingest_authors:
     params:
         min_obs=lambda w: option("--min-obs", config["datasets"][w.dataset]["min_obs"]),
         classes=lambda w: class_options(w.dataset),
+    resources:
+        **data_resources("ingest"),
     log:
         "<logs>/data/ingest_{dataset}.log",
     conda:
@@ -39,6 +43,8 @@ rule simulate:
     params:
         options=simulate_options,
         seed=config["seed"],
+    resources:
+        **data_resources("simulate"),
     log:
         "<logs>/data/simulate_{dataset}.log",
     conda:
@@ -57,13 +63,35 @@ rule filter:
     params:
         options=filter_options(),
         paper=f"--paper-kept {PAPER_FILTER_KEPT}",
+    resources:
+        **data_resources("filter"),
     log:
         f"<logs>/data/filter_{UNLABELED}.log",
+    benchmark:
+        f"<benchmarks>/data/filter_{UNLABELED}.tsv"
     conda:
         "../../envs/cpu.yaml"
     shell:
         "astromer data filter --store {input} --out {output.store} --log {output.log} {params.options} "
         "{params.paper} > {log} 2>&1"
+
+
+rule training_columns:
+    # the pool as flat .npy columns that pretraining reads its windows from (memory maps, bounded memory)
+    input:
+        store(UNLABELED),
+    output:
+        directory(f"<resources>/columns/{UNLABELED}"),
+    resources:
+        **data_resources("columns"),
+    log:
+        f"<logs>/data/columns_{UNLABELED}.log",
+    benchmark:
+        f"<benchmarks>/data/columns_{UNLABELED}.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data columns --store {input} --out {output} > {log} 2>&1"
 
 
 rule split_pretrain:
@@ -74,6 +102,8 @@ rule split_pretrain:
     params:
         fractions=",".join(str(f) for f in config["splits"]["pretrain_fractions"]),
         seed=config["seed"],
+    resources:
+        **data_resources("split"),
     log:
         "<logs>/data/split_pretrain_{dataset}.log",
     conda:
@@ -94,6 +124,8 @@ rule split_labeled:
         test_per_class=config["splits"]["test_per_class"],
         subsets=",".join(SUBSETS),
         val_fraction=config["splits"]["val_fraction"],
+    resources:
+        **data_resources("split"),
     log:
         "<logs>/data/split_labeled_{survey}.log",
     conda:
@@ -110,6 +142,8 @@ rule check_splits:
         splits="<resources>/splits/{survey}",
     output:
         "<results>/data/splits_{survey}.json",
+    resources:
+        **data_resources("split"),
     log:
         "<logs>/data/check_splits_{survey}.log",
     conda:
@@ -132,6 +166,8 @@ rule data_tables:
         pairs=lambda w, input: labeled_pairs(SURVEYS, input.stores),
         splits=lambda w, input: labeled_pairs(SURVEYS, input.splits),
         out_dir=lambda w, output: os.path.dirname(output[0]) or ".",
+    resources:
+        **data_resources("tables"),
     log:
         "<logs>/data/tables.log",
     conda:
@@ -149,6 +185,8 @@ rule fig6:
         report("<results>/fig6.pdf", caption="../report/fig6.rst", category="Data"),
     params:
         pairs=lambda w, input: labeled_pairs(SURVEYS, input.stores),
+    resources:
+        **data_resources("figures"),
     log:
         "<logs>/data/fig6.log",
     conda:
@@ -164,6 +202,8 @@ rule figB1:
         report("<results>/figB1.pdf", caption="../report/figB1.rst", category="Data"),
     params:
         pairs=lambda w, input: labeled_pairs([UNLABELED] + SURVEYS, input.stores),
+    resources:
+        **data_resources("figures"),
     log:
         "<logs>/data/figB1.log",
     conda:

@@ -20,6 +20,7 @@ rule model_config:
 rule pretrain:
     input:
         data=store(UNLABELED),
+        columns=f"<resources>/columns/{UNLABELED}",
         split=f"<resources>/splits/{UNLABELED}_pretrain.csv",
         model_config="<results>/model_config.json",
     output:
@@ -39,7 +40,7 @@ rule pretrain:
     conda:
         "../../envs/cuda.yaml"
     shell:
-        "astromer pretrain --data {input.data} --split {input.split} --out {params.out_dir} "
+        "astromer pretrain --data {input.data} --columns {input.columns} --split {input.split} --out {params.out_dir} "
         "--ckpt-dir {params.ckpt_dir} --mode {wildcards.mode} --model-config {input.model_config} "
         "{params.training} 2>&1 | tee -a {log}.all > {log}"
 

@@ -96,32 +96,25 @@ def cmd_simulate(args):
 
 
 def cmd_filter(args):
-    from .filtering import white_noise_filter
+    from .filtering import filter_store
     from .store import LightCurveStore
-    store = LightCurveStore.open(args.store)
-    ids, offsets, time, mag, err = store.load_flat()
-    kept, report = white_noise_filter(ids, offsets, mag, labels=store.metadata["label"].tolist(),
-                                      kurtosis=args.kurtosis, skewness=args.skewness, std=args.std,
-                                      combine=args.combine, reading=args.reading)
-    keep = set(kept)
-    mask = [i in keep for i in ids]
-    if not any(mask):
-        raise ValueError(f"the filter removed every curve of {args.store}; see the thresholds")
-    metadata = store.metadata[mask].reset_index(drop=True)
-    arrays = store.load(list(metadata["id"]))
-    provenance = {**store.provenance, "filter": report, "filtered_from": str(args.store)}
-    report["input_store"] = str(args.store)
-    report["output_store"] = str(args.out)
+    report = filter_store(args.store, args.out, paper_kept=args.paper_kept, kurtosis=args.kurtosis,
+                          skewness=args.skewness, std=args.std, combine=args.combine, reading=args.reading)
+    atomic_write_json(args.log, report, sort_keys=True)
     paper = ""
     if args.paper_kept is not None:
-        report["paper_n_kept"] = args.paper_kept
-        report["comparable_with_paper"] = not store.simulated
+        simulated = LightCurveStore.open(args.store).simulated
         paper = (f" (the paper kept {args.paper_kept:,}"
-                 f"{'; not comparable: simulated data' if store.simulated else ''})")
-    LightCurveStore.write(args.out, metadata["id"].tolist(), arrays, metadata, provenance)
-    atomic_write_json(args.log, report, sort_keys=True)
+                 f"{'; not comparable: simulated data' if simulated else ''})")
     print(f"filter ({report['reading']}, {report['combine']}): kept {report['n_kept']:,} of {report['n_in']:,} "
           f"curves{paper}, removed {report['n_removed']:,}; log {args.log}")
+
+
+def cmd_columns(args):
+    from .columns import write_columns
+    meta = write_columns(args.store, args.out)
+    print(f"columns: {meta['n_objects']:,} curves, {meta['n_observations']:,} observations of {args.store} "
+          f"in {args.out} (digest {meta['digest']})")
 
 
 def cmd_split_pretrain(args):
@@ -279,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-kept", type=int, default=None,
                    help="the number of curves the paper kept (Sect. 5.1: 1,529,386 MACHO); logged beside ours")
     p.set_defaults(func=cmd_filter)
+
+    p = sub.add_parser("columns", help="training columns of a store (.npy, read by pretrain/finetune --columns)")
+    p.add_argument("--store", required=True)
+    p.add_argument("--out", required=True, help="folder to write (atomically)")
+    p.set_defaults(func=cmd_columns)
 
     p = sub.add_parser("split-pretrain", help="id,split table (60/20/20 by default)")
     p.add_argument("--store", required=True)

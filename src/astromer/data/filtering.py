@@ -9,6 +9,10 @@ applies the text as written (discard when the combined condition holds) for comp
 
 Statistics are on the magnitudes of each curve: population std (ddof=0), Fisher skewness and excess
 kurtosis (scipy.stats defaults, bias=True), computed vectorised over the store's flat arrays.
+
+``filter_store`` applies it to a store in bounded memory: one pass computes the statistics a chunk of curves
+at a time, a second copies the kept curves chunk by chunk into the filtered store (same files as filtering
+the whole store at once: tests/test_data_streaming.py).
 """
 from __future__ import annotations
 
@@ -38,12 +42,19 @@ def curve_moments(offsets: np.ndarray, mag: np.ndarray):
 def white_noise_filter(ids, offsets, mag, labels=None, kurtosis: float = 10.0, skewness: float = 1.0,
                        std: float = 0.1, combine: str = "any", reading: str = "variability"):
     """Return (kept ids, log dict). See the module docstring for the reading."""
+    moments = curve_moments(np.asarray(offsets), np.asarray(mag))
+    keep, report = decide(moments, labels, kurtosis, skewness, std, combine, reading)
+    return np.asarray(ids, dtype=object)[keep], report
+
+
+def decide(moments, labels=None, kurtosis: float = 10.0, skewness: float = 1.0, std: float = 0.1,
+           combine: str = "any", reading: str = "variability"):
+    """(keep mask, log dict) from the per-curve (std, skewness, kurtosis) of :func:`curve_moments`."""
     if combine not in ("any", "all"):
         raise ValueError(f"combine must be 'any' or 'all', not {combine!r}")
     if reading not in ("variability", "literal"):
         raise ValueError(f"reading must be 'variability' or 'literal', not {reading!r}")
-    ids = np.asarray(ids, dtype=object)
-    sigma, skew, kurt = curve_moments(np.asarray(offsets), np.asarray(mag))
+    sigma, skew, kurt = moments
     conditions = {"abs_kurtosis_gt": np.abs(kurt) > kurtosis, "abs_skewness_gt": np.abs(skew) > skewness,
                   "std_gt": sigma > std}
     stacked = np.vstack(list(conditions.values()))
@@ -63,7 +74,7 @@ def white_noise_filter(ids, offsets, mag, labels=None, kurtosis: float = 10.0, s
     report = {
         "reading": reading, "combine": combine,
         "thresholds": {"kurtosis": kurtosis, "skewness": skewness, "std": std},
-        "n_in": int(len(ids)), "n_kept": int(keep.sum()), "n_removed": int((~keep).sum()),
+        "n_in": int(len(sigma)), "n_kept": int(keep.sum()), "n_removed": int((~keep).sum()),
         "conditions": per_condition,
     }
     if labels is not None:
@@ -72,4 +83,40 @@ def white_noise_filter(ids, offsets, mag, labels=None, kurtosis: float = 10.0, s
             str(lab): {"n_in": int((labels == lab).sum()), "n_kept": int((keep & (labels == lab)).sum())}
             for lab in sorted(set(labels))
         }
-    return ids[keep], report
+    return keep, report
+
+
+def filter_store(src, out, chunk_rows: int | None = None, paper_kept: int | None = None, **thresholds) -> dict:
+    """White-noise filter of the store ``src`` into a new store ``out``, a chunk of ``chunk_rows`` curves at a
+    time (default: a row group). Returns the log dict (the provenance of ``out`` holds it too)."""
+    from .store import LightCurveStore
+
+    store = LightCurveStore.open(src)
+    parts = [curve_moments(offsets, mag) for _, offsets, mag in store.iter_flat(chunk_rows, columns=("mag",))]
+    moments = tuple(np.concatenate(m) for m in zip(*parts)) if parts else (np.zeros(0),) * 3
+    if len(moments[0]) != len(store.metadata):
+        raise ValueError(f"{src}: {len(moments[0])} light curves but {len(store.metadata)} metadata rows")
+    keep, report = decide(moments, labels=store.metadata["label"].tolist(), **thresholds)
+    if not keep.any():
+        raise ValueError(f"the filter removed every curve of {src}; see the thresholds")
+    metadata = store.metadata[keep].reset_index(drop=True)
+    provenance = {**store.provenance, "filter": report, "filtered_from": str(src)}
+    report["input_store"] = str(src)
+    report["output_store"] = str(out)
+    if paper_kept is not None:
+        report["paper_n_kept"] = paper_kept
+        report["comparable_with_paper"] = not store.simulated
+    with LightCurveStore.writer(out) as writer:
+        done = 0
+        for ids, offsets, time, mag, err in store.iter_flat(chunk_rows):
+            mask = keep[done:done + len(ids)]
+            done += len(ids)
+            if mask.any():
+                rows = np.flatnonzero(mask)
+                lengths = np.diff(offsets)[rows]
+                new_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+                np.cumsum(lengths, out=new_offsets[1:])
+                gather = np.repeat(offsets[rows] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
+                writer.append_flat(ids[rows], new_offsets, time[gather], mag[gather], err[gather])
+        writer.finish(metadata, provenance)
+    return report

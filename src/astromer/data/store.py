@@ -8,9 +8,14 @@ A directory with
 - ``provenance.json``: what made it (``simulated``, seed, config, sources, skip counts).
 
 Writes are atomic: the whole directory is built beside the target and swapped in with ``os.replace``.
+
+Bounded memory (issue 17): ``iter_flat`` reads the curves a chunk of rows at a time and ``LightCurveStore.writer``
+writes them a chunk at a time, always cutting row groups of ``ROWS_PER_GROUP`` curves; a store written in
+chunks is byte-identical to one written at once. Only per-curve metadata (ids, labels, n_obs) is held whole.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -30,6 +35,8 @@ PROVENANCE = "provenance.json"
 REQUIRED_METADATA = ("id", "survey", "band", "n_obs", "label")
 # Curves per parquet row group: keeps list offsets inside int32 at the paper's 1.5 M curves.
 ROWS_PER_GROUP = 20_000
+# Curves per chunk of the streaming readers (iter_flat): one row group's worth.
+READ_ROWS = ROWS_PER_GROUP
 
 
 class StoreError(AstromerError, ValueError):
@@ -133,6 +140,17 @@ class LightCurveStore:
         gather = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
         return all_ids[rows], new_offsets, time[gather], mag[gather], err[gather]
 
+    def iter_flat(self, chunk_rows: int | None = None, columns=("time", "mag", "err")):
+        """Yield ``(ids, offsets, *columns)`` for consecutive chunks of at most ``chunk_rows`` curves, in
+        store order (offsets local to the chunk): the whole store in bounded memory."""
+        chunk_rows = int(chunk_rows or READ_ROWS)
+        source = pq.ParquetFile(self.path / LIGHT_CURVES)
+        for batch in source.iter_batches(batch_size=chunk_rows, columns=["id", *columns]):
+            table = pa.Table.from_batches([batch])
+            ids = np.asarray(table.column("id").to_pylist(), dtype=object)
+            offsets, values = _flat_columns(table, columns)
+            yield (ids, offsets, *values)
+
     def load(self, ids=None) -> list[np.ndarray]:
         """List of (n, 3) float64 arrays [time, mag, err], in the order of ``ids`` (all when None)."""
         _, offsets, time, mag, err = self.load_flat(ids)
@@ -163,10 +181,76 @@ class LightCurveStore:
         prov["n_objects"] = int(len(ids))
         prov["n_observations"] = int(len(time))
         with atomic_directory(path) as tmp:
-            _write_light_curves(tmp / LIGHT_CURVES, ids, offsets, time, mag, err)
+            with _CurveWriter(tmp / LIGHT_CURVES) as curves:
+                curves.append(ids, offsets, time, mag, err)
             metadata.to_parquet(tmp / METADATA, index=False)
             atomic_write_json(tmp / PROVENANCE, prov, sort_keys=True)
         return LightCurveStore.open(path)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def writer(path):
+        """Write a store chunk by chunk (:class:`StoreWriter`); nothing appears at ``path`` unless the block
+        ends without error after ``finish``::
+
+            with LightCurveStore.writer(out) as w:
+                for ids, offsets, time, mag, err in chunks:
+                    w.append_flat(ids, offsets, time, mag, err)
+                w.finish(metadata, provenance)
+        """
+        path = Path(path)
+        with atomic_directory(path) as tmp:
+            writer = StoreWriter(path, tmp)
+            try:
+                yield writer
+            except BaseException:
+                writer._curves.abort()
+                raise
+            if not writer.finished:
+                writer._curves.abort()
+                raise StoreError(f"{path}: store writer closed without finish()")
+
+
+class StoreWriter:
+    """The chunked writer behind :meth:`LightCurveStore.writer`: each chunk is checked as ``write_flat``
+    checks a whole store; ``finish`` checks the ids against the metadata and writes metadata and provenance."""
+
+    def __init__(self, path: Path, tmp: Path):
+        self.path, self.tmp = path, tmp
+        self._curves = _CurveWriter(tmp / LIGHT_CURVES)
+        self._ids: list[str] = []
+        self._n_obs: list[np.ndarray] = []
+        self.finished = False
+
+    def append_flat(self, ids, offsets, time, mag, err) -> None:
+        ids = np.asarray([str(i) for i in ids], dtype=object)
+        offsets = np.asarray(offsets, dtype=np.int64)
+        time = np.asarray(time, dtype=np.float64)
+        mag = np.asarray(mag, dtype=np.float32)
+        err = np.asarray(err, dtype=np.float32)
+        _validate_flat(ids, offsets, time, mag, err, str(self.path))
+        self._curves.append(ids, offsets, time, mag, err)
+        self._ids.extend(ids)
+        self._n_obs.append(np.diff(offsets))
+
+    def append(self, ids, arrays) -> None:
+        """A chunk as a list of (n, 3) [time, mag, err] arrays."""
+        self.append_flat(ids, *flatten_arrays(arrays))
+
+    def finish(self, metadata: pd.DataFrame, provenance: dict) -> None:
+        ids = np.asarray(self._ids, dtype=object)
+        if len(set(self._ids)) != len(ids):
+            raise StoreError(f"{self.path}: duplicate ids")
+        n_obs = np.concatenate(self._n_obs) if self._n_obs else np.zeros(0, dtype=np.int64)
+        metadata = _normalise_metadata(metadata, ids, n_obs, self.path)
+        self._curves.close()
+        prov = dict(provenance)
+        prov.setdefault("simulated", False)
+        prov["n_objects"] = int(len(ids))
+        prov["n_observations"] = int(n_obs.sum())
+        metadata.to_parquet(self.tmp / METADATA, index=False)
+        atomic_write_json(self.tmp / PROVENANCE, prov, sort_keys=True)
+        self.finished = True
 
 
 def _flat_columns(table: pa.Table, names):
@@ -208,15 +292,61 @@ def _normalise_metadata(metadata: pd.DataFrame, ids, n_obs, path) -> pd.DataFram
     return metadata
 
 
-def _write_light_curves(path: Path, ids, offsets, time, mag, err) -> None:
-    schema = pa.schema([("id", pa.string()), ("time", pa.list_(pa.float64())),
-                        ("mag", pa.list_(pa.float32())), ("err", pa.list_(pa.float32()))])
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        for start in range(0, max(len(ids), 1), ROWS_PER_GROUP):
-            stop = min(start + ROWS_PER_GROUP, len(ids))
-            lo, hi = offsets[start], offsets[stop]
-            local = pa.array((offsets[start:stop + 1] - lo).astype(np.int32))
-            columns = [pa.array(list(ids[start:stop]), type=pa.string())]
-            for values, typ in ((time, pa.float64()), (mag, pa.float32()), (err, pa.float32())):
-                columns.append(pa.ListArray.from_arrays(local, pa.array(values[lo:hi], type=typ)))
-            writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+_SCHEMA = pa.schema([("id", pa.string()), ("time", pa.list_(pa.float64())),
+                     ("mag", pa.list_(pa.float32())), ("err", pa.list_(pa.float32()))])
+
+
+class _CurveWriter:
+    """light_curves.parquet from chunks of any size: buffered, written as row groups of exactly
+    ROWS_PER_GROUP curves (the last one shorter), so the file does not depend on how it was fed."""
+
+    def __init__(self, path: Path):
+        self._writer = pq.ParquetWriter(path, _SCHEMA, compression="zstd")
+        self._pending: list[tuple] = []  # (ids, lengths, time, mag, err) pieces not yet written
+        self._n_pending = 0
+        self._groups = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        self.abort() if exc_type else self.close()
+
+    def append(self, ids, offsets, time, mag, err) -> None:
+        lo, hi = offsets[0], offsets[-1]
+        self._pending.append((np.asarray(ids, dtype=object), np.diff(offsets), time[lo:hi], mag[lo:hi], err[lo:hi]))
+        self._n_pending += len(ids)
+        while self._n_pending >= ROWS_PER_GROUP:
+            self._flush(ROWS_PER_GROUP)
+
+    def _flush(self, n: int) -> None:
+        # one piece (a whole store given at once) is sliced, never copied
+        ids, lengths, time, mag, err = (p[0] if len(p) == 1 else np.concatenate(p) for p in zip(*self._pending))
+        split, obs = n, int(lengths[:n].sum())
+        local = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths[:n], out=local[1:])
+        columns = [pa.array(list(ids[:split]), type=pa.string())]
+        for values, typ in ((time, pa.float64()), (mag, pa.float32()), (err, pa.float32())):
+            columns.append(pa.ListArray.from_arrays(pa.array(local.astype(np.int32)), pa.array(values[:obs], type=typ)))
+        self._writer.write_table(pa.Table.from_arrays(columns, schema=_SCHEMA))
+        self._groups += 1
+        rest = (ids[split:], lengths[split:], time[obs:], mag[obs:], err[obs:])
+        self._pending = [rest] if len(rest[0]) else []
+        self._n_pending = len(rest[0])
+
+    def close(self) -> None:
+        if self._writer is None:
+            return
+        if self._n_pending or not self._groups:  # an empty store still gets one (empty) row group
+            if not self._pending:
+                self._pending = [(np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0),
+                                  np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32))]
+            self._flush(self._n_pending)
+        self._writer.close()
+        self._writer = None
+
+    def abort(self) -> None:
+        """Close without writing what is pending (the folder is being thrown away)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
