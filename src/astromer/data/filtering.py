@@ -118,5 +118,6 @@ def filter_store(src, out, chunk_rows: int | None = None, paper_kept: int | None
                 np.cumsum(lengths, out=new_offsets[1:])
                 gather = np.repeat(offsets[rows] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
                 writer.append_flat(ids[rows], new_offsets, time[gather], mag[gather], err[gather])
+            del ids, offsets, time, mag, err  # before the next row group is read: one chunk in memory, not two
         writer.finish(metadata, provenance)
     return report
