@@ -323,7 +323,8 @@ def figure(args) -> int:
         table = F.claims_table(classify_runs, finetune_runs, subset=args.subset)
         F.save_table(table, out, sim, "The paper's claims on these results")
         for row in table.itertuples(index=False):
-            _log(f"{row.claim} [{row.survey}, {row.case}]: {row.holds} — {row.evidence}")
+            _log(f"{row.claim} [{row.survey}, {row.case}]: {row.holds} — {row.evidence} ({row.stopped_early} of "
+                 f"{row.runs} runs stopped early, {row.at_cap} at the epoch cap)")
     _log(f"figure {name}: wrote {out}")
     return 0
 
