@@ -145,6 +145,12 @@ def _classify_deep(args, parts, curves, classes, identity):
     else:
         data = {name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"),
                                    seed=args.seed) for name in windows}
+    if encoder is not None:  # the MLP head's input standardization, from the training curves' embeddings
+        from .classifiers import adapt_standardization
+
+        win = windows["train"]
+        emb = encoder.encode_windows(win["times"], win["input"], win["mask_in"])
+        adapt_standardization(model if cached else model.head, emb, win["mask_in"])
     settings, inputs = identity
     history = fit_classifier(model, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
                              lr=args.lr, ckpt_dir=args.ckpt_dir, settings=settings, data=inputs,
