@@ -60,6 +60,8 @@ def data(argv: list[str]) -> None:
     s.add_argument("--dataset"); s.add_argument("--sha256"); s.add_argument("--url")
     s = sub.add_parser("download-weights"); s.add_argument("--name", required=True, choices=["macho_a0", "macho"])
     s.add_argument("--out", required=True); s.add_argument("--sha256"); s.add_argument("--url")
+    s = sub.add_parser("ingest-macho-mjd"); s.add_argument("--src", required=True, nargs="+")
+    s.add_argument("--out", required=True); s.add_argument("--band"); s.add_argument("--min-obs", type=int)
     s = sub.add_parser("unpack"); s.add_argument("--src", required=True, type=_exists); s.add_argument("--out", required=True)
     s = sub.add_parser("ingest-authors")
     s.add_argument("--src", required=True, type=_exists); s.add_argument("--survey", required=True)
@@ -103,7 +105,7 @@ def data(argv: list[str]) -> None:
             _write(Path(a.out))
     elif a.cmd == "download-weights":
         _write(Path(a.out) / "weights.index")
-    elif a.cmd in ("ingest-authors", "simulate"):
+    elif a.cmd in ("ingest-authors", "simulate", "ingest-macho-mjd"):
         _store(a.out, a)
     elif a.cmd == "filter":
         _store(a.out, a)
@@ -200,6 +202,19 @@ def main(argv: list[str]) -> int:
         if not a.inputs:
             raise SystemExit(f"contract stand-in: figure {a.name} got no --inputs")
         _write(Path(a.out))
+    elif command == "leak":
+        p = argparse.ArgumentParser(prog="astromer leak")
+        p.add_argument("--curves", nargs="+", required=True); p.add_argument("--published", type=_exists)
+        p.add_argument("--encoder", nargs="*", default=[]); p.add_argument("--f1-runs", nargs="*", default=[], type=_exists)
+        p.add_argument("--max-curves", type=int); p.add_argument("--seed", type=int)
+        for frac in ("--msk-frac", "--rnd-frac", "--same-frac"):
+            p.add_argument(frac, type=float)
+        p.add_argument("--out", required=True); p.add_argument("--figure")
+        a = p.parse_args(rest)
+        _pairs(a.curves); _pairs(a.encoder)
+        _write(Path(a.out)); _write(Path(a.out).with_suffix(".tex"))
+        if a.figure:
+            _write(Path(a.figure))
     else:
         raise SystemExit(f"contract stand-in: unknown command {command!r}")
     return 0

@@ -251,3 +251,38 @@ def test_frozen_head_on_cached_embeddings_equals_training_through_the_frozen_enc
         results.append(([e["loss"] for e in hist.epochs], probs))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4)
     np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-5)
+
+
+def test_lstm_att_standardizes_each_feature_over_the_valid_steps():
+    """Issue 13: embeddings share a large offset; the LSTM+ATT input is standardized per window and feature
+    over its valid steps (the authors' get_lstm_att), padding stays 0 and cannot move the statistics."""
+    from astromer.classifiers import StandardizeOverTime
+
+    rng = np.random.default_rng(0)
+    x = (50.0 + 0.1 * rng.normal(size=(2, 6, 3))).astype(np.float32)
+    mask = np.zeros((2, 6, 1), np.float32)
+    mask[1, 4:] = 1.0
+    x[1, 4:] = 1e6  # padding
+    out = np.asarray(StandardizeOverTime()([x, mask]))
+    np.testing.assert_allclose(out[0].mean(0), 0, atol=1e-3)
+    np.testing.assert_allclose(out[0].std(0), 1, atol=1e-2)
+    np.testing.assert_allclose(out[1, :4].mean(0), 0, atol=1e-3)
+    np.testing.assert_allclose(out[1, :4].std(0), 1, atol=1e-2)
+    assert (out[1, 4:] == 0).all()
+
+
+def test_mlp_head_standardizes_mean_embeddings_with_training_statistics():
+    from astromer.classifiers import adapt_standardization, build_mlp_head, masked_mean
+
+    rng = np.random.default_rng(1)
+    emb = (3.0 + 0.02 * rng.normal(size=(40, 5, 4))).astype(np.float32)
+    mask = np.zeros((40, 5, 1), np.float32)
+    mask[:, 3:] = 1.0
+    emb[:, 3:] = -1e3  # padding must not enter the statistics
+    head = build_mlp_head(4, 3, max_obs=5)
+    assert adapt_standardization(head, emb, mask)
+    means = np.asarray(masked_mean(emb, mask))
+    standardized = np.asarray(head.get_layer("standardize")(means))
+    np.testing.assert_allclose(standardized.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(standardized.std(0), 1, atol=1e-3)
+    assert not adapt_standardization(build_lstm_head(4, 3, max_obs=5), emb, mask)  # nothing to adapt

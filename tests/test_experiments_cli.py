@@ -136,3 +136,24 @@ def test_batch_runs_a_repeated_classify_once_and_labels_both(tiny, tmp_path, cap
     # outside a batch nothing is shared: a lone run trains
     assert astromer(shlex.split(command("c", tmp_path / "lone"))) == 0
     assert "reused" not in capsys.readouterr().err
+
+
+NOT_NUMBERS = {"wall_seconds", "args", "resumed_from"}  # timing and the paths given differ between the two runs
+
+
+def test_same_machine_config_and_seed_give_identical_metrics(tiny):
+    """Issue 13 item 3: a classifier trained twice from scratch (fresh folders, same config and seed) gives
+    the same numbers exactly: metrics, every epoch's losses, the confusion matrix. The trained-encoder
+    case (dropout in the encoder and the head, shuffled batches) is the one most likely to drift."""
+    runs = []
+    for name in ("first", "second"):
+        out = tiny / "rerun" / name
+        metrics = _run(tiny, "lstm_att", out, "--encoder", str(tiny / "enc.keras"), "--case", "b",
+                       "--encoder-mode", "trained", "--units", "8", "--epochs", "3", "--patience", "3", "--seed", "7")
+        runs.append((metrics, pd.read_csv(out / "history.csv").drop(columns="seconds"),
+                     pd.read_csv(out / "confusion.csv", index_col=0)))
+    (m1, h1, c1), (m2, h2, c2) = runs
+    assert len(h1) == 3 and h1["loss"].nunique() == 3  # it trained (three different epochs)
+    assert {k: v for k, v in m1.items() if k not in NOT_NUMBERS} == {k: v for k, v in m2.items() if k not in NOT_NUMBERS}
+    pd.testing.assert_frame_equal(h1, h2, check_exact=True)
+    pd.testing.assert_frame_equal(c1, c2, check_exact=True)

@@ -297,3 +297,48 @@ def test_convergence_claim_not_evaluable_when_attention_runs_hit_the_epoch_cap(t
     rows = table[table["claim"] == F.CONVERGENCE_CLAIM].set_index("case")
     assert pd.isna(rows.loc["a at 20/class", "holds"]) and "epoch cap" in rows.loc["a at 20/class", "evidence"]
     assert rows.loc["b at 20/class", "holds"] == True  # noqa: E712  (5 < 9, nobody capped)
+
+
+def _f1_runs(root, base_f1, astro_f1, stopped=(True, True)):
+    runs = []
+    for fold, (b, a) in enumerate(zip(base_f1, astro_f1)):
+        runs.append(write_run(root / "baseline" / "ogle" / "20" / f"fold{fold}" / "lstm",
+                              {"macro_f1": b, "accuracy": b, "epochs": 9, "best_epoch": 4, "stopped_early": stopped[0]},
+                              n_epochs=9))
+        runs.append(write_run(root / "classify" / "paper" / "ogle" / "20" / f"fold{fold}" / "mlp_att_b",
+                              {"macro_f1": a, "accuracy": a, "encoder_mode": "trained", "epochs": 12, "best_epoch": 2,
+                               "stopped_early": stopped[1]}, n_epochs=12))
+    return runs
+
+
+def test_a_claim_holds_only_beyond_the_spread_over_folds(tmp_path):
+    # means 0.45 vs 0.40 (difference 0.05); spread: std 0.0707 + 0.0 -> within it: does not hold
+    noisy = F.claims_table(_f1_runs(tmp_path / "noisy", [0.40, 0.40], [0.40, 0.50]), subset="20")
+    row = noisy[noisy["claim"].str.startswith("ASTROMER")].set_index("case").loc["b"]
+    assert row["holds"] == False and "0.450 ± 0.071 vs lstm 0.400 ± 0.000" in row["evidence"]  # noqa: E712
+    assert row["rule"] == F.CLAIM_RULE and "std(A) + std(B)" in row["rule"]
+    # the same means with little spread: holds
+    tight = F.claims_table(_f1_runs(tmp_path / "tight", [0.40, 0.40], [0.44, 0.46]), subset="20")
+    assert tight[tight["claim"].str.startswith("ASTROMER")].set_index("case").loc["b", "holds"] == True  # noqa: E712
+
+
+def test_claims_count_runs_stopped_early_and_at_the_cap(tmp_path):
+    table = F.claims_table(_f1_runs(tmp_path, [0.4, 0.4], [0.6, 0.6], stopped=(True, False)), subset="20")
+    row = table[table["claim"].str.startswith("ASTROMER")].set_index("case").loc["b"]
+    assert (row["runs"], row["stopped_early"], row["at_cap"]) == (4, 2, 2)
+    conv = table[table["claim"] == F.CONVERGENCE_CLAIM].set_index("case").loc["b at 20/class"]
+    assert (conv["runs"], conv["stopped_early"], conv["at_cap"]) == (4, 2, 2)
+    assert pd.isna(conv["holds"]) and "epoch cap" in conv["evidence"]
+
+
+def test_finetune_claim_needs_the_gain_to_exceed_its_spread(tmp_path):
+    def runs(name, afters):
+        return [write_run(tmp_path / name / "finetune" / "paper" / "atlas" / "20" / f"fold{k}",
+                          {"command": "finetune", "test_rmse_before": 0.30, "test_rmse": a, "stopped_early": True})
+                for k, a in enumerate(afters)]
+    consistent = F.claims_table([], runs("c", [0.28, 0.27, 0.28])).iloc[0]
+    assert consistent["holds"] == True and consistent["rule"] == F.FINETUNE_RULE  # noqa: E712
+    assert (consistent["runs"], consistent["stopped_early"], consistent["at_cap"]) == (3, 3, 0)
+    # lower in 2 of 3 runs, but one run 0.05 worse: mean gain 0.0 < its spread
+    mixed = F.claims_table([], runs("m", [0.28, 0.27, 0.35])).iloc[0]
+    assert mixed["holds"] == False and "in 2/3 runs" in mixed["evidence"]  # noqa: E712

@@ -153,6 +153,8 @@ def tiny_config(root: Path, **overrides) -> Path:
         },
         "lr_search": {"subset": 20, "survey": "ogle", "lrs": [0.001, 0.0001]},
         "figures": {"fig12_subset": 20},
+        # the published weights from ../shared (never downloaded in tests); absent: "weights not available"
+        "leak": {"f1_subset": 20, "published_weights": str(REPO.parent / "shared" / "data" / "astromer_macho_v0")},
     }
     for key, value in overrides.items():
         config[key] = {**config[key], **value} if isinstance(value, dict) else value
@@ -177,4 +179,4 @@ def contract_stand_in(folder: Path) -> Path:
 # the tiny config's one labeled survey is ogle: Table 2 (its classes), 3 (surveys) and 5; no Tables 1 and 4
 PAPER_FILES = [f"table{n}.{ext}" for n in (2, 3, 5) for ext in ("csv", "tex")] + [
     f"{fig}.pdf" for fig in ("fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1")
-] + ["accuracy_table.csv", "claims_table.csv"] + TINY_TARGETS_PER_SURVEY
+] + ["accuracy_table.csv", "claims_table.csv", "leak_table.csv", "leak_table.tex", "fig_leak.pdf"] + TINY_TARGETS_PER_SURVEY

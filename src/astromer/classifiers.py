@@ -7,8 +7,10 @@ Every model takes the encoder's window dict ``{'input', 'times', 'mask_in'}`` (f
   over the window's valid observations as the authors' baseline does (their ``normalize_batch``; raw
   times span hundreds of days and saturate the LSTM gates: the baseline then stays at chance);
   2 LSTM layers of 256 units, LayerNorm and Dropout 0.3 after each, softmax head.
-- LSTM+ATT: the same LSTM stack on the encoder's (B, L, d) embeddings.
-- MLP+ATT: Dense 1024-512-256 ReLU on the embeddings averaged over valid observations only.
+- LSTM+ATT: the same LSTM stack on the encoder's (B, L, d) embeddings, each feature standardized over the
+  window's valid steps (as the authors' ``get_lstm_att``).
+- MLP+ATT: Dense 1024-512-256 ReLU on the embeddings averaged over valid observations only, each feature
+  standardized with the training curves' statistics (the authors standardize it over each batch).
 
 Padded steps never reach the LSTMs (Keras masking from ``mask_in``) nor the mean. The encoder is
 frozen (``train_encoder=False``: its weights are not trainable and it runs in inference mode) or trained
@@ -66,20 +68,51 @@ class MinMaxLightCurve(layers.Layer):
         return ops.concatenate([scale(times), scale(mags)], axis=-1)
 
 
+@keras.saving.register_keras_serializable(package="astromer")
+class StandardizeOverTime(layers.Layer):
+    """Each feature of a window minus its mean over the valid steps, over its std there; padded steps 0.
+
+    The authors' LSTM+ATT input (their ``get_lstm_att``): an encoder's embeddings share a large component
+    across positions and curves, and what tells curves apart is small beside it; unscaled, a head barely
+    moves in the few gradient steps a small subset gives (issue 13: frozen heads stayed at chance)."""
+
+    def call(self, inputs):
+        values, mask_in = inputs
+        keep = ops.cast(ops.equal(mask_in, 0.0), values.dtype)
+        count = ops.maximum(ops.sum(keep, axis=1, keepdims=True), 1.0)
+        mean = ops.sum(values * keep, axis=1, keepdims=True) / count
+        var = ops.sum(ops.square(values - mean) * keep, axis=1, keepdims=True) / count
+        return (values - mean) * ops.rsqrt(var + 1e-6) * keep
+
+
+def adapt_standardization(head, embeddings, mask_in) -> bool:
+    """Set the MLP head's per-feature standardization (layer ``standardize``) from the training curves'
+    mean embeddings, as the authors standardize them (per feature, over curves). Returns False for a head
+    without one. Called once before training, so the statistics are part of the run's starting weights."""
+    try:
+        norm = head.get_layer("standardize")
+    except ValueError:
+        return False
+    norm.adapt(ops.convert_to_numpy(masked_mean(ops.convert_to_tensor(embeddings), ops.convert_to_tensor(mask_in))))
+    return True
+
+
 def _window_inputs(max_obs: int) -> dict:
     return {k: keras.Input((max_obs, 1), name=k, dtype="float32") for k in WINDOW_INPUTS}
 
 
 def build_lstm_head(n_features: int, n_classes: int, max_obs: int = 200, units: int = 256,
-                    dropout: float = 0.3, name: str = "lstm_head") -> keras.Model:
+                    dropout: float = 0.3, name: str = "lstm_head", standardize: bool = False) -> keras.Model:
     """Two masked LSTM layers (LayerNorm + Dropout after each) and a softmax head.
 
-    Inputs: a (B, L, n_features) sequence and ``mask_in`` (B, L, 1).
+    Inputs: a (B, L, n_features) sequence and ``mask_in`` (B, L, 1); ``standardize``: each feature
+    standardized over the window's valid steps first (:class:`StandardizeOverTime`, for embeddings).
     """
     seq = keras.Input((max_obs, n_features), name="sequence")
     mask_in = keras.Input((max_obs, 1), name="mask_in")
     valid = ValidMask(name="valid_mask")(mask_in)
-    x = layers.LSTM(units, return_sequences=True, name="lstm_0")(seq, mask=valid)
+    x = StandardizeOverTime(name="standardize_over_time")([seq, mask_in]) if standardize else seq
+    x = layers.LSTM(units, return_sequences=True, name="lstm_0")(x, mask=valid)
     x = layers.LayerNormalization(name="norm_0")(x)
     x = layers.Dropout(dropout, name="dropout_0")(x)
     x = layers.LSTM(units, return_sequences=False, name="lstm_1")(x, mask=valid)
@@ -95,6 +128,9 @@ def build_mlp_head(n_features: int, n_classes: int, max_obs: int = 200, units=(1
     seq = keras.Input((max_obs, n_features), name="sequence")
     mask_in = keras.Input((max_obs, 1), name="mask_in")
     x = MaskedMean(name="valid_mean")([seq, mask_in])
+    # per-feature standardization over the training curves (set by adapt_standardization), as the authors'
+    # MLP+ATT does over each batch: the mean embeddings of different curves differ by ~1% of their size
+    x = layers.Normalization(axis=-1, name="standardize")(x)
     for i, n in enumerate(units):
         x = layers.Dense(n, activation="relu", name=f"dense_{i}")(x)
     out = layers.Dense(n_classes, activation="softmax", name="probabilities", dtype="float32")(x)  # also under bf16
@@ -145,7 +181,7 @@ def build_classifier(kind: str, n_classes: int, encoder=None, train_encoder: boo
     if encoder is None:
         raise ValueError(f"classifier {kind!r} needs an encoder")
     d = embedding_size(encoder, max_obs)
-    head = (build_lstm_head(d, n_classes, max_obs, units, dropout) if kind == "lstm_att"
+    head = (build_lstm_head(d, n_classes, max_obs, units, dropout, standardize=True) if kind == "lstm_att"
             else build_mlp_head(d, n_classes, max_obs))
     model = EncoderClassifier(encoder, head, train_encoder, name=kind)
     zeros = {k: keras.ops.zeros((1, max_obs, 1)) for k in WINDOW_INPUTS}

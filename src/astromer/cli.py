@@ -5,6 +5,7 @@
     astromer encode   --weights WEIGHTS --data STORE [--split CSV --part test] --out NPZ
     astromer data ...                      (readers, filter, splits, simulator: astromer.data.cli)
     astromer classify|lr-search|figure ... (experiments: astromer.experiments_cli)
+    astromer leak --curves NAME=STORE ...  (the masking-leak study: astromer.leak_cli)
     astromer batch 'classify ...' 'finetune ...' ...  (several commands in one process: TensorFlow starts once)
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ DELEGATED = {
     "classify": ("astromer.experiments_cli", True),
     "lr-search": ("astromer.experiments_cli", True),
     "figure": ("astromer.experiments_cli", True),
+    "leak": ("astromer.leak_cli", True),
 }
 
 

