@@ -93,6 +93,7 @@ def data(argv: list[str]) -> None:
     s.add_argument("--unlabeled", required=True, type=_exists); s.add_argument("--labeled", nargs="+", required=True)
     s.add_argument("--out", required=True)
     s = sub.add_parser("figB1"); s.add_argument("--stores", nargs="+", required=True); s.add_argument("--out", required=True)
+    s = sub.add_parser("columns"); s.add_argument("--store", required=True, type=_exists); s.add_argument("--out", required=True)
     a = p.parse_args(argv)
     if a.cmd in ("download", "unpack", "check-splits", "split-pretrain", "fig6", "figB1"):
         if a.cmd in ("fig6",):
@@ -103,6 +104,9 @@ def data(argv: list[str]) -> None:
             Path(a.out).mkdir(parents=True, exist_ok=True)
         else:
             _write(Path(a.out))
+    elif a.cmd == "columns":
+        for name in ("offsets.npy", "time.npy", "mag.npy", "ids.txt", "columns.json"):
+            _write(Path(a.out) / name)
     elif a.cmd == "download-weights":
         _write(Path(a.out) / "weights.index")
     elif a.cmd in ("ingest-authors", "simulate", "ingest-macho-mjd"):
@@ -135,7 +139,7 @@ def _training_parser(name: str, init_required: bool) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int); p.add_argument("--patience", type=int); p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float); p.add_argument("--seed", type=int, default=0)
     p.add_argument("--msk-frac", type=float); p.add_argument("--rnd-frac", type=float); p.add_argument("--same-frac", type=float)
-    p.add_argument("--windows-per-epoch", choices=["one", "all"])
+    p.add_argument("--windows-per-epoch", choices=["one", "all"]); p.add_argument("--columns", type=_exists)
     _resume_options(p)
     _device_args(p)
     return p
