@@ -153,6 +153,9 @@ def tiny_config(root: Path, **overrides) -> Path:
         },
         "lr_search": {"subset": 20, "survey": "ogle", "lrs": [0.001, 0.0001]},
         "figures": {"fig12_subset": 20},
+        # small stores: the paper's data_resources (up to 128 GB) would not fit the local Slurm's node
+        "data_resources": {stage: {"mem_mb": 1000, "runtime": 10} for stage in
+                           ("download", "ingest", "simulate", "filter", "columns", "split", "tables", "figures")},
         # the published weights from ../shared (never downloaded in tests); absent: "weights not available"
         "leak": {"f1_subset": 20, "published_weights": str(REPO.parent / "shared" / "data" / "astromer_macho_v0")},
     }
