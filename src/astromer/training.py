@@ -45,10 +45,43 @@ def masked_rmse(y, y_hat, mask):
     return tf.sqrt(tf.reduce_mean(per_window_mse(y, y_hat, mask)))
 
 
-class Trainer:
-    """Compiled train/eval steps of one model and optimizer."""
+def target_positions(mask_out, k=None):
+    """(B, T) int32 positions of each window's targets (``mask_out`` = 1), first T of them in position
+    order; T is the batch's largest target count (or ``k``, a static bound for XLA). A window with fewer
+    targets is filled with non-targets, which the gathered ``mask_out`` leaves out of the loss."""
+    import tensorflow as tf
 
-    def __init__(self, encoder, lr: float = 1e-3, jit_compile: bool = False):
+    flags = tf.cast(tf.squeeze(mask_out, -1) > 0, tf.int32)
+    if k is None:
+        k = tf.reduce_max(tf.reduce_sum(flags, axis=1))
+    # top_k keeps the lower index first among ties: targets in order, then the other positions
+    return tf.math.top_k(flags, k=k, sorted=True).indices
+
+
+def predict_targets(model, batch, training: bool, k=None):
+    """(y, y_hat, mask_out) at the target positions only: the last block's queries, attention output,
+    FFN and the head run there, its keys and values over the whole window. Same loss as the full model."""
+    import tensorflow as tf
+
+    positions = target_positions(batch["mask_out"], k)
+    inputs = {key: batch[key] for key in ("input", "times", "mask_in")}
+    embedding = model.get_layer("encoder")(inputs, training=training, query_positions=positions)
+    pred = model.get_layer("regression")(embedding)
+    gather = lambda t: tf.gather(t, positions, axis=1, batch_dims=1)  # noqa: E731
+    return gather(batch["output"]), pred, gather(batch["mask_out"])
+
+
+class Trainer:
+    """Compiled train/eval steps of one model and optimizer.
+
+    The masked RMSE needs the last block's output at the targets only, so both steps compute it there
+    (:func:`predict_targets`); ``full_last_block=True`` computes every position (tests compare the two).
+    ``max_targets`` is a static bound on the targets per window, needed by XLA (``jit_compile``), where the
+    batch's own count cannot set a shape; without it an XLA step computes every position.
+    """
+
+    def __init__(self, encoder, lr: float = 1e-3, jit_compile: bool = False, max_targets: int | None = None,
+                 full_last_block: bool = False):
         import keras
         import tensorflow as tf
 
@@ -58,20 +91,27 @@ class Trainer:
         self.optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
         self.optimizer.build(self.model.trainable_variables)
         model, optimizer = self.model, self.optimizer
+        full = full_last_block or (jit_compile and max_targets is None)
+        k = None if max_targets is None else min(int(max_targets), encoder.max_obs)
+
+        def forward(batch, training):
+            if full:
+                pred = model({key: batch[key] for key in ("input", "times", "mask_in")}, training=training)
+                return batch["output"], pred, batch["mask_out"]
+            return predict_targets(model, batch, training, k)
 
         def train_step(batch):
             with tf.GradientTape() as tape:
-                pred = model({k: batch[k] for k in ("input", "times", "mask_in")}, training=True)
-                mse = per_window_mse(batch["output"], pred, batch["mask_out"])
+                mse = per_window_mse(*forward(batch, True))
                 loss = tf.sqrt(tf.reduce_mean(mse))
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             return tf.reduce_sum(mse)
 
         def eval_step(batch):
-            pred = model({k: batch[k] for k in ("input", "times", "mask_in")}, training=False)
-            return tf.reduce_sum(per_window_mse(batch["output"], pred, batch["mask_out"]))
+            return tf.reduce_sum(per_window_mse(*forward(batch, False)))
 
+        self.forward = forward
         self.train_step = tf.function(train_step, jit_compile=jit_compile)
         self.eval_step = tf.function(eval_step, jit_compile=jit_compile)
 
