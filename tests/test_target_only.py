@@ -56,3 +56,21 @@ def test_target_positions_lists_each_windows_targets_first_in_order():
     assert positions[0].tolist() == [1, 4, 6]
     assert positions[1, 0] == 0 and 0 not in positions[1, 1:]  # then non-targets
     assert target_positions(tf.constant(mask_out), k=5).numpy().shape == (3, 5)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "paper"])
+def test_micro_batched_gradients_equal_the_whole_batchs(mode, rng):
+    encoder = SingleBandEncoder(num_layers=2, d_model=32, num_heads=4, dff=16, dropout=0.0, max_obs=64,
+                                mode=mode, seed=5)
+    batch = _batch(mode, rng)  # 12 windows: micro-batches of 5, 5 and 2
+    whole_total, whole = Trainer(encoder, micro_batch=None).loss_and_gradients(batch)
+    part_total, part = Trainer(encoder, micro_batch=5).loss_and_gradients(batch)
+    assert float(part_total) == pytest.approx(float(whole_total), rel=1e-5)
+    for var, a, b in zip(encoder.model.trainable_variables, part, whole):
+        assert np.abs(b.numpy()).max() > 0, var.path
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, rtol=1e-4, err_msg=var.path)
+    # and the step the library runs by default (micro-batches on this CPU) trains
+    trainer = Trainer(encoder)
+    before = [v.numpy().copy() for v in encoder.model.trainable_variables]
+    assert float(trainer.train_step(batch)) == pytest.approx(float(whole_total), rel=1e-5)
+    assert any(np.abs(v.numpy() - b).max() > 0 for v, b in zip(encoder.model.trainable_variables, before))
