@@ -40,7 +40,7 @@ def test_target_only_last_block_gives_the_full_models_loss_and_gradients(mode, r
     assert len(part_grads) == len(full_grads) == len(encoder.model.trainable_variables)
     for var, a, b in zip(encoder.model.trainable_variables, part_grads, full_grads):
         assert np.abs(b).max() > 0, var.path  # every weight gets a gradient in both
-        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4, err_msg=var.path)
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0, err_msg=var.path)
     # the eval step too, and a static bound (the XLA path) gives the same
     eval_full = float(Trainer(encoder, full_last_block=True).eval_step(batch))
     assert float(Trainer(encoder).eval_step(batch)) == pytest.approx(eval_full, abs=1e-5)
@@ -68,7 +68,7 @@ def test_micro_batched_gradients_equal_the_whole_batchs(mode, rng):
     assert float(part_total) == pytest.approx(float(whole_total), rel=1e-5)
     for var, a, b in zip(encoder.model.trainable_variables, part, whole):
         assert np.abs(b.numpy()).max() > 0, var.path
-        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, rtol=1e-4, err_msg=var.path)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, rtol=0, err_msg=var.path)
     # and the step the library runs by default (micro-batches on this CPU) trains
     trainer = Trainer(encoder)
     before = [v.numpy().copy() for v in encoder.model.trainable_variables]
