@@ -74,3 +74,10 @@ def test_micro_batched_gradients_equal_the_whole_batchs(mode, rng):
     before = [v.numpy().copy() for v in encoder.model.trainable_variables]
     assert float(trainer.train_step(batch)) == pytest.approx(float(whole_total), rel=1e-5)
     assert any(np.abs(v.numpy() - b).max() > 0 for v, b in zip(encoder.model.trainable_variables, before))
+
+
+def test_micro_batched_eval_step_equals_the_whole_batchs(rng):
+    encoder = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=16, max_obs=64, mode="legacy", seed=2)
+    batch = _batch("legacy", rng)
+    whole = float(Trainer(encoder, micro_batch=None).eval_step(batch))
+    assert float(Trainer(encoder, micro_batch=5).eval_step(batch)) == pytest.approx(whole, rel=1e-6)

@@ -37,6 +37,8 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
     once, rather than in every training step, gives the same head for a fraction of the cost."""
     import tensorflow as tf
 
+    from .model import call_windows
+
     embed, out = None, {}
     for split, win in windows.items():
         features = {k: np.asarray(win[k], np.float32) for k in WINDOW_INPUTS}
@@ -44,8 +46,9 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
             spec = {k: tf.TensorSpec((None,) + v.shape[1:], tf.float32) for k, v in features.items()}
             embed = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
         n = len(features["input"])
-        embeddings = np.concatenate([embed({k: v[i:i + 256] for k, v in features.items()}).numpy()
-                                     for i in range(0, max(n, 1), 256)])
+        step = call_windows(256)  # at most 32 windows per call on a CPU (astromer.model.call_windows)
+        embeddings = np.concatenate([embed({k: v[i:i + step] for k, v in features.items()}).numpy()
+                                     for i in range(0, max(n, 1), step)])
         out[split] = _batched((embeddings, features["mask_in"]), labels[split], batch_size, split in shuffle, seed)
     return out
 

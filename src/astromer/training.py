@@ -141,7 +141,13 @@ class Trainer:
             return total
 
         def eval_step(batch):
-            return tf.reduce_sum(per_window_mse(*forward(batch, False)))
+            if micro_batch is None:
+                return tf.reduce_sum(per_window_mse(*forward(batch, False)))
+            total = tf.constant(0.0)
+            for lo in tf.range(0, tf.shape(batch["input"])[0], micro_batch):
+                part = {key: value[lo:lo + micro_batch] for key, value in batch.items()}
+                total += tf.reduce_sum(per_window_mse(*forward(part, False)))
+            return total
 
         self.forward = forward
         self.loss_and_gradients = tf.function(loss_and_gradients)
