@@ -14,6 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_data import n_encode_windows  # noqa: E402
+from limits import cpu_flags as _cpu_flags  # noqa: E402
 
 
 DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data",
@@ -22,7 +23,8 @@ DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_
 
 # Training variants tried; the fastest is reported as our number, all are printed in "variants".
 # float32 with XLA, float32 graph mode, and mixed bfloat16 (bf16 matmuls, float32 weights; graph mode
-# because XLA's CPU backend has no fast bf16 dots). encode() stays float32 (bf16 moves the published
+# because XLA's CPU backend has no fast bf16 dots). Every variant runs the library's train step: the last
+# block at the target positions only (training.Trainer). encode() stays float32 (bf16 moves the published
 # weights' reconstructions by up to 0.1 mag).
 TRAIN_VARIANTS = (("float32+xla", None, True), ("float32", None, False), ("mixed_bfloat16", "mixed_bfloat16", False))
 
@@ -34,7 +36,7 @@ def measure_ours(curves, batch_sizes, weights_dir=DEFAULT_WEIGHTS, train_windows
     from astromer import SingleBandEncoder
     from astromer import training
 
-    result = {"side": "ours", "train": {}, "encode": {}}
+    result = {"side": "ours", "train": {}, "encode": {}, "cpu": _cpu_flags()}
     for batch_size in batch_sizes:
         steps = max(1, train_windows // batch_size)
         variants = {}
@@ -47,6 +49,7 @@ def measure_ours(curves, batch_sizes, weights_dir=DEFAULT_WEIGHTS, train_windows
                                             "steps": steps, "warmup_steps": warmup_steps}
 
     model = SingleBandEncoder.from_pretraining(weights_dir)  # legacy mode, float32
+    result["config"] = dict(model.config)
     timed = curves[:encode_curves]
     model.encode(timed[:20], batch_size=encode_batch_size)  # warm-up (tracing)
     start = time.perf_counter()

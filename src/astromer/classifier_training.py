@@ -37,6 +37,8 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
     once, rather than in every training step, gives the same head for a fraction of the cost."""
     import tensorflow as tf
 
+    from .model import call_windows
+
     embed, out = None, {}
     for split, win in windows.items():
         features = {k: np.asarray(win[k], np.float32) for k in WINDOW_INPUTS}
@@ -44,8 +46,9 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
             spec = {k: tf.TensorSpec((None,) + v.shape[1:], tf.float32) for k, v in features.items()}
             embed = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
         n = len(features["input"])
-        embeddings = np.concatenate([embed({k: v[i:i + 256] for k, v in features.items()}).numpy()
-                                     for i in range(0, max(n, 1), 256)])
+        step = call_windows(256)  # at most 32 windows per call on a CPU (astromer.model.call_windows)
+        embeddings = np.concatenate([embed({k: v[i:i + step] for k, v in features.items()}).numpy()
+                                     for i in range(0, max(n, 1), step)])
         out[split] = _batched((embeddings, features["mask_in"]), labels[split], batch_size, split in shuffle, seed)
     return out
 
@@ -70,9 +73,14 @@ def _batched(features, labels, batch_size: int, shuffle: bool, seed: int):
 
 def _compiled_steps(model, element_spec):
     """Train and test steps traced once for any batch size (Keras's train_on_batch traces again for the
-    last, smaller batch: two traces of the encoder's graph per run, seconds each on a CPU)."""
+    last, smaller batch: two traces of the encoder's graph per run, seconds each on a CPU). Kept on the
+    model, so that :func:`predict_labels` runs the test step's graph instead of tracing a third one."""
     import keras
     import tensorflow as tf
+
+    cached = getattr(model, "_astromer_steps", None)
+    if cached is not None and cached[0] == element_spec and cached[1] == id(getattr(model, "optimizer", None)):
+        return cached[2], cached[3]
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
 
@@ -89,17 +97,20 @@ def _compiled_steps(model, element_spec):
 
     def test(x, y):
         probs = model(x, training=False)
-        return loss_fn(y, probs), correct(y, probs)
+        return loss_fn(y, probs), correct(y, probs), probs
 
     signature = list(element_spec)
-    return tf.function(train, input_signature=signature), tf.function(test, input_signature=signature)
+    steps = tf.function(train, input_signature=signature), tf.function(test, input_signature=signature)
+    # object.__setattr__: kept out of Keras' attribute tracking (not weights, not saved)
+    object.__setattr__(model, "_astromer_steps", (element_spec, id(getattr(model, "optimizer", None)), *steps))
+    return steps
 
 
 def _run_epoch(step, dataset):
     """Mean loss and accuracy over one pass of ``step`` (the train step takes gradient steps)."""
     total_loss, correct, count = 0.0, 0.0, 0
     for x, y in dataset:
-        loss, hits = step(x, y)
+        loss, hits = step(x, y)[:2]
         n = int(y.shape[0])
         total_loss += float(loss) * n
         correct += float(hits)
@@ -137,9 +148,7 @@ def fit_classifier(model, train_ds, val_ds, epochs: int = 100000, patience: int 
 
 
 def predict_labels(model, dataset) -> np.ndarray:
-    """Argmax class index per window."""
-    import tensorflow as tf
-
-    predict = tf.function(lambda x: model(x, training=False), input_signature=[dataset.element_spec[0]])
-    probs = [predict(x).numpy() for x, _ in dataset]
+    """Argmax class index per window (the test step of :func:`fit_classifier` when the model has one)."""
+    _, test = _compiled_steps(model, dataset.element_spec)
+    probs = [test(x, y)[2].numpy() for x, y in dataset]
     return np.concatenate(probs).argmax(axis=1) if probs else np.zeros(0, dtype=np.int64)

@@ -7,6 +7,7 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 
 from .modes import get_mode
@@ -74,23 +75,42 @@ class MaskedSelfAttention(layers.Layer):
         b, n = ops.shape(x)[0], ops.shape(x)[1]
         return ops.transpose(ops.reshape(x, (b, n, self.num_heads, self.depth)), (0, 2, 1, 3))
 
-    def call(self, x, mask_in):
-        # One (d, 3d) matmul instead of three: same numbers, better use of the matmul units.
+    def mask_bias(self, mask_in, query_mask, dtype):
+        """Bias added to every head's logits, from ``mask_in`` (B, L, 1) and the queries' ``query_mask``
+        (B, T, 1), both 0/1.
+
+        add_one: min(1, m_q + m_k) is m_k on a visible query's row and a constant 1 on a hidden or padded
+        query's row, which softmax ignores: (1 - m_q) * m_k gives the same weights. exclude: -1e9 on
+        hidden and padded keys, (B, 1, 1, L).
+        """
+        m_k = ops.cast(ops.transpose(mask_in, (0, 2, 1)), dtype)[:, None, :, :]
+        if self.mask_style == "exclude":
+            return m_k * ops.cast(-1e9, dtype)
+        return (1.0 - ops.cast(query_mask, dtype))[:, None, :, :] * m_k
+
+    def call(self, x, mask_in, queries=None, query_mask=None):
+        """Attention of every position of ``x`` (B, L, d), or only of ``queries`` (B, T, d) (rows of ``x``
+        gathered by the caller, with their ``mask_in`` rows as ``query_mask``) over the keys and values of
+        all of ``x``."""
+        b = ops.shape(x)[0]
+        # One (d, 3d) matmul instead of three when every position is a query: same numbers.
         kernel = ops.concatenate([self.wq.kernel, self.wk.kernel, self.wv.kernel], axis=-1)
         bias = ops.concatenate([self.wq.bias, self.wk.bias, self.wv.bias], axis=-1)
-        qkv = ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)
-        q, k, v = (self._split(t) for t in ops.split(qkv, 3, axis=-1))
-        logits = ops.einsum("bhqd,bhkd->bhqk", q, k) / ops.cast(math.sqrt(self.depth), q.dtype)
-        m = ops.cast(mask_in, logits.dtype)  # (B, L, 1), 1 = hidden or padding
-        if self.mask_style == "add_one":
-            pair = ops.minimum(1.0, m + ops.transpose(m, (0, 2, 1)))  # (B, L, L)
-            logits = logits + pair[:, None, :, :]
+        if queries is None:
+            qkv = ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)
+            q, k, v = ops.split(qkv, 3, axis=-1)
         else:
-            logits = logits + ops.transpose(m, (0, 2, 1))[:, None, :, :] * ops.cast(-1e9, logits.dtype)
+            kv = ops.matmul(x, ops.cast(kernel[:, self.d_model:], x.dtype)) + ops.cast(bias[self.d_model:], x.dtype)
+            k, v = ops.split(kv, 2, axis=-1)
+            q = ops.matmul(queries, ops.cast(kernel[:, :self.d_model], x.dtype)) + ops.cast(bias[:self.d_model], x.dtype)
+        # 1/sqrt(depth) on q (L x d values) rather than on the logits (L x L per head); exact for depth 4^k
+        q = self._split(q * ops.cast(1.0 / math.sqrt(self.depth), q.dtype))
+        k, v = self._split(k), self._split(v)
+        query_mask = mask_in if queries is None else query_mask
+        logits = ops.einsum("bhqd,bhkd->bhqk", q, k) + self.mask_bias(mask_in, query_mask, q.dtype)
         weights = ops.softmax(logits, axis=-1)
         heads = ops.einsum("bhqk,bhkd->bhqd", weights, v)
-        b, n = ops.shape(x)[0], ops.shape(x)[1]
-        merged = ops.reshape(ops.transpose(heads, (0, 2, 1, 3)), (b, n, self.d_model))
+        merged = ops.reshape(ops.transpose(heads, (0, 2, 1, 3)), (b, ops.shape(q)[2], self.d_model))
         return self.dense(merged)
 
     def compute_output_shape(self, input_shape):
@@ -130,8 +150,16 @@ class AttentionBlock(layers.Layer):
         self.layernorm1.build(input_shape)
         self.layernorm2.build(input_shape)
 
-    def call(self, x, mask_in, training=False):
-        attended = self.dropout1(self.mha(x, mask_in), training=training)
+    def call(self, x, mask_in, training=False, query_positions=None):
+        """(B, L, d) -> (B, L, d); with ``query_positions`` (B, T) int, only those rows (B, T, d): their
+        attention still reads the keys and values of every position, and the rest is per position."""
+        queries = query_mask = None
+        if query_positions is not None:
+            # tf.gather: 6x faster than ops.take_along_axis forward and backward (no index broadcasting)
+            queries = tf.gather(x, query_positions, axis=1, batch_dims=1)
+            query_mask = tf.gather(mask_in, query_positions, axis=1, batch_dims=1)
+        attended = self.dropout1(self.mha(x, mask_in, queries=queries, query_mask=query_mask), training=training)
+        x = x if queries is None else queries
         h = self.layernorm1(x + attended if self.residual else attended)
         transformed = self.dropout2(self.ffn_2(self.ffn_1(h)), training=training)
         return self.layernorm2(h + transformed if self.residual else transformed)
@@ -177,7 +205,9 @@ class Encoder(layers.Layer):
         for block in self.enc_layers:
             block.build((*shape[:-1], self.d_model))
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, query_positions=None):
+        """Embeddings (B, L, d) of every position; with ``query_positions`` (B, T) int the last block is
+        computed at those positions only and (B, T, d) is returned (training: the loss needs no other)."""
         training = bool(training) and self.mode.dropout_in_training
         compute = self.compute_dtype
         magnitudes, times, mask_in = inputs["input"], inputs["times"], inputs["mask_in"]
@@ -186,8 +216,9 @@ class Encoder(layers.Layer):
         x = self.inp_transform(ops.cast(magnitudes, compute)) + ops.cast(self.pe(ops.cast(times, "float32")), compute)
         x = self.dropout(x, training=training)
         mask_in = ops.cast(mask_in, x.dtype)
-        for block in self.enc_layers:
-            x = block(x, mask_in, training=training)
+        for i, block in enumerate(self.enc_layers):
+            last = i == len(self.enc_layers) - 1
+            x = block(x, mask_in, training=training, query_positions=query_positions if last else None)
         return x
 
     def compute_output_shape(self, input_shape):

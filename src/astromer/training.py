@@ -18,6 +18,10 @@ from .preprocessing import Flat
 from .resume import STATE_FILE, Checkpoint, run_key  # noqa: F401 (STATE_FILE: where the state lives)
 
 CHUNK_WINDOWS = 8192  # windows masked per numpy call in the input pipeline
+# Windows per forward/backward pass inside a CPU train step (the gradients of a batch summed over them):
+# the attention's (B, heads, L, L) tensors stay near the caches (measured on encode: 32-window calls run
+# 1.4x the windows/s of 256-window calls on a 2-core Xeon).
+CPU_MICRO_BATCH = 32
 
 
 History = fitting.History  # kept importable from here
@@ -45,10 +49,49 @@ def masked_rmse(y, y_hat, mask):
     return tf.sqrt(tf.reduce_mean(per_window_mse(y, y_hat, mask)))
 
 
-class Trainer:
-    """Compiled train/eval steps of one model and optimizer."""
+def target_positions(mask_out, k=None):
+    """(B, T) int32 positions of each window's targets (``mask_out`` = 1), first T of them in position
+    order; T is the batch's largest target count (or ``k``, a static bound for XLA). A window with fewer
+    targets is filled with non-targets, which the gathered ``mask_out`` leaves out of the loss."""
+    import tensorflow as tf
 
-    def __init__(self, encoder, lr: float = 1e-3, jit_compile: bool = False):
+    flags = tf.cast(tf.squeeze(mask_out, -1) > 0, tf.int32)
+    if k is None:
+        k = tf.reduce_max(tf.reduce_sum(flags, axis=1))
+    # top_k keeps the lower index first among ties: targets in order, then the other positions
+    return tf.math.top_k(flags, k=k, sorted=True).indices
+
+
+def predict_targets(model, batch, training: bool, k=None):
+    """(y, y_hat, mask_out) at the target positions only: the last block's queries, attention output,
+    FFN and the head run there, its keys and values over the whole window. Same loss as the full model."""
+    import tensorflow as tf
+
+    positions = target_positions(batch["mask_out"], k)
+    inputs = {key: batch[key] for key in ("input", "times", "mask_in")}
+    embedding = model.get_layer("encoder")(inputs, training=training, query_positions=positions)
+    pred = model.get_layer("regression")(embedding)
+    gather = lambda t: tf.gather(t, positions, axis=1, batch_dims=1)  # noqa: E731
+    return gather(batch["output"]), pred, gather(batch["mask_out"])
+
+
+class Trainer:
+    """Compiled train/eval steps of one model and optimizer.
+
+    The masked RMSE needs the last block's output at the targets only, so both steps compute it there
+    (:func:`predict_targets`); ``full_last_block=True`` computes every position (tests compare the two).
+    ``max_targets`` is a static bound on the targets per window, needed by XLA (``jit_compile``), where the
+    batch's own count cannot set a shape; without it an XLA step computes every position.
+
+    On CPUs the train step runs its batch in ``micro_batch`` windows at a time (default
+    :data:`CPU_MICRO_BATCH`; GPUs and XLA: the whole batch) and sums their gradients: the (B, heads, L, L)
+    attention tensors then stay near the caches. The loss is sqrt(S / B) with S the batch's sum of per-window
+    MSEs, so its gradient is (sum of the micro-batches' gradients of S) / (2 B loss): the same gradient as
+    the whole batch's, and one optimizer update per batch as before (:meth:`loss_and_gradients`).
+    """
+
+    def __init__(self, encoder, lr: float = 1e-3, jit_compile: bool = False, max_targets: int | None = None,
+                 full_last_block: bool = False, micro_batch: int | None | str = "auto"):
         import keras
         import tensorflow as tf
 
@@ -58,20 +101,56 @@ class Trainer:
         self.optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
         self.optimizer.build(self.model.trainable_variables)
         model, optimizer = self.model, self.optimizer
+        full = full_last_block or (jit_compile and max_targets is None)
+        k = None if max_targets is None else min(int(max_targets), encoder.max_obs)
+
+        def forward(batch, training):
+            if full:
+                pred = model({key: batch[key] for key in ("input", "times", "mask_in")}, training=training)
+                return batch["output"], pred, batch["mask_out"]
+            return predict_targets(model, batch, training, k)
+
+        if micro_batch == "auto":
+            micro_batch = None if (jit_compile or tf.config.list_logical_devices("GPU")) else CPU_MICRO_BATCH
+        variables = model.trainable_variables
+
+        def loss_and_gradients(batch):
+            """(S, gradients of the masked RMSE): S the batch's sum of per-window MSEs."""
+            n = tf.shape(batch["input"])[0]
+            if micro_batch is None:
+                with tf.GradientTape() as tape:
+                    total = tf.reduce_sum(per_window_mse(*forward(batch, True)))
+                    loss = tf.sqrt(total / tf.cast(n, tf.float32))
+                return total, tape.gradient(loss, variables)
+            total = tf.constant(0.0)
+            grads = [tf.zeros(v.shape, tf.float32) for v in variables]
+            for lo in tf.range(0, n, micro_batch):
+                part = {key: value[lo:lo + micro_batch] for key, value in batch.items()}
+                with tf.GradientTape() as tape:
+                    part_total = tf.reduce_sum(per_window_mse(*forward(part, True)))
+                grads = [a + tf.reshape(tf.cast(g, tf.float32), a.shape)
+                         for a, g in zip(grads, tape.gradient(part_total, variables))]
+                total += part_total
+            loss = tf.sqrt(total / tf.cast(n, tf.float32))
+            scale = 1.0 / (2.0 * tf.cast(n, tf.float32) * loss)
+            return total, [g * scale for g in grads]
 
         def train_step(batch):
-            with tf.GradientTape() as tape:
-                pred = model({k: batch[k] for k in ("input", "times", "mask_in")}, training=True)
-                mse = per_window_mse(batch["output"], pred, batch["mask_out"])
-                loss = tf.sqrt(tf.reduce_mean(mse))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return tf.reduce_sum(mse)
+            total, grads = loss_and_gradients(batch)
+            optimizer.apply_gradients(zip(grads, variables))
+            return total
 
         def eval_step(batch):
-            pred = model({k: batch[k] for k in ("input", "times", "mask_in")}, training=False)
-            return tf.reduce_sum(per_window_mse(batch["output"], pred, batch["mask_out"]))
+            if micro_batch is None:
+                return tf.reduce_sum(per_window_mse(*forward(batch, False)))
+            total = tf.constant(0.0)
+            for lo in tf.range(0, tf.shape(batch["input"])[0], micro_batch):
+                part = {key: value[lo:lo + micro_batch] for key, value in batch.items()}
+                total += tf.reduce_sum(per_window_mse(*forward(part, False)))
+            return total
 
+        self.forward = forward
+        self.loss_and_gradients = tf.function(loss_and_gradients)
         self.train_step = tf.function(train_step, jit_compile=jit_compile)
         self.eval_step = tf.function(eval_step, jit_compile=jit_compile)
 
@@ -193,9 +272,11 @@ def test_rmse(encoder, data, batch_size: int = 256, seed: int = 0, msk_frac=0.5,
 def train_throughput(encoder, curves, batch_size: int = 256, steps: int = 20, warmup: int = 3,
                      lr: float = 1e-3, jit_compile: bool = False) -> float:
     """Training windows/s through the full input pipeline (benchmarks)."""
-    trainer = Trainer(encoder, lr=lr, jit_compile=jit_compile)
-    flat = _as_flat(curves)
     mask_args = {"msk_frac": 0.5, "rnd_frac": 0.2, "same_frac": 0.2}
+    # a static bound on the targets per window, so that an XLA step also computes the last block there only
+    max_targets = int(preprocessing.mask_counts(np.array([encoder.max_obs]), mode=encoder.mode, **mask_args)[0][0])
+    trainer = Trainer(encoder, lr=lr, jit_compile=jit_compile, max_targets=max_targets)
+    flat = _as_flat(curves)
     rng = np.random.default_rng(0)
 
     def endless():
