@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from astromer import SingleBandEncoder
-from astromer.training import STATE_FILE
+from astromer.resume import STATE_FILE
 
 from conftest import synthetic_curves
 

@@ -115,13 +115,6 @@ def _read_split(path, store) -> dict:
     return {part: list(group["id"]) for part, group in table.groupby("split")}
 
 
-def _data_digest(flat) -> str:
-    """Content digest of a part: precomputed for columns on disk, else hashed."""
-    from .resume import digest
-
-    return getattr(flat, "digest", None) or digest(flat.offsets, flat.time, flat.mag)
-
-
 def _train(args, command: str) -> int:
     import keras
 
@@ -131,7 +124,7 @@ def _train(args, command: str) -> int:
     from .preprocessing import Flat
     from .io import atomic_write_json, make_dir
     from .resume import discard
-    from .training import fit, test_rmse
+    from .training import fit, flat_digest, test_rmse
 
     began = time.perf_counter()
     device = select_device(args.device)  # before any data is read: no silent CPU fallback
@@ -169,7 +162,7 @@ def _train(args, command: str) -> int:
     data = {part: load(part) for part in ("train", "val", "test") if parts.get(part)}
     # beyond the settings, data and starting weights that fit() keys the run on: the ids and the test set
     identity = {"ids": {part: parts[part] for part in data}, "precision": precision,
-                "test": _data_digest(data["test"]) if "test" in data else None}
+                "test": flat_digest(data["test"]) if "test" in data else None}
     # the starting point's test RMSE, so that "fine-tuning lowers the RMSE" can be checked per run
     test_before = test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None
     history = fit(encoder, data["train"], data["val"], epochs=args.epochs, patience=args.patience,

@@ -69,12 +69,10 @@ def _run_identity(args, parts, curves) -> tuple[dict, dict]:
     """(settings, data) of a classify run: what its result is computed from, without the labels that only
     say where it is filed. The data part holds digests of the curves, ids and labels actually loaded and of
     the encoder file, so a rebuilt encoder or changed data is never mistaken for the same run."""
-    from .resume import digest, file_digest
-
     settings = {k: v for k, v in vars(args).items() if k not in _LABEL_ARGS}
-    data = {name: digest(parts[name][0], list(parts[name][1]), curves[name]) for name in parts}
+    data = {name: resume.digest(parts[name][0], list(parts[name][1]), curves[name]) for name in parts}
     needs_encoder = args.classifier not in ("lstm", "rf")
-    data["encoder"] = file_digest(args.encoder) if needs_encoder and args.encoder else None
+    data["encoder"] = resume.file_digest(args.encoder) if needs_encoder and args.encoder else None
     return settings, data
 
 
@@ -205,11 +203,9 @@ def classify(args) -> int:
         raise SystemExit(f"error: {args.split}: the train split has {len(classes)} class(es); need at least 2")
     _log(f"classify {args.classifier}: {', '.join(f'{k} {len(v[0])}' for k, v in parts.items())} curves, "
          f"{len(classes)} classes")
-    from .resume import digest
-
     curves = {name: store.load(ids) for name, (ids, _) in parts.items()}
     identity = _run_identity(args, parts, curves)
-    run_key = digest(*identity)  # the resume key's parts, so in-batch reuse and resume agree on "same run"
+    run_key = resume.digest(*identity)  # the resume key's parts, so in-batch reuse and resume agree on "same run"
     if _FINISHED_RUNS is not None and run_key in _FINISHED_RUNS:
         y_pred, history, fit_info = _FINISHED_RUNS[run_key]
         fit_info = dict(fit_info)
@@ -246,10 +242,8 @@ def classify(args) -> int:
 def _discard_checkpoint(args) -> None:
     """A completed run's resume state goes once its outputs are written (unless --keep-checkpoint)."""
     from .classifier_training import STATE_FILE
-    from .resume import discard
-
     if args.ckpt_dir and not args.keep_checkpoint:
-        discard(args.ckpt_dir, STATE_FILE)
+        resume.discard(args.ckpt_dir, STATE_FILE)
 
 
 # ------------------------------------------------------------------------------------------ lr-search

@@ -219,7 +219,7 @@ class SingleBandEncoder:
         training curve (Fig. 7), and the validation windows are drawn once. (The authors' ``load_numpy``
         caches its first pass, so their ``fit`` sees the same windows every epoch; the windows a dataset
         of ours holds are not used for training.) Keyword arguments go to :func:`astromer.training.fit`
-        (``patience``, ``batch_size``, ``lr``, ``ckpt_dir`` ...). Returns the :class:`astromer.training.History`.
+        (``patience``, ``batch_size``, ``lr``, ``ckpt_dir`` ...). Returns the :class:`astromer.fitting.History`.
         """
         from .training import fit
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import fitting, preprocessing
 from .preprocessing import Flat
-from .resume import STATE_FILE, Checkpoint, run_key  # noqa: F401 (STATE_FILE: where the state lives)
+from .resume import Checkpoint, digest, run_key
 
 CHUNK_WINDOWS = 8192  # windows masked per numpy call in the input pipeline
 # Windows per forward/backward pass inside a CPU train step (the gradients of a batch summed over them):
@@ -24,13 +24,16 @@ CHUNK_WINDOWS = 8192  # windows masked per numpy call in the input pipeline
 CPU_MICRO_BATCH = 32
 
 
-History = fitting.History  # kept importable from here
-
-
 def _as_flat(data) -> Flat:
     if isinstance(data, Flat) or hasattr(data, "starts"):  # a Flat, or a view over columns on disk
         return data
     return Flat.from_arrays(preprocessing.check_light_curves(list(data)))
+
+
+def flat_digest(flat) -> str:
+    """Content digest of curves for a run's key: columns on disk (astromer.data.columns) carry theirs,
+    written once with them (hashing them here would read them all); flat arrays are hashed."""
+    return getattr(flat, "digest", None) or digest(flat.offsets, flat.time, flat.mag)
 
 
 def per_window_mse(y, y_hat, mask):
@@ -209,7 +212,7 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
         lr: float = 1e-3, msk_frac: float = 0.5, rnd_frac: float = 0.2, same_frac: float = 0.2,
         seed: int = 0, ckpt_dir=None, tensorboard_dir=None, jit_compile: bool = False,
         log=None, max_epochs_this_run: int | None = None, restart: bool = False, identity=None,
-        windows_per_epoch: str = "one") -> History:
+        windows_per_epoch: str = "one") -> fitting.History:
     """Train ``encoder`` (a :class:`SingleBandEncoder`) on masked reconstruction; keeps the best weights.
 
     An epoch is one random window of every training curve (``windows_per_epoch="one"``, the authors'
@@ -228,8 +231,7 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
     train_flat, valid_flat = _as_flat(train), _as_flat(valid)
     settings = {"config": encoder.config, "epochs": epochs, "patience": patience, "batch_size": batch_size,
                 "lr": lr, "mask": mask_args, "seed": seed, "windows_per_epoch": windows_per_epoch}
-    # data on disk (astromer.data.columns) carries its content digest: hashing it here would read it all
-    data = [getattr(flat, "digest", None) or [flat.offsets, flat.time, flat.mag] for flat in (train_flat, valid_flat)]
+    data = [flat_digest(train_flat), flat_digest(valid_flat)]
     key = run_key(settings, [data, identity], encoder.model.get_weights())
     trainer = Trainer(encoder, lr=lr, jit_compile=jit_compile)
     valid_windows = fixed_validation_windows(valid_flat, seed, mask_args, mode, max_obs, windows_per_epoch)
