@@ -179,7 +179,7 @@ def _train(args, command: str) -> int:
         "best_val_rmse": history.best_val_loss, "initial_val_rmse": history.initial_val_loss,
         "test_rmse_before": test_before, "stopped_early": history.stopped_early,
         "resumed_from": history.resumed_from, "wall_seconds": round(time.perf_counter() - began, 2),
-        "train_seconds": history.train_seconds,
+        "train_seconds": history.train_seconds, "checkpoint_seconds": history.checkpoint_seconds,
         "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts.get("test", [])),
         "test_rmse": test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None,
         "init": args.init, "data": args.data, "split": args.split, "args": vars(args),

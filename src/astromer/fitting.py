@@ -27,6 +27,7 @@ class History:
     resumed_from: int | None = None  # epochs completed by earlier processes of this run
     initial_val_loss: float | None = None  # before any training step (when asked for)
     completed: bool = False
+    checkpoint_seconds: float = 0.0  # writing the resume state after each epoch (not in the epochs' seconds)
 
     @property
     def n_epochs(self) -> int:
@@ -95,7 +96,9 @@ def fit_loop(model, optimizer, train_epoch, validate, *, epochs: int, patience: 
             on_epoch(record)
         log(_epoch_line(record, epochs, history))
         if checkpoint is not None:
+            saving = time.perf_counter()
             checkpoint.save(model, optimizer, best_weights, {"history": dataclasses.asdict(history), "wait": wait})
+            history.checkpoint_seconds = round(history.checkpoint_seconds + time.perf_counter() - saving, 3)
         run_epochs += 1
         if history.completed:
             break
