@@ -192,3 +192,33 @@ def test_metadata_columns_names_what_is_missing(tmp_path):
         store_mod.metadata_columns(store.path, ["id", "nope"])
     with pytest.raises(StoreError, match="not a light-curve store"):
         store_mod.metadata_columns(tmp_path, ["id"])
+
+
+def _old_survey_statistics(store):
+    """Table 3's statistics as survey_summary computed them on the whole store (commit 3268e39)."""
+    _, offsets, time, mag, _ = store.load_flat()
+    dt = np.diff(time)
+    inner = np.ones(len(dt), dtype=bool)
+    inner[offsets[1:-1] - 1] = False
+    dt = dt[inner]
+    return {"median_n_obs": float(np.median(np.diff(offsets))), "mean_dt_days": round(float(dt.mean()), 3),
+            "std_dt_days": round(float(dt.std()), 3), "median_mag": round(float(np.median(mag)), 3)}
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_table3_statistics_streamed_are_the_whole_store_ones(tmp_path, small_groups, monkeypatch, extra):
+    from astromer.data.tables import survey_summary
+
+    monkeypatch.setattr(store_mod, "READ_ROWS", 3)
+    rng = np.random.default_rng(8)  # the same curves; ``extra`` adds one magnitude: an odd and an even count
+    curves = synthetic_curves(23, rng, min_len=6, max_len=15)
+    for k, curve in enumerate(curves):  # magnitudes of both signs, some ties
+        curve[:, 1] = np.round(rng.normal(0.3 if k % 2 else -0.2, 0.4, len(curve)), 2)
+    curves[0] = curves[0][:len(curves[0]) - 1 + extra]  # an odd and an even number of magnitudes
+    store = _write(tmp_path / f"s{extra}", curves)
+    summary = survey_summary({"macho": store}).iloc[0]
+    expected = _old_survey_statistics(store)
+    assert {key: summary[key] for key in expected} == expected
+    # the median is exact, not a bin's edge: it is one of the magnitudes, or the mean of the middle two
+    mag = np.sort(store.load_flat()[3])
+    assert np.float32(expected["median_mag"]) in np.round(np.concatenate([mag, (mag[:-1] + mag[1:]) / 2]), 3)
