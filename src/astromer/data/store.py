@@ -258,6 +258,20 @@ class StoreWriter:
         self.finished = True
 
 
+def metadata_columns(path, columns) -> pa.Table:
+    """Only ``columns`` of a store's metadata (an Arrow table, no Python objects per curve): what the split
+    stages read, so that their memory is the ids and labels, not the whole metadata (issue 17)."""
+    path = Path(path)
+    for name in (LIGHT_CURVES, METADATA, PROVENANCE):
+        if not (path / name).is_file():
+            raise StoreError(f"{path}: not a light-curve store (missing {name})")
+    present = pq.read_schema(path / METADATA).names
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise StoreError(f"{path / METADATA}: missing columns {missing}")
+    return pq.read_table(path / METADATA, columns=list(columns), use_threads=False)
+
+
 def _flat_columns(table: pa.Table, names):
     """Concatenate list columns over chunks into flat numpy arrays with int64 offsets."""
     out = []
