@@ -249,9 +249,9 @@ def case_encoder(wildcards):
 
 
 # ---------------------------------------------------------------- commands
-# The astromer arguments of one target, shared by the per-target rules and the batch rules (`batch_jobs`).
-# The per-target rules spell their command out in `shell:`; the batch rules build the same command lines
-# here (tests/test_workflow_contract.py checks that both write the same files from the same arguments).
+# The command lines of the batch rules (`batch_jobs`): one per target, each the command its per-target rule
+# spells out in `shell:` (tests/test_workflow_contract.py checks both write the same files from the same
+# arguments; tests/test_workflow_dag.py that each is told the cell of the folder it writes).
 def finetune_command(wildcards, subset, input, out_dir):
     """The `astromer finetune ...` line of one survey/subset/fold in a batch (as rule finetune runs it)."""
     w = wildcards
