@@ -140,6 +140,7 @@ def _training_parser(name: str, init_required: bool) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float); p.add_argument("--seed", type=int, default=0)
     p.add_argument("--msk-frac", type=float); p.add_argument("--rnd-frac", type=float); p.add_argument("--same-frac", type=float)
     p.add_argument("--windows-per-epoch", choices=["one", "all"]); p.add_argument("--columns", type=_exists)
+    p.add_argument("--label"); p.add_argument("--survey"); p.add_argument("--subset"); p.add_argument("--fold", type=int)
     _resume_options(p)
     _device_args(p)
     return p
@@ -162,6 +163,8 @@ def main(argv: list[str]) -> int:
         data(rest)
     elif command in ("pretrain", "finetune"):
         a = _training_parser(command, init_required=command == "finetune").parse_args(rest)
+        if command == "finetune" and None in (a.columns, a.survey, a.subset, a.fold):
+            raise SystemExit("contract stand-in: a fine-tuning needs --columns and its --survey --subset --fold")
         _training_outputs(a.out, a)
         _write(Path(a.out) / "model.keras")
     elif command == "classify":
@@ -174,9 +177,13 @@ def main(argv: list[str]) -> int:
         p.add_argument("--epochs", type=int); p.add_argument("--patience", type=int); p.add_argument("--batch-size", type=int)
         p.add_argument("--lr", type=float); p.add_argument("--seed", type=int, default=0)
         p.add_argument("--units", type=int); p.add_argument("--max-obs", type=int)
+        p.add_argument("--survey", required=True); p.add_argument("--case", choices=["a", "b", "c"])
+        p.add_argument("--subset", required=True); p.add_argument("--fold", type=int, required=True)
         _resume_options(p)
         _device_args(p)
         a = p.parse_args(rest)
+        if a.classifier in ("lstm_att", "mlp_att") and not a.case:
+            raise SystemExit("contract stand-in: an attention classifier's run needs --case (recorded in metrics.json)")
         if a.classifier in ("lstm_att", "mlp_att") and not (a.encoder and a.encoder_mode):
             raise SystemExit("contract stand-in: an attention classifier needs --encoder and --encoder-mode")
         _training_outputs(a.out, a)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from astromer.cli import main
+from astromer.experiment_results import read_run
 
 from conftest import WEIGHTS
 
@@ -29,8 +30,13 @@ def test_pretrain_finetune_encode(store, tmp_path):
     assert list(history.columns) == ["epoch", "loss", "val_loss", "seconds"] and len(history) == 2
 
     assert main(["finetune", *common, "--init", str(tmp_path / "pre" / "model.keras"),
-                 "--out", str(tmp_path / "ft"), "--ckpt-dir", str(tmp_path / "ck2")]) == 0
+                 "--out", str(tmp_path / "ft"), "--ckpt-dir", str(tmp_path / "ck2"),
+                 "--survey", "ogle", "--subset", "50", "--fold", "2"]) == 0
     assert (tmp_path / "ft" / "model.keras").is_file()
+    # each run records what it is (the figures read only that): the cell given, null where it does not apply
+    cells = [read_run(tmp_path / name) for name in ("pre", "ft")]
+    assert [tuple(c[k] for k in ("stage", "survey", "mode", "case", "classifier", "subset", "fold")) for c in cells] == [
+        ("pretrain", None, "paper", None, None, None, None), ("finetune", "ogle", "paper", None, None, "50", 2)]
 
     assert main(["encode", "--weights", str(tmp_path / "ft" / "model.keras"), "--data", str(store / "store"),
                  "--split", str(store / "split.csv"), "--part", "test", "--out", str(tmp_path / "emb.npz")]) == 0

@@ -95,3 +95,27 @@ def test_every_rule_names_an_existing_env():
     for smk in (REPO / "workflow/rules").glob("*.smk"):
         for env in re.findall(r'conda:\s*\n\s*"([^"]+)"', smk.read_text()):
             assert (smk.parent / env).resolve().is_file(), f"{smk.name}: {env}"
+
+
+def _installed_extras(line: str) -> set[str]:
+    """The extras of `pip install ... -e '.[a,b]'` in a command line (empty for `-e .`)."""
+    found = re.search(r"pip install (?:-q )?-e '?\.(?:\[([^\]]*)\])?'?", line)
+    assert found, f"no editable install in: {line}"
+    return {e.strip() for e in (found.group(1) or "").split(",") if e.strip()}
+
+
+def test_the_library_installs_without_snakemake_and_the_readme_installs_everything():
+    """Snakemake and its Slurm plugin are the `workflow` extra: the library needs neither (none of its
+    modules imports them), while the README's two commands and .ci/run install them."""
+    core, extras = _pyproject()
+    assert not [n for n in core if n.startswith("snakemake")], sorted(core)
+    assert {"snakemake", "snakemake-executor-plugin-slurm"} <= set(extras["workflow"])
+    for module in (REPO / "src").rglob("*.py"):
+        assert not re.search(r"^\s*(import|from)\s+snakemake", module.read_text(), re.M), module
+    readme = [line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("python3.11 -m venv")]
+    demo = next(line for line in readme if "snakemake --profile profiles/local" in line)
+    tests = next(line for line in readme if "pytest" in line)
+    ci = next(line for line in (REPO / ".ci/run").read_text().splitlines() if "pip install" in line)
+    assert "workflow" in _installed_extras(demo)
+    assert {"workflow", "test"} <= _installed_extras(tests)
+    assert _installed_extras(ci) == _installed_extras(tests)  # CI runs exactly the README's test command

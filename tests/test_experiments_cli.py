@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from astromer.experiment_results import read_run
 from astromer.experiments_cli import main
 
 
@@ -42,6 +43,10 @@ def test_classify_writes_results(tiny, classifier, extra):
     metrics = _run(tiny, classifier, out, "--encoder", str(tiny / "enc.keras"), *extra)
     assert 0.0 <= metrics["macro_f1"] <= 1.0 and 0.0 <= metrics["accuracy"] <= 1.0
     assert (metrics["survey"], metrics["subset"], metrics["fold"], metrics["classifier"]) == ("macho", "4", 0, classifier)
+    # the encoder's mode and the case as given; a baseline has neither (what the figures read: read_run)
+    row = read_run(out)
+    assert (row["stage"], row["mode"], row["case"]) == (("classify", None, None) if classifier == "rf" else
+                                                        ("classify", "paper", "a"))
     report = pd.read_csv(out / "report.csv")
     confusion = pd.read_csv(out / "confusion.csv", index_col=0)
     assert len(report) == len(metrics["classes"]) and confusion.to_numpy().sum() == report["support"].sum()

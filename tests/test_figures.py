@@ -6,10 +6,18 @@ import pandas as pd
 import pytest
 
 from astromer import figures as F
-from astromer.experiment_results import by_mode, read_run, read_runs
+from astromer.errors import RunInputError
+from astromer.experiment_results import RECORDED, by_mode, read_run, read_runs
 from astromer.experiments_cli import FIGURES, main
 
 SUBSETS = ["20", "100", "500", "all"]
+
+
+def cell(command, survey=None, mode=None, case=None, classifier=None, subset=None, fold=None) -> dict:
+    """What a run records about itself in metrics.json (as the astromer commands write it; null where not
+    applicable): the figures read these, never the folder names."""
+    return {"command": command, "survey": survey, "mode": mode, "case": case, "classifier": classifier,
+            "subset": subset, "fold": fold}
 
 
 def write_run(folder, metrics, n_epochs=5, start=1.0):
@@ -25,7 +33,7 @@ def write_run(folder, metrics, n_epochs=5, start=1.0):
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """The workflow's layout. ASTROMER beats the LSTM on alcock (MACHO) but not on ogle; fine-tuning lowers
-    RMSE; frozen LSTM+ATT runs fewer epochs than trained. Survey/subset/fold/... come from the paths."""
+    RMSE; frozen LSTM+ATT runs fewer epochs than trained. Each metrics.json records its survey/subset/fold/..."""
     root = tmp_path_factory.mktemp("results")
     rng = np.random.default_rng(0)
     classify, finetune = [], []
@@ -35,43 +43,67 @@ def results(tmp_path_factory):
                 base = 0.5 + 0.01 * SUBSETS.index(subset) + rng.normal(0, 0.01)
                 for name in ("lstm", "rf"):
                     d = root / "baseline" / survey / subset / f"fold{fold}" / name
-                    classify.append(write_run(d, {"macro_f1": base + 0.03 * fold, "accuracy": base + 0.05,
+                    classify.append(write_run(d, {**cell("classify", survey, None, None, name, subset, fold),
+                                                  "macro_f1": base + 0.03 * fold, "accuracy": base + 0.05,
                                                   "epochs": 8, "best_epoch": 8}, n_epochs=8))
                 for case in "abc":
                     for name in ("lstm_att", "mlp_att"):
                         mode = "frozen" if case == "a" else "trained"
                         d = root / "classify" / "paper" / survey / subset / f"fold{fold}" / f"{name}_{case}"
                         classify.append(write_run(d, {
+                            **cell("classify", survey, "paper", case, name, subset, fold),
                             "macro_f1": base + gain, "accuracy": base + gain + 0.05, "encoder_mode": mode,
                             "epochs": 6 if mode == "frozen" else 12, "best_epoch": 6 if mode == "frozen" else 12},
                             n_epochs=6 if mode == "frozen" else 12))
                 d = root / "finetune" / "paper" / survey / subset / f"fold{fold}"
                 finetune.append(write_run(d, {
-                    "command": "finetune", "mode": "paper", "test_rmse": 0.2 + rng.random() * 0.01,
+                    **cell("finetune", survey, "paper", subset=subset, fold=fold), "test_rmse": 0.2 + rng.random() * 0.01,
                     "initial_val_rmse": 0.4, "best_val_rmse": 0.21, "epochs": 20, "wall_seconds": 30.0}))
-    pretrain = write_run(root / "pretrain" / "paper", {"command": "pretrain", "mode": "paper", "test_rmse": 0.25,
+    pretrain = write_run(root / "pretrain" / "paper", {**cell("pretrain", mode="paper"), "test_rmse": 0.25,
                                                        "epochs": 30, "wall_seconds": 100.0}, n_epochs=30)
     for fold in range(3):  # Appendix D: the alcock baseline's search, every fold
         for lr in (1e-2, 1e-3):
             write_run(root / "lr_search" / "alcock" / f"fold{fold}" / f"lr_{lr:g}",
-                      {"lr": lr, "macro_f1": 0.3, "accuracy": 0.3, "epochs": 4, "survey": "alcock", "fold": fold,
-                       "subset": "500"}, n_epochs=4 + fold, start=lr * 100 + fold)
+                      {**cell("classify", "alcock", None, None, "lstm", "500", fold), "lr": lr, "macro_f1": 0.3,
+                       "accuracy": 0.3, "epochs": 4}, n_epochs=4 + fold, start=lr * 100 + fold)
     npz = root / "proj.npz"
     np.savez(npz, kernel=rng.normal(size=(1, 16)), bias=rng.normal(size=16))
     return {"classify": classify, "finetune": finetune, "pretrain": pretrain,
             "lr": [root / "lr_search" / "alcock" / f"fold{k}" for k in range(3)], "npz": npz}
 
 
-def test_run_fields_from_path_and_label(results, tmp_path):
+def test_run_fields_are_what_metrics_json_records_never_the_path(results, tmp_path):
     row = read_run(results["classify"][0] / "metrics.json")
     assert (row["survey"], row["classifier"], row["subset"], row["fold"], row["case"]) == ("alcock", "lstm", "20", 0, None)
     att = read_run(results["classify"][2] / "history.csv")
     assert (att["survey"], att["classifier"], att["case"], att["mode"], att["stage"]) == (
         "alcock", "lstm_att", "a", "paper", "classify")
-    ft = read_run(results["finetune"][-1])
-    assert (ft["survey"], ft["subset"], ft["fold"], ft["mode"]) == ("ogle", "all", 1, "paper")
-    labelled = write_run(tmp_path / "x", {"label": "atlas/50/fold2", "test_rmse": 0.1})
-    assert {k: read_run(labelled)[k] for k in ("survey", "subset", "fold")} == {"survey": "atlas", "subset": "50", "fold": 2}
+    # a folder whose names say otherwise: the recorded fields win, nothing is read from the path
+    misfiled = write_run(tmp_path / "classify" / "paper" / "ogle" / "20" / "fold0" / "lstm_att_a",
+                         {**cell("classify", "atlas", "legacy", "b", "mlp_att", "all", 3), "macro_f1": 0.5})
+    row = read_run(misfiled)
+    assert {k: row[k] for k in ("survey", "mode", "case", "classifier", "subset", "fold", "stage")} == {
+        "survey": "atlas", "mode": "legacy", "case": "b", "classifier": "mlp_att", "subset": "all", "fold": 3,
+        "stage": "classify"}
+
+
+def test_a_metrics_json_without_the_fields_is_an_error_naming_file_and_fields(tmp_path):
+    """An old result folder (fields once guessed from its path) is refused, with the fix: rerun the job."""
+    old = write_run(tmp_path / "finetune" / "paper" / "alcock" / "20" / "fold0",
+                    {"command": "finetune", "mode": "paper", "label": "alcock/20/fold0", "test_rmse": 0.2})
+    with pytest.raises(RunInputError) as info:
+        read_run(old)
+    message = str(info.value)
+    assert str(old / "metrics.json") in message and "rerun its job" in message
+    assert "no survey, case, classifier, subset, fold recorded" in message
+    for key in RECORDED:  # each recorded key is required on its own
+        metrics = {**cell("finetune", "alcock", "paper", subset="20", fold=0), "test_rmse": 0.2}
+        del metrics[key]
+        (old / "metrics.json").write_text(json.dumps(metrics))
+        with pytest.raises(RunInputError, match=f"no {key} recorded"):
+            read_runs([old])
+    # the figure command turns it into one error line (exit status 2), not a traceback
+    assert main(["figure", "fig9", "--out", str(tmp_path / "f9.pdf"), "--inputs", str(old)]) == 2
 
 
 def test_inputs_naming_one_run_twice_count_once(results):
@@ -81,9 +113,11 @@ def test_inputs_naming_one_run_twice_count_once(results):
 
 
 def test_by_mode_splits_modes_and_shares_baselines(tmp_path):
-    paths = [write_run(tmp_path / "classify" / m / "alcock" / "20" / "fold0" / "mlp_att_a", {"macro_f1": 0.5})
+    paths = [write_run(tmp_path / "classify" / m / "alcock" / "20" / "fold0" / "mlp_att_a",
+                       {**cell("classify", "alcock", m, "a", "mlp_att", "20", 0), "macro_f1": 0.5})
              for m in ("legacy", "paper")]
-    paths.append(write_run(tmp_path / "baseline" / "alcock" / "20" / "fold0" / "lstm", {"macro_f1": 0.4}))
+    paths.append(write_run(tmp_path / "baseline" / "alcock" / "20" / "fold0" / "lstm",
+                           {**cell("classify", "alcock", None, None, "lstm", "20", 0), "macro_f1": 0.4}))
     runs = by_mode(read_runs(paths))
     assert sorted(runs["survey"]) == ["alcock [legacy]", "alcock [legacy]", "alcock [paper]", "alcock [paper]"]
     assert (runs["survey_name"] == "alcock").all()
@@ -140,7 +174,8 @@ def test_claims_follow_the_numbers(results):
 
 
 def test_finetune_claim_not_evaluable_without_before(tmp_path):
-    d = write_run(tmp_path / "macho" / "20" / "fold0", {"command": "finetune", "test_rmse": 0.2})
+    d = write_run(tmp_path / "macho" / "20" / "fold0", {**cell("finetune", "macho", "paper", subset="20", fold=0),
+                                                         "test_rmse": 0.2})
     table = F.claims_table([], [d])
     assert table["holds"].isna().all() and "not evaluable" in table["evidence"].iloc[0]
 
@@ -159,7 +194,8 @@ def test_table5_pretraining_beside_finetuning_on_all_samples(results):
     assert table.iloc[0]["stage"] == "pretrain" and len(table) == 3  # pretraining + alcock/all + ogle/all
     alcock = table[table["survey"] == "alcock"].iloc[0]
     assert alcock["subset"] == "all" and alcock["n_runs"] == 2
-    runs = [read_run(p) for p in results["finetune"] if "alcock/all" in str(p)]
+    runs = [r for r in map(read_run, results["finetune"]) if (r["survey"], r["subset"]) == ("alcock", "all")]
+    assert len(runs) == 2
     assert alcock["test_rmse_mean"] == pytest.approx(np.mean([r["test_rmse"] for r in runs]))
     # no train_seconds recorded: the sum of history.csv's seconds (5 epochs x 0.5 s), not wall_seconds (30)
     assert alcock["training_seconds_mean"] == pytest.approx(2.5) and alcock["time_from"] == "history.csv"
@@ -169,7 +205,7 @@ def test_table5_sums_the_time_of_a_run_resumed_twice(tmp_path):
     # three slices of one pretraining: epochs 1-4 (first process), 5-7 (after a kill), 8-10 (after another)
     run = tmp_path / "pretrain" / "paper"
     seconds = [10.0] * 4 + [20.0] * 3 + [30.0] * 3
-    write_run(run, {"command": "pretrain", "mode": "paper", "test_rmse": 0.2, "epochs": 10, "best_epoch": 7,
+    write_run(run, {**cell("pretrain", mode="paper"), "test_rmse": 0.2, "epochs": 10, "best_epoch": 7,
                     "wall_seconds": 95.0, "resumed_from": 7, "train_seconds": sum(seconds)}, n_epochs=10)
     hist = pd.read_csv(run / "history.csv").assign(seconds=seconds)
     hist.to_csv(run / "history.csv", index=False)
@@ -287,11 +323,13 @@ def test_convergence_claim_not_evaluable_when_attention_runs_hit_the_epoch_cap(t
     runs = []
     for fold in range(2):
         base = tmp_path / "baseline" / "alcock" / "20" / f"fold{fold}" / "lstm"
-        runs.append(write_run(base, {"macro_f1": 0.3, "accuracy": 0.3, "epochs": 9, "best_epoch": 9,
+        runs.append(write_run(base, {**cell("classify", "alcock", None, None, "lstm", "20", fold),
+                                     "macro_f1": 0.3, "accuracy": 0.3, "epochs": 9, "best_epoch": 9,
                                      "stopped_early": True}, n_epochs=9))
         for case, mode in (("a", "frozen"), ("b", "trained")):
             d = tmp_path / "classify" / "paper" / "alcock" / "20" / f"fold{fold}" / f"lstm_att_{case}"
-            runs.append(write_run(d, {"macro_f1": 0.3, "accuracy": 0.3, "encoder_mode": mode, "epochs": 12,
+            runs.append(write_run(d, {**cell("classify", "alcock", "paper", case, "lstm_att", "20", fold),
+                                      "macro_f1": 0.3, "accuracy": 0.3, "encoder_mode": mode, "epochs": 12,
                                       "best_epoch": 5, "stopped_early": mode == "trained"}, n_epochs=12))
     table = F.claims_table(runs, subset="20")
     rows = table[table["claim"] == F.CONVERGENCE_CLAIM].set_index("case")
@@ -303,10 +341,12 @@ def _f1_runs(root, base_f1, astro_f1, stopped=(True, True)):
     runs = []
     for fold, (b, a) in enumerate(zip(base_f1, astro_f1)):
         runs.append(write_run(root / "baseline" / "ogle" / "20" / f"fold{fold}" / "lstm",
-                              {"macro_f1": b, "accuracy": b, "epochs": 9, "best_epoch": 4, "stopped_early": stopped[0]},
+                              {**cell("classify", "ogle", None, None, "lstm", "20", fold),
+                               "macro_f1": b, "accuracy": b, "epochs": 9, "best_epoch": 4, "stopped_early": stopped[0]},
                               n_epochs=9))
         runs.append(write_run(root / "classify" / "paper" / "ogle" / "20" / f"fold{fold}" / "mlp_att_b",
-                              {"macro_f1": a, "accuracy": a, "encoder_mode": "trained", "epochs": 12, "best_epoch": 2,
+                              {**cell("classify", "ogle", "paper", "b", "mlp_att", "20", fold),
+                               "macro_f1": a, "accuracy": a, "encoder_mode": "trained", "epochs": 12, "best_epoch": 2,
                                "stopped_early": stopped[1]}, n_epochs=12))
     return runs
 
@@ -334,7 +374,8 @@ def test_claims_count_runs_stopped_early_and_at_the_cap(tmp_path):
 def test_finetune_claim_needs_the_gain_to_exceed_its_spread(tmp_path):
     def runs(name, afters):
         return [write_run(tmp_path / name / "finetune" / "paper" / "atlas" / "20" / f"fold{k}",
-                          {"command": "finetune", "test_rmse_before": 0.30, "test_rmse": a, "stopped_early": True})
+                          {**cell("finetune", "atlas", "paper", subset="20", fold=k), "test_rmse_before": 0.30,
+                           "test_rmse": a, "stopped_early": True})
                 for k, a in enumerate(afters)]
     consistent = F.claims_table([], runs("c", [0.28, 0.27, 0.28])).iloc[0]
     assert consistent["holds"] == True and consistent["rule"] == F.FINETUNE_RULE  # noqa: E712

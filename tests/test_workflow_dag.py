@@ -246,7 +246,7 @@ def test_every_command_of_the_dag_parses_with_the_real_astromer_parser(config):
     commands = [line.removeprefix("Shell command: ") for line in output.splitlines()
                 if line.startswith("Shell command: ") and "astromer " in line]
     assert len(commands) > 20
-    parsed = 0
+    parsed, runs = 0, []
     for command in commands:
         # `( astromer ... && astromer ... ) 2>&1 | tee ...`: every astromer invocation, up to its redirection
         for part in re.split(r"&&|\|\||;|\|", command):
@@ -256,10 +256,37 @@ def test_every_command_of_the_dag_parses_with_the_real_astromer_parser(config):
             argv = words[words.index("astromer") + 1:]
             argv = argv[:next((i for i, w in enumerate(argv) if w.startswith(("2>", ">", "1>"))), len(argv))]
             try:
-                parsed += len(parse(argv))
+                runs += parse(argv)
             except SystemExit as exc:
                 pytest.fail(f"astromer's parser refuses a rule's command ({exc}): {part.strip()}")
+    parsed = len(runs)
     assert parsed >= len(commands)
+    _every_run_is_told_its_cell(runs)
+
+
+def _every_run_is_told_its_cell(runs):
+    """Every fine-tuning, classifier, baseline and lr search gets the survey, subset, fold (and case) of the
+    folder it writes -- what its metrics.json records and the figures read -- and fine-tuning reads the
+    survey's training columns. (The layout is read here, by the test, to check the rules; never by the library.)"""
+    checked = 0
+    for args in runs:
+        if args.command not in ("classify", "finetune", "lr-search"):
+            continue
+        parts = args.out.split("/")
+        k = next(i for i, part in enumerate(parts) if re.fullmatch(r"fold\d+", part))
+        stage = next(part for part in ("classify", "baseline", "finetune", "lr_search") if part in parts)
+        survey = parts[k - 1] if stage == "lr_search" else parts[k - 2]
+        assert (args.survey, args.fold) == (survey, int(parts[k][4:])), (args.survey, args.fold, args.out)
+        if stage != "lr_search":
+            assert args.subset == parts[k - 1], (args.subset, args.out)
+        if stage == "classify":
+            assert args.case == parts[k + 1].rsplit("_", 1)[1] and args.classifier in parts[k + 1], args.out
+        elif stage == "baseline":
+            assert args.case is None and args.classifier == parts[k + 1], args.out
+        if stage == "finetune":
+            assert args.columns.endswith(f"columns/{survey}"), (args.columns, args.out)
+        checked += 1
+    assert checked > 10
 
 
 DATA_RULE_STAGES = {"download": "download", "ingest_authors": "ingest", "filter": "filter",

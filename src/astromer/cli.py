@@ -1,7 +1,8 @@
 """``astromer`` command line: the functions the workflow's rules call.
 
     astromer pretrain --data STORE --split CSV --out DIR --ckpt-dir DIR [--mode paper|legacy] ...
-    astromer finetune --init WEIGHTS --data STORE --split CSV --out DIR --ckpt-dir DIR ...
+    astromer finetune --init WEIGHTS --data STORE --split CSV --out DIR --ckpt-dir DIR \
+        [--survey alcock --subset 500 --fold 1] ...
     astromer encode   --weights WEIGHTS --data STORE [--split CSV --part test] --out NPZ
     astromer data ...                      (readers, filter, splits, simulator: astromer.data.cli)
     astromer classify|lr-search|figure ... (experiments: astromer.experiments_cli)
@@ -76,7 +77,11 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
                         "on the hardware) picks it where bf16 is fast (a GPU, or a CPU with AVX512-BF16/AMX), "
                         "else float32. Saved models are float32; metrics.json records the precision used.")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-    p.add_argument("--label", default="", help="recorded in metrics.json (e.g. survey/subset/fold)")
+    p.add_argument("--label", default="", help="free text recorded in metrics.json (figure legends)")
+    # the run's cell, recorded in metrics.json as given: the figures and tables read them, never the paths
+    p.add_argument("--survey", help="labeled survey of a fine-tuning (recorded in metrics.json)")
+    p.add_argument("--subset", help="samples per class of the split, a number or 'all' (recorded)")
+    p.add_argument("--fold", type=int, help="fold of the split (recorded in metrics.json)")
     resume.add_options(p)
 
 
@@ -175,6 +180,7 @@ def _train(args, command: str) -> int:
     history.to_csv(out / "history.csv")
     metrics = {
         "command": command, "label": args.label, "mode": encoder.config["mode"], "config": encoder.config,
+        "survey": args.survey, "subset": args.subset, "fold": args.fold, "case": None, "classifier": None,
         "seed": args.seed, "precision": precision or "float32", "device": device, "epochs": history.n_epochs, "best_epoch": history.best_epoch,
         "best_val_rmse": history.best_val_loss, "initial_val_rmse": history.initial_val_loss,
         "test_rmse_before": test_before, "stopped_early": history.stopped_early,

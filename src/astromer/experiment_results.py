@@ -1,76 +1,31 @@
 """Reading result folders into tables: which survey, mode, case, classifier, subset and fold each run is.
 
 A run is a folder with ``metrics.json`` (and usually ``history.csv``); an input may name the folder, its
-``metrics.json`` or its ``history.csv`` (several inputs naming one folder count once). Fields recorded
-inside ``metrics.json`` come first; missing ones are read from its ``label`` (e.g. ``macho/500/fold1``),
-then from the workflow's path layout:
-
-    pretrain/{mode}/                              finetune/{mode}/{survey}/{subset}/fold{k}/
-    classify/{mode}/{survey}/{subset}/fold{k}/{classifier}_{case}/
-    baseline/{survey}/{subset}/fold{k}/{lstm|rf}/  lr_search/{survey}/lr_{lr}/
-
-i.e. the component before ``fold{k}`` is the subset (a number or ``all``), the one before that the survey;
-``legacy``/``paper`` is the pretraining mode; ``{classifier}_{case}``, a classifier name, ``a``/``b``/``c``
-or ``case_a`` give classifier and case.
+``metrics.json`` or its ``history.csv`` (several inputs naming one folder count once). What a run is comes
+only from its ``metrics.json``: the commands record ``command`` (the stage: pretrain, finetune, classify)
+and the fields below, as the workflow passed them (``--survey --case --subset --fold``) or as the run
+knows them (the encoder's mode, the classifier); null where one does not apply (a baseline has no mode or
+case, a pretraining no survey). Folder names are never read: a metrics.json without one of these keys
+is an error naming the file and the keys.
 """
 from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import pandas as pd
 
-SURVEYS = ("macho", "ogle", "atlas")
+from .errors import RunInputError
+
 CASES = ("a", "b", "c")
-CLASSIFIER_NAMES = ("lstm", "lstm_att", "mlp_att", "rf")
 FIELDS = ("survey", "mode", "case", "classifier", "subset", "fold")
-MODES = ("legacy", "paper")
-STAGES = ("pretrain", "finetune", "classify", "baseline", "lr_search")
+RECORDED = ("command",) + FIELDS  # every metrics.json of a run holds these keys (null where not applicable)
 
 
 def run_dir(path) -> Path:
     path = Path(path)
     return path if path.is_dir() else path.parent
-
-
-def _from_label(label: str | None) -> list[str]:
-    return [t for t in re.split(r"[/\\]", label or "") if t]
-
-
-def _from_parts(parts: list[str]) -> dict:
-    """Fields from path components (or label tokens), by position around ``fold{k}`` and by name."""
-    found: dict = {}
-    low = [p.lower() for p in parts]
-    folds = [i for i, p in enumerate(low) if re.fullmatch(r"fold[_-]?\d+", p)]
-    if folds:
-        i = folds[-1]
-        found["fold"] = int(re.sub(r"\D", "", low[i]))
-        if i >= 1 and re.fullmatch(r"\d+|all", low[i - 1]):
-            found["subset"] = low[i - 1]
-            if i >= 2 and low[i - 2] not in STAGES + MODES:
-                found["survey"] = parts[i - 2]
-    lrs = [i for i, p in enumerate(low) if re.fullmatch(r"lr_[0-9.e+-]+", p)]
-    if lrs and lrs[-1] >= 1 and "survey" not in found and low[lrs[-1] - 1] not in STAGES:
-        found["survey"] = parts[lrs[-1] - 1]
-    stages = [i for i, p in enumerate(low) if p in STAGES]
-    if stages:
-        found["stage"] = low[stages[-1]]
-    for i, tok in enumerate(low):
-        if tok in MODES and (not stages or i > stages[-1]):
-            found.setdefault("mode", tok)
-        elif m := re.fullmatch(r"(lstm_att|mlp_att|lstm|rf)_([abc])", tok):
-            found["classifier"], found["case"] = m.group(1), m.group(2)
-        elif tok in CLASSIFIER_NAMES:
-            found.setdefault("classifier", tok)
-        elif m := re.fullmatch(r"case[_-]?([abc])", tok):
-            found.setdefault("case", m.group(1))
-    if "survey" not in found:  # last resort: a known survey name anywhere
-        for tok in low:
-            if any(tok.startswith(s) for s in SURVEYS):
-                found["survey"] = next(s for s in SURVEYS if tok.startswith(s))
-    return found
 
 
 def subset_key(subset) -> float:
@@ -90,15 +45,16 @@ def read_run(path) -> dict:
     try:
         metrics = json.loads(metrics_path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{metrics_path}: not valid JSON ({exc})") from None
-    found = _from_parts(list(folder.resolve().parts))
-    found.update({k: v for k, v in _from_parts(_from_label(metrics.get("label"))).items() if k != "stage"})
-    row = dict(metrics)
-    for key in FIELDS + ("stage",):
-        if row.get(key) in (None, ""):
-            row[key] = found.get(key)
-    if row.get("stage") is None:
-        row["stage"] = row.get("command")
+        raise RunInputError(f"{metrics_path}: not valid JSON ({exc})") from None
+    if not isinstance(metrics, dict):
+        raise RunInputError(f"{metrics_path}: not a JSON object of a run's metrics")
+    missing = [key for key in RECORDED if key not in metrics]
+    if missing:
+        raise RunInputError(
+            f"{metrics_path}: no {', '.join(missing)} recorded (every run's metrics.json records "
+            f"{', '.join(RECORDED)}); it was written by an older astromer: rerun its job (delete the folder "
+            "and run the workflow again)")
+    row = dict(metrics, stage=metrics["command"])
     if row.get("subset") is not None:
         row["subset"] = str(row["subset"])
     if row.get("fold") is not None:

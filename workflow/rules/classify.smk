@@ -19,9 +19,11 @@ if not BATCH:
             report="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/report.csv",
             confusion="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/confusion.csv",
         params:
-            command=lambda w, input, output: classify_command(
-                w, w.classifier, w.case, input.encoder, input, os.path.dirname(output.metrics)
-            ),
+            split=split_csv,
+            encoder_mode=lambda w: CASE_ENCODER_MODE[w.case],
+            out_dir=lambda w, output: os.path.dirname(output.metrics),
+            ckpt_dir=ckpt_dir("<resources>/checkpoints/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}"),
+            extra=classifier_args(),
         resources:
             **gpu_resources("classify"),
         log:
@@ -31,7 +33,10 @@ if not BATCH:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer {params.command} 2>&1 | tee -a {log}.all > {log}"
+            "astromer classify --encoder {input.encoder} --data {input.data} --split {params.split} "
+            "--classifier {wildcards.classifier} --encoder-mode {params.encoder_mode} --survey {wildcards.survey} "
+            "--case {wildcards.case} --subset {wildcards.subset} --fold {wildcards.fold} --out {params.out_dir} "
+            "--ckpt-dir {params.ckpt_dir} {params.extra} 2>&1 | tee -a {log}.all > {log}"
 
     rule baseline_lstm:
         input:
@@ -43,7 +48,10 @@ if not BATCH:
             report="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/report.csv",
             confusion="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/confusion.csv",
         params:
-            command=lambda w, input, output: baseline_command(w, "lstm", w.subset, input, os.path.dirname(output.metrics)),
+            split=split_csv,
+            out_dir=lambda w, output: os.path.dirname(output.metrics),
+            ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/lstm"),
+            extra=baseline_args("lstm"),
         resources:
             **gpu_resources("classify"),
         log:
@@ -53,7 +61,9 @@ if not BATCH:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer {params.command} 2>&1 | tee -a {log}.all > {log}"
+            "astromer classify --data {input.data} --split {params.split} --classifier lstm "
+            "--survey {wildcards.survey} --subset {wildcards.subset} --fold {wildcards.fold} --out {params.out_dir} "
+            "--ckpt-dir {params.ckpt_dir} {params.extra} 2>&1 | tee -a {log}.all > {log}"
 
     rule baseline_rf:
         input:
@@ -64,7 +74,10 @@ if not BATCH:
             report="<results>/baseline/{survey}/{subset}/fold{fold}/rf/report.csv",
             confusion="<results>/baseline/{survey}/{subset}/fold{fold}/rf/confusion.csv",
         params:
-            command=lambda w, input, output: baseline_command(w, "rf", w.subset, input, os.path.dirname(output.metrics)),
+            split=split_csv,
+            out_dir=lambda w, output: os.path.dirname(output.metrics),
+            ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/rf"),
+            extra=baseline_args("rf"),
         resources:
             runtime=config["classify"]["runtime"],
             mem_mb=config["classify"]["mem_mb"],
@@ -75,7 +88,9 @@ if not BATCH:
         conda:
             "../../envs/cpu.yaml"
         shell:
-            "astromer {params.command} 2>&1 | tee -a {log}.all > {log}"
+            "astromer classify --data {input.data} --split {params.split} --classifier rf "
+            "--survey {wildcards.survey} --subset {wildcards.subset} --fold {wildcards.fold} --out {params.out_dir} "
+            "--ckpt-dir {params.ckpt_dir} {params.extra} 2>&1 | tee -a {log}.all > {log}"
 
 else:
 
@@ -88,7 +103,8 @@ else:
             report=classify_batch_files("report.csv"),
             confusion=classify_batch_files("confusion.csv"),
         params:
-            commands=lambda w, input, output: batch_commands(
+            # one quoted `classify --encoder ... --classifier C --case X ...` line per classifier and case
+            classify_lines=lambda w, input, output: batch_commands(
                 classify_command(w, c, case, input[f"encoder_{CASE_ENCODER_SUBSET[case]}"], input, os.path.dirname(metrics))
                 for (c, case), metrics in zip(CLASSIFY_RUNS, output.metrics, strict=True)
             ),
@@ -101,7 +117,7 @@ else:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer batch {params.commands} 2>&1 | tee -a {log}.all > {log}"
+            "astromer batch {params.classify_lines} 2>&1 | tee -a {log}.all > {log}"
 
 
 if BATCH and BASELINE_RUNS:
@@ -116,7 +132,8 @@ if BATCH and BASELINE_RUNS:
             report=baseline_batch_files("report.csv"),
             confusion=baseline_batch_files("confusion.csv"),
         params:
-            commands=lambda w, input, output: batch_commands(
+            # one quoted `classify --classifier lstm|rf ...` line per baseline and subset (no encoder)
+            classify_lines=lambda w, input, output: batch_commands(
                 baseline_command(w, b, subset, input, os.path.dirname(metrics))
                 for (b, subset), metrics in zip(BASELINE_RUNS, output.metrics, strict=True)
             ),
@@ -129,7 +146,7 @@ if BATCH and BASELINE_RUNS:
         conda:
             "../../envs/cuda.yaml"
         shell:
-            "astromer batch {params.commands} 2>&1 | tee -a {log}.all > {log}"
+            "astromer batch {params.classify_lines} 2>&1 | tee -a {log}.all > {log}"
 
 
 rule lr_search:
@@ -143,7 +160,7 @@ rule lr_search:
         split=lambda w, input: f"{input.splits}/fold{w.fold}/{config['lr_search']['subset']}.csv",
         subset=config["lr_search"]["subset"],
         lrs=",".join(str(lr) for lr in config["lr_search"]["lrs"]),
-        training=classifier_args(with_lr=False),
+        extra=classifier_args(with_lr=False),
     resources:
         **gpu_resources("classify"),
     log:
@@ -154,5 +171,5 @@ rule lr_search:
         "../../envs/cuda.yaml"
     shell:
         "astromer lr-search --data {input.data} --split {params.split} --lrs {params.lrs} "
-        "{params.training} --survey {wildcards.survey} --subset {params.subset} --fold {wildcards.fold} "
+        "{params.extra} --survey {wildcards.survey} --subset {params.subset} --fold {wildcards.fold} "
         "--out {output} 2>&1 | tee -a {log}.all > {log}"

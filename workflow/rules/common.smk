@@ -4,6 +4,7 @@
 
 import json
 import os
+import re
 import shlex
 
 from snakemake.utils import validate
@@ -97,16 +98,6 @@ def gpus_present():
 # the CPU where the config allows it). Cluster jobs get their GPUs from Slurm.
 if workflow.local_exec and "gpu" not in workflow.global_resources and gpus_present() > 0:
     workflow.global_resources["gpu"] = gpus_present()
-
-
-wildcard_constraints:
-    dataset="macho|alcock|ogle|atlas",
-    survey="alcock|ogle|atlas",
-    subset=r"\d+|all",
-    fold=r"\d+",
-    mode="paper|legacy",
-    classifier="lstm_att|mlp_att",
-    case="a|b|c",
 
 
 def resolve(path):
@@ -258,14 +249,17 @@ def case_encoder(wildcards):
 
 
 # ---------------------------------------------------------------- commands
-# The astromer arguments of one target, shared by the per-target rules and the batch rules (`batch_jobs`).
+# The command lines of the batch rules (`batch_jobs`): one per target, each the command its per-target rule
+# spells out in `shell:` (tests/test_workflow_contract.py checks both write the same files from the same
+# arguments; tests/test_workflow_dag.py that each is told the cell of the folder it writes).
 def finetune_command(wildcards, subset, input, out_dir):
-    """The `astromer finetune ...` arguments of one survey/subset/fold (shared by both rules)."""
+    """The `astromer finetune ...` line of one survey/subset/fold in a batch (as rule finetune runs it)."""
     w = wildcards
     ckpt = resolve(f"<resources>/checkpoints/finetune/{w.mode}/{w.survey}/{subset}/fold{w.fold}")
     return (
-        f"finetune --init {input.init} --data {input.data} --split {input.splits}/fold{w.fold}/{subset}.csv "
-        f"--out {out_dir} --ckpt-dir {ckpt} --mode {w.mode} --model-config {input.model_config} "
+        f"finetune --init {input.init} --data {input.data} --columns {input.columns} "
+        f"--split {input.splits}/fold{w.fold}/{subset}.csv --out {out_dir} --ckpt-dir {ckpt} --mode {w.mode} "
+        f"--model-config {input.model_config} --survey {w.survey} --subset {subset} --fold {w.fold} "
         f"{training_args('finetune')}"
     )
 
@@ -275,24 +269,33 @@ BASELINE_RUNS = [(baseline, subset) for baseline in BASELINES for subset in SUBS
 
 
 def classify_command(wildcards, classifier, case, encoder, input, out_dir):
-    """The `astromer classify ...` arguments of one classifier in one science case."""
+    """The `astromer classify ...` line of one classifier in one science case (as rule classify runs it)."""
     w = wildcards
     ckpt = resolve(f"<resources>/checkpoints/classify/{w.mode}/{w.survey}/{w.subset}/fold{w.fold}/{classifier}_{case}")
     return (
         f"classify --encoder {encoder} --data {input.data} --split {input.splits}/fold{w.fold}/{w.subset}.csv "
-        f"--classifier {classifier} --encoder-mode {CASE_ENCODER_MODE[case]} --out {out_dir} --ckpt-dir {ckpt} "
-        f"{classifier_args()}"
+        f"--classifier {classifier} --encoder-mode {CASE_ENCODER_MODE[case]} --survey {w.survey} --case {case} "
+        f"--subset {w.subset} --fold {w.fold} --out {out_dir} --ckpt-dir {ckpt} {classifier_args()}"
     )
 
 
+def baseline_args(baseline):
+    """Training arguments of a baseline: the paper's LSTM trains like the classifiers; features + RF has
+    only a seed and the window length."""
+    if baseline == "rf":
+        return f"--seed {config['seed']} --max-obs {config['model']['max_obs']}"
+    return classifier_args()
+
+
 def baseline_command(wildcards, baseline, subset, input, out_dir):
-    """The `astromer classify ...` arguments of a baseline (no encoder): the paper's LSTM or features + RF."""
+    """The `astromer classify ...` line of a baseline (no encoder) in a batch (as rules baseline_* run it)."""
     w = wildcards
     ckpt = resolve(f"<resources>/checkpoints/baseline/{w.survey}/{subset}/fold{w.fold}/{baseline}")
-    common = f"classify --data {input.data} --split {input.splits}/fold{w.fold}/{subset}.csv --classifier {baseline} --out {out_dir} --ckpt-dir {ckpt}"
-    if baseline == "rf":
-        return f"{common} --seed {config['seed']} --max-obs {config['model']['max_obs']}"
-    return f"{common} {classifier_args()}"
+    return (
+        f"classify --data {input.data} --split {input.splits}/fold{w.fold}/{subset}.csv --classifier {baseline} "
+        f"--survey {w.survey} --subset {subset} --fold {w.fold} --out {out_dir} --ckpt-dir {ckpt} "
+        f"{baseline_args(baseline)}"
+    )
 
 
 def classify_batch_inputs(wildcards):
@@ -434,3 +437,19 @@ def leak_args(wildcards, input):
     args += (" --f1-runs " + " ".join(input.f1_runs)) if input.f1_runs else ""
     m = config["pretrain"]
     return args + f" --msk-frac {m['msk_frac']} --rnd-frac {m['rnd_frac']} --same-frac {m['same_frac']}"
+
+
+# ---------------------------------------------------------------- wildcard constraints
+def one_of(values):
+    """A wildcard constraint matching exactly these values (from the config, never a hand-written regex)."""
+    return "|".join(re.escape(str(v)) for v in dict.fromkeys(values))
+
+
+wildcard_constraints:
+    dataset=one_of(SURVEYS + [UNLABELED]),
+    survey=one_of(SURVEYS),
+    subset=one_of(SUBSETS),
+    fold=one_of(FOLDS),
+    mode=one_of(MODES + LEAK_MODES),
+    classifier=one_of(CLASSIFIERS),
+    case=one_of(CASES),

@@ -77,17 +77,18 @@ rule filter:
 
 
 rule training_columns:
-    # the pool as flat .npy columns that pretraining reads its windows from (memory maps, bounded memory)
+    # a store as flat .npy columns that pretraining (the pool) and fine-tuning (each survey) read their
+    # windows from (memory maps, bounded memory)
     input:
-        store(UNLABELED),
+        store("{dataset}"),
     output:
-        directory(f"<resources>/columns/{UNLABELED}"),
+        directory("<resources>/columns/{dataset}"),
     resources:
         **data_resources("columns"),
     log:
-        f"<logs>/data/columns_{UNLABELED}.log",
+        "<logs>/data/columns_{dataset}.log",
     benchmark:
-        f"<benchmarks>/data/columns_{UNLABELED}.tsv"
+        "<benchmarks>/data/columns_{dataset}.tsv"
     conda:
         "../../envs/cpu.yaml"
     shell:

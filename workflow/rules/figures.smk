@@ -1,7 +1,7 @@
 # The paper's figures and tables from the experiments' result files: each calls
 # `astromer figure NAME --out FILE --inputs FILES.. [--simulated]` (Fig. 6, B.1 and Tables 1-4 are
-# made from the data in data.smk). Per-survey variants (fig11_ogle.pdf, ...) read only that survey's
-# results, so a survey can be redone on its own.
+# made from the data in data.smk). Per-survey variants (fig11_ogle.pdf, ...) are the same rule (`use rule
+# ... with:`) reading only that survey's results, so a survey can be redone on its own.
 
 
 rule fig2:
@@ -83,19 +83,13 @@ rule fig9:
         "astromer figure fig9 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
 
-rule fig9_survey:
+use rule fig9 as fig9_survey with:
     input:
         lambda w: pretrain_files("metrics.json") + finetune_files("metrics.json", surveys=[w.survey]),
     output:
         report("<results>/fig9_{survey}.pdf", caption="../report/fig9.rst", category="Fine-tuning", subcategory="{survey}"),
-    params:
-        simulated=SIMULATED_FLAG,
     log:
         "<logs>/figures/fig9_{survey}.log",
-    conda:
-        "../../envs/cpu.yaml"
-    shell:
-        "astromer figure fig9 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
 
 rule figC1:
@@ -113,19 +107,13 @@ rule figC1:
         "astromer figure figC1 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
 
-rule figC1_survey:
+use rule figC1 as figC1_survey with:
     input:
         lambda w: finetune_files("history.csv", surveys=[w.survey]),
     output:
         report("<results>/figC1_{survey}.pdf", caption="../report/figC1.rst", category="Fine-tuning", subcategory="{survey}"),
-    params:
-        simulated=SIMULATED_FLAG,
     log:
         "<logs>/figures/figC1_{survey}.log",
-    conda:
-        "../../envs/cpu.yaml"
-    shell:
-        "astromer figure figC1 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
 
 rule fig11:
@@ -143,19 +131,13 @@ rule fig11:
         "astromer figure fig11 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
 
-rule fig11_survey:
+use rule fig11 as fig11_survey with:
     input:
         lambda w: classify_files("metrics.json", surveys=[w.survey]) + baseline_files("metrics.json", surveys=[w.survey]),
     output:
         report("<results>/fig11_{survey}.pdf", caption="../report/fig11.rst", category="Classification", subcategory="{survey}"),
-    params:
-        simulated=SIMULATED_FLAG,
     log:
         "<logs>/figures/fig11_{survey}.log",
-    conda:
-        "../../envs/cpu.yaml"
-    shell:
-        "astromer figure fig11 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
 
 rule fig12:
@@ -174,20 +156,13 @@ rule fig12:
         "astromer figure fig12 --out {output} --inputs {input} --subset {params.subset} {params.simulated} > {log} 2>&1"
 
 
-rule fig12_survey:
+use rule fig12 as fig12_survey with:
     input:
         lambda w: fig12_inputs([w.survey]),
     output:
         report("<results>/fig12_{survey}.pdf", caption="../report/fig12.rst", category="Classification", subcategory="{survey}"),
-    params:
-        simulated=SIMULATED_FLAG,
-        subset=config["figures"]["fig12_subset"],
     log:
         "<logs>/figures/fig12_{survey}.log",
-    conda:
-        "../../envs/cpu.yaml"
-    shell:
-        "astromer figure fig12 --out {output} --inputs {input} --subset {params.subset} {params.simulated} > {log} 2>&1"
 
 
 rule figD1:
@@ -262,7 +237,7 @@ rule leak_table:
         tex="<results>/leak_table.tex",
         fig=report("<results>/fig_leak.pdf", caption="../report/leak_table.rst", category="Masking leak"),
     params:
-        args=leak_args,
+        extra=leak_args,
     log:
         "<logs>/figures/leak_table.log",
     benchmark:
@@ -270,4 +245,4 @@ rule leak_table:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "astromer leak {params.args} --out {output.csv} --figure {output.fig} > {log} 2>&1"
+        "astromer leak {params.extra} --out {output.csv} --figure {output.fig} > {log} 2>&1"

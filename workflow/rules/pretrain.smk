@@ -30,7 +30,7 @@ rule pretrain:
     params:
         out_dir=lambda w, output: os.path.dirname(output.model),
         ckpt_dir=ckpt_dir("<resources>/checkpoints/pretrain/{mode}"),
-        training=training_args("pretrain"),
+        extra=training_args("pretrain"),
     resources:
         **gpu_resources("pretrain"),
     log:
@@ -42,7 +42,7 @@ rule pretrain:
     shell:
         "astromer pretrain --data {input.data} --columns {input.columns} --split {input.split} --out {params.out_dir} "
         "--ckpt-dir {params.ckpt_dir} --mode {wildcards.mode} --model-config {input.model_config} "
-        "{params.training} 2>&1 | tee -a {log}.all > {log}"
+        "{params.extra} 2>&1 | tee -a {log}.all > {log}"
 
 
 # encoder_source: published -- the authors' weights instead of our pretraining: downloaded once, each file
