@@ -45,7 +45,7 @@ def test_batched_jobs_run_the_same_commands_into_the_same_files(stand_in_run, tm
     root, _, bin_dir, run = stand_in_run
     assert run.returncode == 0
     batched_root = tmp_path / "batched"
-    config = tiny_config(batched_root, batch_jobs=True)
+    config = tiny_config(batched_root, batch_jobs=True, seed=7)  # the same settings as stand_in_run's
     batched = snakemake("--profile", "profiles/local", "--configfile", str(config), timeout=600, first_on_path=bin_dir)
     assert batched.returncode == 0, batched.stdout[-3000:] + batched.stderr[-5000:]
 
