@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from astromer.data.cli import main
+from astromer.cli.data import main
 from astromer.data.store import LightCurveStore
 
 WEIGHTS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "astromer_macho_v0"

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer.data.cli import main
+from astromer.cli.data import main
 from astromer.data.filtering import white_noise_filter
 from astromer.data.splits import (SplitError, check_labeled_splits, check_pretrain_split,
                                   labeled_splits, pretrain_split, write_labeled_splits)

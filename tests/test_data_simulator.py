@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from astromer.data.baseline import features, lomb_scargle_period, random_forest_macro_f1
-from astromer.data.catalog import component_rows, load_catalog
-from astromer.data.simulator import PROFILES, fit_macho_error_model, simulate, simulate_to_store
+from astromer.data.simulate.catalog import component_rows, load_catalog
+from astromer.data.simulate.simulator import PROFILES, fit_macho_error_model, simulate, simulate_to_store
 
 
 @pytest.mark.parametrize("profile", ["macho", "ogle", "atlas"])

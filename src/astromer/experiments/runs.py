@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import resume
-from .devices import DEVICE_CHOICES, DEVICE_HELP, PRECISIONS
-from .errors import AstromerError
+from ..core import resume
+from ..core.devices import DEVICE_CHOICES, DEVICE_HELP, PRECISIONS
+from ..errors import AstromerError
 
 FIGURES = ("fig2", "fig8", "fig9", "fig11", "fig12", "figA1", "figC1", "figD1", "table5", "accuracy_table",
            "claims_table")
@@ -33,7 +33,7 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-from .io import atomic_write_text, make_dir
+from ..io import atomic_write_text, make_dir
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -102,11 +102,11 @@ def _classify_rf(args, parts, curves):
 def _classify_deep(args, parts, curves, classes, identity):
     import keras
 
-    from .classifier_training import (HISTORY_COLUMNS, fit_classifier, frozen_cache_fits, frozen_datasets,
+    from ..core.classifiers.training import (HISTORY_COLUMNS, fit_classifier, frozen_cache_fits, frozen_datasets,
                                       make_dataset, predict_labels)
-    from .devices import precision_policy
-    from .classifiers import build_classifier, embedding_size
-    from .preprocessing import prepare_windows
+    from ..core.devices import precision_policy
+    from ..core.classifiers.heads import build_classifier, embedding_size
+    from ..core.preprocessing import prepare_windows
 
     # `astromer batch` runs many commands in one process: start each clean and seed everything (the encoder's
     # dropout seeds, tf.data's shuffle, the head's initial weights) before anything random is created
@@ -116,7 +116,7 @@ def _classify_deep(args, parts, curves, classes, identity):
     if args.classifier != "lstm":
         if not args.encoder:
             raise SystemExit(f"error: --classifier {args.classifier} needs --encoder")
-        from .model import SingleBandEncoder
+        from ..core.encoder import SingleBandEncoder
 
         encoder = SingleBandEncoder.from_pretraining(args.encoder, dtype=_precision(args))
         mode = encoder.config["mode"]
@@ -144,7 +144,7 @@ def _classify_deep(args, parts, curves, classes, identity):
         data = {name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"),
                                    seed=args.seed) for name in windows}
     if encoder is not None:  # the MLP head's input standardization, from the training curves' embeddings
-        from .classifiers import adapt_standardization
+        from ..core.classifiers.heads import adapt_standardization
 
         win = windows["train"]
         emb = encoder.encode_windows(win["times"], win["input"], win["mask_in"])
@@ -189,8 +189,8 @@ def _precision(args):
 
 def classify(args) -> int:
     from . import metrics as M
-    from .data.store import LightCurveStore
-    from .devices import select_device
+    from ..data.store import LightCurveStore
+    from ..core.devices import select_device
 
     began = time.perf_counter()
     # before any data is read: no silent CPU fallback (the random forest runs on the CPU whatever it is given)
@@ -241,7 +241,7 @@ def classify(args) -> int:
 
 def _discard_checkpoint(args) -> None:
     """A completed run's resume state goes once its outputs are written (unless --keep-checkpoint)."""
-    from .classifier_training import STATE_FILE
+    from ..core.classifiers.training import STATE_FILE
     if args.ckpt_dir and not args.keep_checkpoint:
         resume.discard(args.ckpt_dir, STATE_FILE)
 
@@ -276,7 +276,7 @@ def _model_name(path) -> str:
 
 
 def _is_classify(path) -> bool:
-    from .experiment_results import read_run
+    from .results import read_run
 
     return "macro_f1" in read_run(path)
 
@@ -315,7 +315,7 @@ def figure(args) -> int:
     elif name == "accuracy_table":
         F.save_table(F.accuracy_table(inputs, sim), out, sim, "Test accuracy beside the paper's")
     elif name == "claims_table":
-        from .experiment_results import expand_inputs
+        from .results import expand_inputs
 
         inputs = expand_inputs(inputs)  # metrics.json and history.csv of one run count once
         classify_runs = [p for p in inputs if _is_classify(p)]
@@ -335,8 +335,8 @@ def _figure_2(args, inputs) -> None:
     lc_*.tar.bz2. Without an encoder, the layer of each mode at d=256. Stamped SIMULATED only when the
     star itself comes from a simulated store, whatever ``--simulated`` says."""
     from . import figures as F
-    from .layers import PositionalEncoding
-    from .modes import MODES, get_mode
+    from ..core.layers import PositionalEncoding
+    from ..core.modes import MODES, get_mode
 
     stores = [p for p in inputs if (Path(p) / "metadata.parquet").is_file()]
     tarballs = [p for p in inputs if str(p).endswith((".tar.bz2", ".mjd"))]
@@ -351,7 +351,7 @@ def _figure_2(args, inputs) -> None:
              f"{star['star']} ({star['source']})")
     encodings, max_obs = [], args.max_obs
     if models:
-        from .model import SingleBandEncoder
+        from ..core.encoder import SingleBandEncoder
 
         for path in models:
             model = SingleBandEncoder.from_pretraining(path)

@@ -16,7 +16,7 @@ from ..errors import AstromerError
 
 
 def _named_stores(pairs):
-    from .store import LightCurveStore
+    from ..data.store import LightCurveStore
     out = {}
     for pair in pairs:
         if "=" not in pair:
@@ -27,19 +27,19 @@ def _named_stores(pairs):
 
 
 def cmd_download(args):
-    from .download import download_drive_file
+    from ..download import download_drive_file
     path = download_drive_file(args.file_id, args.out, dataset=args.dataset, sha256=args.sha256, url=args.url)
     print(f"downloaded Google-Drive file {args.file_id} to {path}")
 
 
 def cmd_download_weights(args):
-    from ..weights import fetch
+    from ..core.weights import fetch
     path = fetch(args.name, args.out, base_url=args.url, zip_sha256=args.sha256)
     print(f"published weights {args.name!r} in {path} (every file's SHA-256 checked)")
 
 
 def cmd_unpack(args):
-    from .download import unpack
+    from ..download import unpack
     path = unpack(args.src, args.out)
     print(f"unpacked {args.src} into {path} ({sum(1 for _ in path.rglob('*'))} entries)")
 
@@ -56,7 +56,7 @@ def _classes(args):
 
 
 def cmd_ingest_authors(args):
-    from .readers import read_authors
+    from ..data.readers import read_authors
     class_map = {}
     for pair in filter(None, (args.class_map or "").split(",")):
         old, sep, new = pair.partition("=")
@@ -73,7 +73,7 @@ def cmd_ingest_authors(args):
 
 
 def cmd_ingest_macho_mjd(args):
-    from .readers import read_labels, read_macho_mjd
+    from ..data.readers import read_labels, read_macho_mjd
     labels = read_labels(args.labels) if args.labels else None
     store = read_macho_mjd(args.src, args.out, band=args.band, min_obs=args.min_obs, labels=labels,
                            classes=_classes(args))
@@ -81,13 +81,13 @@ def cmd_ingest_macho_mjd(args):
 
 
 def cmd_ingest_table(args):
-    from .readers import read_table
+    from ..data.readers import read_table
     store = read_table(args.src, args.survey, args.band, args.out, min_obs=args.min_obs, classes=_classes(args))
     _summary(store, "ingest-table")
 
 
 def cmd_simulate(args):
-    from .simulator import simulate_to_store
+    from ..data.simulate.simulator import simulate_to_store
     store = simulate_to_store(args.out, args.profile, args.pool, args.seed, per_class=args.per_class,
                               n_objects=args.n_objects, catalog_path=args.catalog, min_obs=args.min_obs)
     counts = store.metadata["label"].fillna("(unlabeled)").value_counts().to_dict()
@@ -96,8 +96,8 @@ def cmd_simulate(args):
 
 
 def cmd_filter(args):
-    from .filtering import filter_store
-    from .store import LightCurveStore
+    from ..data.filtering import filter_store
+    from ..data.store import LightCurveStore
     report = filter_store(args.store, args.out, paper_kept=args.paper_kept, kurtosis=args.kurtosis,
                           skewness=args.skewness, std=args.std, combine=args.combine, reading=args.reading)
     atomic_write_json(args.log, report, sort_keys=True)
@@ -111,15 +111,15 @@ def cmd_filter(args):
 
 
 def cmd_columns(args):
-    from .columns import write_columns
+    from ..data.columns import write_columns
     meta = write_columns(args.store, args.out)
     print(f"columns: {meta['n_objects']:,} curves, {meta['n_observations']:,} observations of {args.store} "
           f"in {args.out} (digest {meta['digest']})")
 
 
 def cmd_split_pretrain(args):
-    from .splits import write_pretrain_split
-    from .store import LightCurveStore
+    from ..data.splits import write_pretrain_split
+    from ..data.store import LightCurveStore
     store = LightCurveStore.open(args.store)
     fractions = tuple(float(x) for x in args.fractions.split(","))
     frame = write_pretrain_split(store.metadata["id"], args.seed, args.out, fractions)
@@ -128,8 +128,8 @@ def cmd_split_pretrain(args):
 
 
 def cmd_split_labeled(args):
-    from .splits import write_labeled_splits
-    from .store import LightCurveStore
+    from ..data.splits import write_labeled_splits
+    from ..data.store import LightCurveStore
     store = LightCurveStore.open(args.store)
     meta = store.metadata
     report = write_labeled_splits(meta["id"], meta["label"], args.out_dir, seed=args.seed, folds=args.folds,
@@ -141,8 +141,8 @@ def cmd_split_labeled(args):
 
 
 def cmd_check_splits(args):
-    from .splits import check_labeled_splits, check_pretrain_split
-    from .store import LightCurveStore
+    from ..data.splits import check_labeled_splits, check_pretrain_split
+    from ..data.store import LightCurveStore
     if not args.split_dir and not args.pretrain:
         raise ValueError("give --split-dir (labeled folds) and/or --pretrain (id,split CSV)")
     store = LightCurveStore.open(args.store)
@@ -169,7 +169,7 @@ def cmd_check_splits(args):
 
 
 def cmd_tables(args):
-    from .tables import write_tables
+    from ..experiments.tables import write_tables
     reports = {}
     for pair in args.splits or []:
         name, sep, path = pair.partition("=")
@@ -181,14 +181,14 @@ def cmd_tables(args):
 
 
 def cmd_fig6(args):
-    from .plots import figure6
-    from .store import LightCurveStore
+    from ..experiments.data_figures import figure6
+    from ..data.store import LightCurveStore
     stamped = figure6(LightCurveStore.open(args.unlabeled), _named_stores(args.labeled), args.out)
     print(f"fig6: wrote {args.out}{' (marked SIMULATED DATA)' if stamped else ''}")
 
 
 def cmd_figb1(args):
-    from .plots import figure_b1
+    from ..experiments.data_figures import figure_b1
     stamped = figure_b1(_named_stores(args.stores), args.out)
     print(f"figB1: wrote {args.out}{' (marked SIMULATED DATA)' if stamped else ''}")
 

@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import AstromerError
+from ..errors import AstromerError
 
 DEVICE_CHOICES = ("auto", "gpu", "any")
 DEVICE_HELP = ("gpu: stop at once (exit 2) unless TensorFlow sees a GPU; any: run on what TensorFlow sees, "

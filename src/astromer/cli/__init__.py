@@ -3,9 +3,9 @@
     astromer pretrain --data STORE --split CSV --out DIR --ckpt-dir DIR [--mode paper|legacy] ...
     astromer finetune --init WEIGHTS --data STORE --split CSV --out DIR --ckpt-dir DIR ...
     astromer encode   --weights WEIGHTS --data STORE [--split CSV --part test] --out NPZ
-    astromer data ...                      (readers, filter, splits, simulator: astromer.data.cli)
-    astromer classify|lr-search|figure ... (experiments: astromer.experiments_cli)
-    astromer leak --curves NAME=STORE ...  (the masking-leak study: astromer.leak_cli)
+    astromer data ...                      (readers, filter, splits, simulator: astromer.cli.data)
+    astromer classify|lr-search|figure ... (experiments: astromer.experiments.runs)
+    astromer leak --curves NAME=STORE ...  (the masking-leak study: astromer.cli.leak)
     astromer batch 'classify ...' 'finetune ...' ...  (several commands in one process: TensorFlow starts once)
 """
 from __future__ import annotations
@@ -16,16 +16,16 @@ import sys
 import time
 from pathlib import Path
 
-from . import resume
-from .devices import DEVICE_CHOICES, DEVICE_HELP, resolve_precision
-from .errors import AstromerError
+from ..core import resume
+from ..core.devices import DEVICE_CHOICES, DEVICE_HELP, resolve_precision
+from ..errors import AstromerError
 
 DELEGATED = {
-    "data": ("astromer.data.cli", False),
-    "classify": ("astromer.experiments_cli", True),
-    "lr-search": ("astromer.experiments_cli", True),
-    "figure": ("astromer.experiments_cli", True),
-    "leak": ("astromer.leak_cli", True),
+    "data": ("astromer.cli.data", False),
+    "classify": ("astromer.experiments.runs", True),
+    "lr-search": ("astromer.experiments.runs", True),
+    "figure": ("astromer.experiments.runs", True),
+    "leak": ("astromer.cli.leak", True),
 }
 
 
@@ -118,13 +118,13 @@ def _read_split(path, store) -> dict:
 def _train(args, command: str) -> int:
     import keras
 
-    from .data.store import LightCurveStore
-    from .devices import select_device
-    from .model import SingleBandEncoder
-    from .preprocessing import Flat
-    from .io import atomic_write_json, make_dir
-    from .resume import discard
-    from .training import fit, flat_digest, test_rmse
+    from ..data.store import LightCurveStore
+    from ..core.devices import select_device
+    from ..core.encoder import SingleBandEncoder
+    from ..core.preprocessing import Flat
+    from ..io import atomic_write_json, make_dir
+    from ..core.resume import discard
+    from ..core.pretraining import fit, flat_digest, test_rmse
 
     began = time.perf_counter()
     device = select_device(args.device)  # before any data is read: no silent CPU fallback
@@ -145,7 +145,7 @@ def _train(args, command: str) -> int:
     make_dir(out)
     columns = None
     if args.columns:  # windows read from the columns on disk (issue 17), the same windows as in memory
-        from .data.columns import TrainingColumns
+        from ..data.columns import TrainingColumns
         columns = TrainingColumns(args.columns)
         columns.check_store(store)
 
@@ -195,9 +195,9 @@ def _train(args, command: str) -> int:
 def _encode(args) -> int:
     import numpy as np
 
-    from .data.store import LightCurveStore
-    from .io import atomic_savez
-    from .model import SingleBandEncoder
+    from ..data.store import LightCurveStore
+    from ..io import atomic_savez
+    from ..core.encoder import SingleBandEncoder
 
     store = LightCurveStore.open(args.data)
     ids = list(store.metadata["id"].astype(str))
@@ -222,7 +222,7 @@ def _batch(commands: list[str]) -> int:
     repeats an earlier one with other labels (--case, --out, ...) reuses its predictions."""
     import shlex
 
-    from .experiments_cli import sharing_identical_runs
+    from ..experiments.runs import sharing_identical_runs
 
     runs = [shlex.split(line) for line in commands]
     for i, argv in enumerate(runs, 1):

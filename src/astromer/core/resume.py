@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_savez
+from ..io import atomic_savez
 
 STATE_FILE = "state.npz"
 
@@ -62,7 +62,7 @@ def file_digest(path) -> str:
 
 def run_key(settings: dict, data, weights) -> dict:
     """The key of a run: one digest per part, so that a mismatch can say what changed."""
-    from . import __version__
+    from .. import __version__
 
     return {"settings": digest(settings), "data": digest(data), "weights": digest(weights), "version": __version__}
 
