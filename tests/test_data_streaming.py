@@ -8,10 +8,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from astromer.data import store as store_mod
-from astromer.cli.data import main
+from astromer import cli
 from astromer.data.filtering import filter_store, white_noise_filter
 from astromer.data.store import LightCurveStore, StoreError
 from conftest import synthetic_curves
+
+
+def main(argv):  # `astromer data ARGV`
+    return cli.main(["data", *argv])
+
 
 FILES = ("light_curves.parquet", "metadata.parquet", "provenance.json")
 

