@@ -195,7 +195,11 @@ def register(commands) -> None:
                                               "data tables and figures", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped curve")
     sub = parser.add_subparsers(dest="data_command", required=True)
+    for group in (_downloads, _readers, _stores, _splits, _paper):
+        group(sub)
 
+
+def _downloads(sub) -> None:  # downloads and unpacking
     p = sub.add_parser("download", help="download a Google-Drive file (the authors' zips); resumes, checks")
     p.add_argument("--file-id", required=True)
     p.add_argument("--out", required=True, help="zip path to write")
@@ -216,6 +220,8 @@ def register(commands) -> None:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_unpack)
 
+
+def _readers(sub) -> None:  # readers: the surveys' files -> store
     p = sub.add_parser("ingest-authors", help="authors' layout (dir or zip) -> store")
     p.add_argument("--src", required=True)
     p.add_argument("--survey", required=True)
@@ -247,6 +253,8 @@ def register(commands) -> None:
                    help="comma-separated allowed classes (else any): a label outside them is an error")
     p.set_defaults(func=cmd_ingest_table)
 
+
+def _stores(sub) -> None:  # stores: simulate, filter, training columns
     p = sub.add_parser("simulate", help="simulated survey (catalog-driven) -> store")
     p.add_argument("--profile", choices=["macho", "ogle", "atlas"], required=True)
     p.add_argument("--pool", choices=["labeled", "unlabeled"], required=True)
@@ -276,6 +284,8 @@ def register(commands) -> None:
     p.add_argument("--out", required=True, help="folder to write (atomically)")
     p.set_defaults(func=cmd_columns)
 
+
+def _splits(sub) -> None:  # split tables and their check
     p = sub.add_parser("split-pretrain", help="id,split table (60/20/20 by default)")
     p.add_argument("--store", required=True)
     p.add_argument("--seed", type=int, required=True)
@@ -302,6 +312,8 @@ def register(commands) -> None:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_check_splits)
 
+
+def _paper(sub) -> None:  # the paper's data tables and figures
     p = sub.add_parser("tables", help="Tables 1-4 as CSV + LaTeX")
     p.add_argument("--labeled", nargs="+", required=True, metavar="NAME=STORE")
     p.add_argument("--splits", nargs="*", metavar="NAME=SPLIT_DIR",
@@ -319,4 +331,3 @@ def register(commands) -> None:
     p.add_argument("--stores", nargs="+", required=True, metavar="NAME=STORE")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_figb1)
-
