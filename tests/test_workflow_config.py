@@ -1,9 +1,12 @@
 """A config typo fails at once, with the schema's own message naming the key."""
+import re
+import shutil
 import time
 
 import pytest
+import yaml
 
-from workflow_support import snakemake
+from workflow_support import REPO, snakemake
 
 
 def _fails_fast(*args):
@@ -43,12 +46,33 @@ def test_cross_key_error_names_the_key(tmp_path):
     assert "lr_search.subset=30 is not one of splits.subsets" in output, output[-2000:]
 
 
-def test_defaults_fill_an_empty_config(tmp_path):
-    # every key has a default: a config file naming nothing new still validates (the paper's values)
-    empty = tmp_path / "empty.yaml"
-    empty.write_text("{}\n")
-    result = snakemake("-n", "--nolock", "--configfile", str(empty), "--quiet", "rules", timeout=60)
-    assert result.returncode == 0, result.stderr[-2000:]
+def _validated(config: dict) -> dict:
+    from snakemake.utils import validate
+
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)
+    return config
+
+
+def test_schema_defaults_are_the_paper_config():
+    """The schema's defaults alone (no config/config.yaml under them) are the paper's settings: config.yaml
+    states nothing the defaults do not, so a config may leave out any key and the two cannot drift apart."""
+    paper = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    assert _validated({}) == _validated(paper)
+    assert _validated({})["pretrain"]["batch_size"] == 5000  # a paper value the shared training defaults lack
+
+
+def test_the_workflow_runs_on_schema_defaults_alone(tmp_path):
+    """A checkout whose config/config.yaml is empty builds the same paper DAG as the real one."""
+    for name in ("Snakefile", "workflow", "config"):
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        copy(REPO / name, tmp_path / name)
+    (tmp_path / "config/config.yaml").write_text("{}\n")
+    jobs = []
+    for checkout in (REPO, tmp_path):
+        run = snakemake("-n", "--forceall", "--nolock", "--quiet", "rules", cwd=checkout, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        jobs.append(re.search(r"^total\s+(\d+)", run.stdout + run.stderr, re.M).group(1))
+    assert int(jobs[0]) > 100 and jobs[0] == jobs[1], jobs
 
 
 def test_local_gpu_jobs_are_limited_to_the_gpus_present(tmp_path):
