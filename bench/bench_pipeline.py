@@ -29,11 +29,11 @@ def main(argv=None):
     parser.add_argument("--skip-train", action="store_true", help="the two pipelines only (no train step)")
     args = parser.parse_args(argv)
 
+    from astromer.core.encoder import SingleBandEncoder
+    from astromer.core.preprocessing import Flat
+    from astromer.core.pretraining import _dataset, _window_batches, train_throughput
     from astromer.data.columns import TrainingColumns, write_columns
-    from astromer.data.simulator import simulate_to_store
-    from astromer.model import SingleBandEncoder
-    from astromer.preprocessing import Flat
-    from astromer.training import _dataset, _window_batches, train_throughput
+    from astromer.data.simulate.simulator import simulate_to_store
 
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         store = simulate_to_store(os.path.join(tmp, "store"), "macho", "unlabeled", seed=0, n_objects=args.n_curves)

@@ -32,7 +32,7 @@ import sys, time
 import numpy as np
 import pandas as pd
 from astromer.data.columns import TrainingColumns
-from astromer.training import _window_batches
+from astromer.core.pretraining import _window_batches
 cols = TrainingColumns(sys.argv[1])
 split = pd.read_csv(sys.argv[2], dtype={"id": str})
 train = cols.select(list(split.loc[split["split"] == "train", "id"]))

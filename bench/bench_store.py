@@ -51,7 +51,7 @@ def main(argv=None):
 
     tmp = None
     if args.store is None:
-        from astromer.data.simulator import simulate_to_store
+        from astromer.data.simulate.simulator import simulate_to_store
         tmp = tempfile.TemporaryDirectory(prefix="bench-store-")
         t0 = time.perf_counter()
         store = simulate_to_store(os.path.join(tmp.name, "store"), "macho", "unlabeled", seed=0,

@@ -4,7 +4,7 @@ Contract (the library's API; adapt here if it changes):
     from astromer import SingleBandEncoder
     enc = SingleBandEncoder(mode='legacy'); model = enc.from_pretraining(path)
     enc.encode(list_of_arrays, batch_size=256)                       # one (n_obs, 256) array per curve
-    astromer.training.train_throughput(model, curves, batch_size, steps, warmup) -> windows/s
+    astromer.core.pretraining.train_throughput(model, curves, batch_size, steps, warmup) -> windows/s
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_
 # Training variants tried; the fastest is reported as our number, all are printed in "variants".
 # float32 with XLA, float32 graph mode, and mixed bfloat16 (bf16 matmuls, float32 weights; graph mode
 # because XLA's CPU backend has no fast bf16 dots). Every variant runs the library's train step: the last
-# block at the target positions only (training.Trainer). encode() stays float32 (bf16 moves the published
+# block at the target positions only (pretraining.Trainer). encode() stays float32 (bf16 moves the published
 # weights' reconstructions by up to 0.1 mag).
 TRAIN_VARIANTS = (("float32+xla", None, True), ("float32", None, False), ("mixed_bfloat16", "mixed_bfloat16", False))
 
@@ -34,7 +34,7 @@ def measure_ours(curves, batch_sizes, weights_dir=DEFAULT_WEIGHTS, train_windows
     """{'train': {bs: {'windows_per_s': best, 'variants': {...}}}, 'encode': {bs: {...}}}, same counting
     as the reference."""
     from astromer import SingleBandEncoder
-    from astromer import training
+    from astromer.core import pretraining
 
     result = {"side": "ours", "train": {}, "encode": {}, "cpu": _cpu_flags()}
     for batch_size in batch_sizes:
@@ -42,7 +42,7 @@ def measure_ours(curves, batch_sizes, weights_dir=DEFAULT_WEIGHTS, train_windows
         variants = {}
         for name, dtype, jit in TRAIN_VARIANTS:
             model = SingleBandEncoder.from_pretraining(weights_dir, dtype=dtype)
-            variants[name] = float(training.train_throughput(model, curves, batch_size, steps, warmup_steps,
+            variants[name] = float(pretraining.train_throughput(model, curves, batch_size, steps, warmup_steps,
                                                              jit_compile=jit))
         best = max(variants, key=variants.get)
         result["train"][str(batch_size)] = {"windows_per_s": variants[best], "best": best, "variants": variants,

@@ -4,9 +4,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from astromer.classifiers import MaskedMean, build_classifier, build_lstm_head, build_mlp_head, embedding_size
-from astromer.classifier_training import fit_classifier, make_dataset, predict_labels
-from astromer.preprocessing import prepare_windows
+from astromer.core.classifiers.heads import MaskedMean, build_classifier, build_lstm_head, build_mlp_head, embedding_size
+from astromer.core.classifiers.training import fit_classifier, make_dataset, predict_labels
+from astromer.core.preprocessing import prepare_windows
 
 L = 200
 
@@ -114,7 +114,7 @@ def test_lstm_baseline_ignores_padded_values(rng):
 
 def test_lstm_baseline_scales_each_window_to_unit_range(rng):
     """The authors' baseline min-max scales time and magnitude per window; raw days would saturate the LSTM."""
-    from astromer.classifiers import MinMaxLightCurve
+    from astromer.core.classifiers.heads import MinMaxLightCurve
 
     win = windows(3, rng, lengths=[1, 40, 300])
     out = np.asarray(MinMaxLightCurve()([win["times"], win["input"], win["mask_in"]]))
@@ -230,7 +230,7 @@ def test_att_classifiers_ignore_padding_with_paper_encoder(kind, rng):
 def test_frozen_head_on_cached_embeddings_equals_training_through_the_frozen_encoder(rng):
     """classify trains a frozen case's head on embeddings computed once: the same head as training the whole
     model with the encoder frozen (inference mode either way)."""
-    from astromer.classifier_training import frozen_datasets
+    from astromer.core.classifiers.training import frozen_datasets
 
     win = windows(20, rng, lengths=[30 + 11 * i for i in range(20)])
     y = rng.integers(0, 2, 20)
@@ -256,7 +256,7 @@ def test_frozen_head_on_cached_embeddings_equals_training_through_the_frozen_enc
 def test_lstm_att_standardizes_each_feature_over_the_valid_steps():
     """Issue 13: embeddings share a large offset; the LSTM+ATT input is standardized per window and feature
     over its valid steps (the authors' get_lstm_att), padding stays 0 and cannot move the statistics."""
-    from astromer.classifiers import StandardizeOverTime
+    from astromer.core.classifiers.heads import StandardizeOverTime
 
     rng = np.random.default_rng(0)
     x = (50.0 + 0.1 * rng.normal(size=(2, 6, 3))).astype(np.float32)
@@ -272,7 +272,7 @@ def test_lstm_att_standardizes_each_feature_over_the_valid_steps():
 
 
 def test_mlp_head_standardizes_mean_embeddings_with_training_statistics():
-    from astromer.classifiers import adapt_standardization, build_mlp_head, masked_mean
+    from astromer.core.classifiers.heads import adapt_standardization, build_mlp_head, masked_mean
 
     rng = np.random.default_rng(1)
     emb = (3.0 + 0.02 * rng.normal(size=(40, 5, 4))).astype(np.float32)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from astromer.cli import main
-from astromer.experiment_results import read_run
+from astromer.experiments.results import read_run
 
 from conftest import WEIGHTS
 

@@ -5,7 +5,7 @@ Every .npz in that folder is checked, so further real curves dropped there are t
 import numpy as np
 import pytest
 
-from astromer.preprocessing import Flat, make_windows, sequential_starts
+from astromer.core.preprocessing import Flat, make_windows, sequential_starts
 
 from conftest import REFERENCE
 
@@ -37,7 +37,7 @@ def test_published_weights_reproduce_embeddings_and_reconstruction(path, publish
         {"times": ref["masked_times"], "input": ref["masked_input"], "mask_in": ref["masked_mask_in"]})
     assert np.abs(recon - ref["recon_masked"]).max() < 1e-4
     # and the authors' loss on the stored masking
-    from astromer.training import masked_rmse
+    from astromer.core.pretraining import masked_rmse
 
     rmse = float(masked_rmse(ref["masked_output"], recon, ref["masked_mask_out"]))
     assert rmse == pytest.approx(float(ref["rmse_masked_custom_rmse"]), abs=1e-4)

@@ -6,8 +6,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from astromer.data.cli import main
+from astromer import cli
 from astromer.data.store import LightCurveStore
+
+
+def main(argv):  # `astromer data ARGV`
+    return cli.main(["data", *argv])
+
 
 WEIGHTS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "astromer_macho_v0"
 

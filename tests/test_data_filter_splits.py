@@ -5,11 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer.data.cli import main
+from astromer import cli
 from astromer.data.filtering import white_noise_filter
 from astromer.data.splits import (SplitError, check_labeled_splits, check_pretrain_split,
                                   labeled_splits, pretrain_split, write_labeled_splits)
 from astromer.data.store import LightCurveStore
+
+
+def main(argv):  # `astromer data ARGV`
+    return cli.main(["data", *argv])
 
 
 def _flat(curves):

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from astromer.data.baseline import features, lomb_scargle_period, random_forest_macro_f1
-from astromer.data.catalog import component_rows, load_catalog
-from astromer.data.simulator import PROFILES, fit_macho_error_model, simulate, simulate_to_store
+from astromer.experiments.feature_baseline import lomb_scargle_period, random_forest_macro_f1, summary_features
+from astromer.data.simulate.catalog import component_rows, load_catalog
+from astromer.data.simulate.simulator import PROFILES, fit_macho_error_model, simulate, simulate_to_store
 
 
 @pytest.mark.parametrize("profile", ["macho", "ogle", "atlas"])
@@ -53,7 +53,7 @@ def test_periods_recovered_for_periodic_classes():
 @pytest.mark.parametrize("profile", ["macho", "ogle", "atlas"])
 def test_random_forest_is_above_chance_but_not_trivial(profile):
     _, arrays, meta, _ = simulate(profile, "labeled", seed=21, per_class=160)
-    x, y = features(arrays), meta["label"].to_numpy()
+    x, y = summary_features(arrays), meta["label"].to_numpy()
     rng = np.random.default_rng(0)
     train, test = [], []
     for label in np.unique(y):

@@ -8,11 +8,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from astromer.data import store as store_mod
-from astromer.data.cli import main
+from astromer import cli
 from astromer.data.filtering import filter_store, white_noise_filter
 from astromer.data.splits import SplitError
 from astromer.data.store import LightCurveStore, StoreError
 from conftest import synthetic_curves
+
+
+def main(argv):  # `astromer data ARGV`
+    return cli.main(["data", *argv])
+
 
 FILES = ("light_curves.parquet", "metadata.parquet", "provenance.json")
 
@@ -130,7 +135,7 @@ def test_writer_refuses_duplicates_across_chunks_and_leaves_nothing(tmp_path):
 
 
 def test_simulation_streamed_into_the_store_is_the_whole_store(tmp_path, small_groups, monkeypatch):
-    from astromer.data.simulator import simulate, simulate_to_store
+    from astromer.data.simulate.simulator import simulate, simulate_to_store
 
     monkeypatch.setattr(store_mod, "READ_ROWS", 5)
     ids, arrays, metadata, provenance = simulate("macho", "labeled", 9, per_class=4)
@@ -207,7 +212,7 @@ def _old_survey_statistics(store):
 
 @pytest.mark.parametrize("extra", [0, 1])
 def test_table3_statistics_streamed_are_the_whole_store_ones(tmp_path, small_groups, monkeypatch, extra):
-    from astromer.data.tables import survey_summary
+    from astromer.experiments.tables import survey_summary
 
     monkeypatch.setattr(store_mod, "READ_ROWS", 3)
     rng = np.random.default_rng(8)  # the same curves; ``extra`` adds one magnitude: an odd and an even count

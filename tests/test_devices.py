@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from astromer.cli import main
-from astromer.devices import allocated_gpus, precision_policy, select_device
+from astromer.core.devices import allocated_gpus, precision_policy, select_device
 
 from workflow_support import REPO
 
@@ -35,7 +35,7 @@ def no_gpu_allocation(monkeypatch):
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory, unlabeled_pool):
-    from astromer.data.simulator import simulate_to_store
+    from astromer.data.simulate.simulator import simulate_to_store
 
     root = tmp_path_factory.mktemp("devices")
     (root / "pool").symlink_to(unlabeled_pool / "store", target_is_directory=True)
@@ -67,7 +67,7 @@ def test_a_gpu_allocation_is_read_from_slurm_and_cuda_variables(env, expected):
 @needs_no_gpu
 @pytest.mark.parametrize("choice, env", [("gpu", {}), ("auto", {"SLURM_JOB_GPUS": "2"})])
 def test_asking_for_a_gpu_without_one_is_an_error_that_says_how_to_fix_it(choice, env):
-    from astromer.devices import DeviceError
+    from astromer.core.devices import DeviceError
 
     with pytest.raises(DeviceError) as err:
         select_device(choice, environ=env)

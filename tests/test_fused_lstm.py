@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from astromer.classifiers import RightPaddedLSTM, build_classifier, cudnn_conditions
+from astromer.core.classifiers.heads import RightPaddedLSTM, build_classifier, cudnn_conditions
 
 
 def _pair(return_sequences, units=8):

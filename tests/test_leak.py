@@ -1,4 +1,4 @@
-"""The masking-leak study (astromer.leak, `astromer leak`): the method, not the outcome.
+"""The masking-leak study (astromer.experiments.leak, `astromer leak`): the method, not the outcome.
 
 - the leaky rows are the authors' evaluation: on the reference fixtures they reproduce the stored masked
   windows' preprocessing and the authors' stored reconstructions;
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer import leak
-from astromer.modes import LEGACY, PAPER
-from astromer.preprocessing import Flat
+from astromer.experiments import leak
+from astromer.core.modes import LEGACY, PAPER
+from astromer.core.preprocessing import Flat
 
 from conftest import REFERENCE, REPO, WEIGHTS, synthetic_curves
 

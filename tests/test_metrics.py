@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from astromer import metrics as M
+from astromer.experiments import metrics as M
 
 Y_TRUE = np.array(["RRab", "RRab", "Cep", "EB", "EB", "EB", "LPV", "Cep", "RRab", "EB"])
 Y_PRED = np.array(["RRab", "EB", "Cep", "EB", "RRab", "EB", "EB", "LPV", "RRab", "DSCT"])

@@ -5,7 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from astromer import SingleBandEncoder, weights
+from astromer import SingleBandEncoder
+from astromer.core import weights
 from astromer.preprocessing import load_numpy
 from conftest import WEIGHTS, synthetic_curves
 

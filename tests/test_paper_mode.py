@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from astromer import SingleBandEncoder
-from astromer.preprocessing import Flat, mask_windows, random_starts
+from astromer.core.preprocessing import Flat, mask_windows, random_starts
 
 from conftest import synthetic_curves
 

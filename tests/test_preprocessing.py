@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from astromer.errors import LightCurveError
-from astromer.preprocessing import (Flat, check_light_curve, load_numpy, mask_counts, mask_windows,
+from astromer.core.preprocessing import (Flat, check_light_curve, load_numpy, mask_counts, mask_windows,
                                     prepare_windows, sequential_starts)
 
 
@@ -77,7 +77,7 @@ def test_load_numpy_gives_batches(rng):
 
 
 def test_all_window_starts_are_every_sequential_window_of_every_curve():
-    from astromer.preprocessing import all_window_starts, sequential_starts
+    from astromer.core.preprocessing import all_window_starts, sequential_starts
 
     lengths = np.array([7, 200, 201, 400, 650, 1])
     index, starts = all_window_starts(lengths, 200)

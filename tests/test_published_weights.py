@@ -7,11 +7,17 @@ import zipfile
 
 import pytest
 
-from astromer import SingleBandEncoder, weights
-from astromer.data.cli import main as data_main
+from astromer import SingleBandEncoder
+from astromer.core import weights
+from astromer import cli
 from astromer.errors import WeightsError
 from conftest import WEIGHTS
 from http_support import serve
+
+
+def data_main(argv):  # `astromer data ARGV`
+    return cli.main(["data", *argv])
+
 
 OFFLINE = "http://127.0.0.1:9/"  # the discard port: connection refused at once
 
@@ -67,7 +73,7 @@ def test_download_resumes_a_broken_transfer_and_unpacks_verified_files(cache, tm
     dest = tmp_path / "w" / "macho_a0"
     with serve({"/macho_a0.zip": body}) as (url, requests):
         # a transfer that broke after 1000 bytes, from this very URL
-        from astromer.data.download import part_path
+        from astromer.download import part_path
 
         part = part_path(dest.with_name("macho_a0.zip"), f"{url}macho_a0.zip")
         part.parent.mkdir(parents=True)
@@ -83,7 +89,7 @@ def test_server_without_ranges_starts_over(tmp_path):
     body = published_zip()
     dest = tmp_path / "macho_a0"
     with serve({"/macho.zip": body}, ranges=False) as (url, requests):
-        from astromer.data.download import part_path
+        from astromer.download import part_path
 
         part_path(tmp_path / "macho_a0.zip", f"{url}macho.zip").write_bytes(b"garbage that is not the zip")
         weights.fetch("macho_a0", dest, base_url=url)

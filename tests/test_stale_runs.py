@@ -90,8 +90,8 @@ def test_finetuning_from_another_init_trains_afresh(pool, tmp_path, capfd):
 
 
 def test_a_classifier_over_an_encoder_rebuilt_in_place_trains_afresh(tmp_path, capfd):
-    from astromer.data.simulator import simulate_to_store
-    from astromer.experiments_cli import main as experiments
+    from astromer.data.simulate.simulator import simulate_to_store
+    from astromer.cli import main as experiments
 
     store = simulate_to_store(tmp_path / "store", "macho", "labeled", seed=3, per_class=6)
     rows = []

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from astromer import SingleBandEncoder
-from astromer.preprocessing import Flat, mask_windows, random_starts
-from astromer.training import Trainer, per_window_mse, target_positions
+from astromer.core.preprocessing import Flat, mask_windows, random_starts
+from astromer.core.pretraining import Trainer, per_window_mse, target_positions
 
 from conftest import synthetic_curves
 

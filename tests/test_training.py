@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from astromer import SingleBandEncoder
-from astromer.resume import STATE_FILE
+from astromer.core.resume import STATE_FILE
 
 from conftest import synthetic_curves
 
@@ -81,8 +81,8 @@ def test_killed_run_resumes_and_ends_at_the_same_epoch(tmp_path):
 
 def test_an_epoch_of_all_windows_trains_on_every_window_once(rng):
     """windows_per_epoch='all' (the paper): the epoch's batches hold each sequential window exactly once."""
-    from astromer.preprocessing import Flat, all_window_starts
-    from astromer.training import _window_batches
+    from astromer.core.preprocessing import Flat, all_window_starts
+    from astromer.core.pretraining import _window_batches
 
     curves = synthetic_curves(20, rng, min_len=150, max_len=700)
     flat = Flat.from_arrays(curves)

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer import preprocessing, training
+from astromer import preprocessing
+from astromer.core import pretraining
 from astromer.data import store as store_mod
 from astromer.data.columns import ColumnsError, TrainingColumns, write_columns
 from astromer.data.store import LightCurveStore
-from astromer.preprocessing import Flat
-from astromer.resume import digest
+from astromer.core.preprocessing import Flat
+from astromer.core.resume import digest
 from conftest import synthetic_curves
 
 
@@ -49,14 +50,14 @@ def test_same_windows_as_the_pool_in_memory(pool, mode):
     assert np.array_equal(view.lengths, flat.lengths)
     mask = {"msk_frac": 0.4, "rnd_frac": 0.3, "same_frac": 0.1}
     for epoch in range(2):
-        a = list(training._window_batches(flat, 8, np.random.default_rng([4, epoch]), mask, mode, 200))
-        b = list(training._window_batches(view, 8, np.random.default_rng([4, epoch]), mask, mode, 200))
+        a = list(pretraining._window_batches(flat, 8, np.random.default_rng([4, epoch]), mask, mode, 200))
+        b = list(pretraining._window_batches(view, 8, np.random.default_rng([4, epoch]), mask, mode, 200))
         assert len(a) == len(b) == 5
         for x, y in zip(a, b):
             for key in preprocessing.WINDOW_KEYS:
                 assert np.array_equal(x[key], y[key]), key
-    va = training.fixed_validation_windows(flat, 3, mask, mode, 200)
-    vb = training.fixed_validation_windows(view, 3, mask, mode, 200)
+    va = pretraining.fixed_validation_windows(flat, 3, mask, mode, 200)
+    vb = pretraining.fixed_validation_windows(view, 3, mask, mode, 200)
     for key in preprocessing.WINDOW_KEYS:
         assert np.array_equal(va[key], vb[key]), key
     # another part is another dataset for the resume key

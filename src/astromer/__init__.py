@@ -1,6 +1,8 @@
 """ASTROMER: a transformer that turns single-band light curves into embeddings (Donoso-Oliva et al. 2023).
 
-TensorFlow is imported lazily so that data commands start fast.
+Layers (docs/architecture.md): ``astromer.core`` (the model), ``astromer.data``, ``astromer.experiments``
+(the paper) and ``astromer.cli`` (the command line). TensorFlow is imported lazily so that data commands
+start fast.
 """
 import importlib
 
@@ -10,7 +12,7 @@ __all__ = ["SingleBandEncoder", "preprocessing"]
 
 def __getattr__(name):
     if name == "SingleBandEncoder":
-        return importlib.import_module(".model", __name__).SingleBandEncoder
+        return importlib.import_module(".core.encoder", __name__).SingleBandEncoder
     if name == "preprocessing":
         return importlib.import_module(".preprocessing", __name__)
     raise AttributeError(f"module 'astromer' has no attribute {name!r}")

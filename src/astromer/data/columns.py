@@ -4,11 +4,11 @@ A folder written once (``astromer data columns``), in store order:
 - ``offsets.npy`` int64 (n+1,), ``time.npy`` float64, ``mag.npy`` float32: curve i is rows offsets[i]:offsets[i+1];
 - ``ids.txt``: the ids, one a line;
 - ``columns.json``: counts, the store it was made from, and ``digest``, the content digest of
-  (offsets, time, mag) as :func:`astromer.resume.digest` computes it, so that a run's resume key never
+  (offsets, time, mag) as :func:`astromer.core.resume.digest` computes it, so that a run's resume key never
   has to read the columns again.
 
 :meth:`TrainingColumns.select` gives the curves of a split part as a view that the window sampler of
-:mod:`astromer.training` uses like a :class:`~astromer.preprocessing.Flat` (``starts``, ``lengths``, ``time``,
+:mod:`astromer.core.pretraining` uses like a :class:`~astromer.core.preprocessing.Flat` (``starts``, ``lengths``, ``time``,
 ``mag``, ``len``; no ``offsets``: the part is not contiguous). ``time`` and ``mag`` are memory maps whose
 pages are released after every gather, so resident memory stays bounded by the windows being built,
 not by the pool (issue 17).
@@ -78,7 +78,7 @@ def write_columns(store_path, out, chunk_rows: int | None = None) -> dict:
 
 
 def _digest_files(offsets: np.ndarray, paths) -> str:
-    """:func:`astromer.resume.digest` of (offsets, *columns) with the columns read from their files in blocks."""
+    """:func:`astromer.core.resume.digest` of (offsets, *columns) with the columns read from their files in blocks."""
     h = hashlib.sha256()
 
     def header(array):

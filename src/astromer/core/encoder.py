@@ -8,8 +8,8 @@ import keras
 import numpy as np
 
 from . import checkpoint, preprocessing
-from .errors import LightCurveError, WeightsError
-from .io import atomic_path
+from ..errors import LightCurveError, WeightsError
+from ..io import atomic_path
 from .layers import Encoder, RegressionHead
 from .modes import get_mode
 
@@ -90,7 +90,7 @@ class SingleBandEncoder:
     def from_pretraining(cls, path, mode: str | None = None, dropout: float | None = None,
                          dtype=None) -> "SingleBandEncoder":
         """Load pretrained weights: a local folder, ``.keras`` file or zip, or the name of the authors'
-        published weights (``"macho"``, as in the paper's Sect. 9; see :mod:`astromer.weights`).
+        published weights (``"macho"``, as in the paper's Sect. 9; see :mod:`astromer.core.weights`).
 
         A name that is not an existing path resolves to a local cache folder (``$ASTROMER_WEIGHTS_DIR/<name>``,
         default ``~/.cache/astromer/weights/<name>``), downloaded once from the authors' weights repository
@@ -218,10 +218,10 @@ class SingleBandEncoder:
         masking fractions, in this model's mode; each epoch draws a fresh random window and masking per
         training curve (Fig. 7), and the validation windows are drawn once. (The authors' ``load_numpy``
         caches its first pass, so their ``fit`` sees the same windows every epoch; the windows a dataset
-        of ours holds are not used for training.) Keyword arguments go to :func:`astromer.training.fit`
-        (``patience``, ``batch_size``, ``lr``, ``ckpt_dir`` ...). Returns the :class:`astromer.fitting.History`.
+        of ours holds are not used for training.) Keyword arguments go to :func:`astromer.core.pretraining.fit`
+        (``patience``, ``batch_size``, ``lr``, ``ckpt_dir`` ...). Returns the :class:`astromer.core.fitting.History`.
         """
-        from .training import fit
+        from .pretraining import fit
 
         train, valid, kwargs = _training_inputs(self.max_obs, train, valid, kwargs)
         return fit(self, train, valid, epochs=epochs, **kwargs)

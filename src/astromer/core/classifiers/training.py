@@ -3,8 +3,8 @@
 The input pipeline is ``tf.data`` over the encoder windows (one window per light curve by default, the
 first 200 observations); a head on a frozen encoder trains on embeddings computed once
 (``frozen_datasets``). Train and test steps are traced once. Training runs on the shared resumable loop of
-:mod:`astromer.fitting`: a job killed by Slurm loses at most an epoch, and a state is resumed only by the
-same run (settings, data, starting weights: :mod:`astromer.resume`).
+:mod:`astromer.core.fitting`: a job killed by Slurm loses at most an epoch, and a state is resumed only by the
+same run (settings, data, starting weights: :mod:`astromer.core.resume`).
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import sys
 
 import numpy as np
 
-from .classifiers import WINDOW_INPUTS
-from .fitting import History, fit_loop
-from .resume import Checkpoint, run_key
+from .heads import WINDOW_INPUTS
+from ..fitting import History, fit_loop
+from ..resume import Checkpoint, run_key
 
 STATE_FILE = "classifier_state.npz"
 FROZEN_CACHE_BYTES = 1 << 30
@@ -37,7 +37,7 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
     once, rather than in every training step, gives the same head for a fraction of the cost."""
     import tensorflow as tf
 
-    from .model import call_windows
+    from ..encoder import call_windows
 
     embed, out = None, {}
     for split, win in windows.items():
@@ -46,7 +46,7 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
             spec = {k: tf.TensorSpec((None,) + v.shape[1:], tf.float32) for k, v in features.items()}
             embed = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
         n = len(features["input"])
-        step = call_windows(256)  # at most 32 windows per call on a CPU (astromer.model.call_windows)
+        step = call_windows(256)  # at most 32 windows per call on a CPU (astromer.core.encoder.call_windows)
         embeddings = np.concatenate([embed({k: v[i:i + step] for k, v in features.items()}).numpy()
                                      for i in range(0, max(n, 1), step)])
         out[split] = _batched((embeddings, features["mask_in"]), labels[split], batch_size, split in shuffle, seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_path
-from .store import LightCurveStore
+from ..data.store import LightCurveStore
 
 
 def _pyplot():

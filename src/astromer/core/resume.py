@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_savez
+from ..io import atomic_savez
 
 STATE_FILE = "state.npz"
 
@@ -62,7 +62,7 @@ def file_digest(path) -> str:
 
 def run_key(settings: dict, data, weights) -> dict:
     """The key of a run: one digest per part, so that a mismatch can say what changed."""
-    from . import __version__
+    from .. import __version__
 
     return {"settings": digest(settings), "data": digest(data), "weights": digest(weights), "version": __version__}
 
@@ -138,11 +138,3 @@ def discard(folder, filename: str = STATE_FILE) -> None:
         folder.rmdir()
     except OSError:
         pass  # not empty (superseded states are kept) or already gone
-
-
-def add_options(p) -> None:
-    """--restart and --keep-checkpoint, shared by every training command."""
-    p.add_argument("--restart", action="store_true",
-                   help="train from scratch even if an interrupted state of this run is in --ckpt-dir (kept aside)")
-    p.add_argument("--keep-checkpoint", action="store_true",
-                   help="keep the resume state after the outputs are written (default: deleted)")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import RunInputError
+from ..errors import RunInputError
 
 CASES = ("a", "b", "c")
 FIELDS = ("survey", "mode", "case", "classifier", "subset", "fold")

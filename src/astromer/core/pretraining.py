@@ -1,10 +1,10 @@
-"""Masked-RMSE training (pretraining and fine-tuning) on the shared loop of :mod:`astromer.fitting`:
+"""Masked-RMSE training (pretraining and fine-tuning) on the shared loop of :mod:`astromer.core.fitting`:
 early stopping with the best weights kept, TensorBoard logs, a progress line per epoch, resume after a kill.
 
 Every epoch's random windows and masks come from a generator seeded by ``(seed, epoch)``, and the
 validation windows are fixed, so a run killed (SIGTERM/SIGKILL, as Slurm does at its time limit) and
 restarted continues exactly where the last completed epoch left it and stops at the same epoch. The resume
-state is keyed on the settings, the data, the starting weights and the version (:mod:`astromer.resume`).
+state is keyed on the settings, the data, the starting weights and the version (:mod:`astromer.core.resume`).
 """
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from . import catalog as catalog_mod
-from .readers import SkipLog, clean_curve, iter_mjd_sources, parse_mjd_text
-from .store import LightCurveStore
+from ..readers import SkipLog, clean_curve, iter_mjd_sources, parse_mjd_text
+from ..store import LightCurveStore
 
 MACHO_CALIBRATION = 23.98  # R = r_M + 23.98 (Alcock 1999, colour term dropped)
 
@@ -379,7 +379,7 @@ def _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, mi
 def simulate_to_store(out, profile_name, pool, seed, per_class=0, n_objects=0, catalog_path=None,
                       min_obs=20, overrides=None) -> LightCurveStore:
     """Simulate straight into a store, a chunk of curves at a time (memory does not grow with the pool)."""
-    from .store import READ_ROWS
+    from ..store import READ_ROWS
 
     curves, provenance = _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, min_obs,
                                      overrides)

@@ -29,7 +29,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
 ENV_DIR = "ASTROMER_WEIGHTS_DIR"
 ENV_URL = "ASTROMER_WEIGHTS_URL"
@@ -97,7 +97,7 @@ def checkpoint_folder(folder: Path) -> Path:
 
 def verify(folder, spec: Published) -> None:
     """Every recorded file present with its recorded SHA-256, else a WeightsError naming the file."""
-    from .data.download import sha256_file
+    from ..download import sha256_file
 
     base = checkpoint_folder(Path(folder))
     for rel, expected in spec.files.items():
@@ -134,7 +134,7 @@ def fetch(name: str, dest=None, base_url: str | None = None, zip_sha256: str | N
     gives its output folder. Used by :meth:`SingleBandEncoder.from_pretraining` and
     ``astromer data download-weights``.
     """
-    from .data.download import DownloadError, fetch as download, unpack
+    from ..download import DownloadError, fetch as download, unpack
 
     spec = lookup(name)
     if spec is None:
