@@ -12,6 +12,7 @@ and prints a table, then the growth of each stage from the smallest pool to the 
 filter, split and windows < 1.5x for 10x the data; time roughly linear).
 
 Usage: python bench/bench_scaling.py [--sizes 20000,100000,200000] [--workdir DIR] [--keep] [--json-out F]
+                                     [--stages filter]  (only these; the rest reused from --workdir)
 Needs ~10 GB free disk for 200k curves (store ~2 GB, filtered store, columns ~12 B per observation).
 """
 from __future__ import annotations
@@ -59,28 +60,41 @@ def measure(command, log: Path) -> dict:
     return {"seconds": round(wall, 2), "peak_rss_mb": round(peak_kb / 1024, 1), "output": text}
 
 
-def run_size(n: int, root: Path, python: str) -> dict:
+STAGES = ("simulate", "filter", "split", "columns", "windows")
+
+
+def run_size(n: int, root: Path, python: str, only=STAGES) -> dict:
+    """The stages of one pool size; a stage left out of ``only`` is not run, its output (from an earlier run
+    with the same --workdir) is reused by the stages after it."""
     astromer = [python, "-m", "astromer", "data"]
     d = root / f"n{n}"
     d.mkdir(parents=True, exist_ok=True)
+    commands = {
+        "simulate": ([*astromer, "simulate", "--profile", "macho", "--pool", "unlabeled", "--n-objects", str(n),
+                      "--seed", "0", "--out", str(d / "pool")], d / "pool"),
+        "filter": ([*astromer, "filter", "--store", str(d / "pool"), "--out", str(d / "filtered"),
+                    "--log", str(d / "filter.json")], d / "filtered"),
+        "split": ([*astromer, "split-pretrain", "--store", str(d / "filtered"), "--seed", "0",
+                   "--out", str(d / "split.csv")], d / "split.csv"),
+        "columns": ([*astromer, "columns", "--store", str(d / "filtered"), "--out", str(d / "columns")],
+                    d / "columns"),
+        "windows": ([python, "-c", WINDOWS, str(d / "columns"), str(d / "split.csv")], None),
+    }
     stages = {}
-    stages["simulate"] = measure([*astromer, "simulate", "--profile", "macho", "--pool", "unlabeled", "--n-objects",
-                                  str(n), "--seed", "0", "--out", str(d / "pool")], d / "simulate.log")
-    stages["filter"] = measure([*astromer, "filter", "--store", str(d / "pool"), "--out", str(d / "filtered"),
-                                "--log", str(d / "filter.json")], d / "filter.log")
-    stages["split"] = measure([*astromer, "split-pretrain", "--store", str(d / "filtered"), "--seed", "0",
-                               "--out", str(d / "split.csv")], d / "split.log")
-    stages["columns"] = measure([*astromer, "columns", "--store", str(d / "filtered"), "--out", str(d / "columns")],
-                                d / "columns.log")
-    stages["windows"] = measure([python, "-c", WINDOWS, str(d / "columns"), str(d / "split.csv")], d / "windows.log")
-    meta = json.loads((d / "columns" / "columns.json").read_text())
-    found = re.search(r"windows (\d+) ([\d.]+) (\d+)", stages["windows"]["output"])
+    for name, (command, output) in commands.items():
+        if name in only:
+            stages[name] = measure(command, d / f"{name}.log")
+        elif output is not None and not output.exists() and any(later in only for later in STAGES[STAGES.index(name) + 1:]):
+            raise SystemExit(f"{output} is missing: run the {name} stage (--stages) or point --workdir at a run that did")
     for stage in stages.values():
         stage.pop("output")
-    stages["windows"]["windows"], stages["windows"]["windows_per_s"] = int(found.group(1)), int(found.group(3))
+    if "windows" in stages:
+        found = re.search(r"windows (\d+) ([\d.]+) (\d+)", (d / "windows.log").read_text())
+        stages["windows"]["windows"], stages["windows"]["windows_per_s"] = int(found.group(1)), int(found.group(3))
     pool_obs = json.loads((d / "pool" / "provenance.json").read_text())["n_observations"]
-    return {"n_curves": n, "pool_observations": pool_obs, "filtered_curves": meta["n_objects"],
-            "filtered_observations": meta["n_observations"], "stages": stages}
+    filtered = json.loads((d / "filtered" / "provenance.json").read_text()) if (d / "filtered").exists() else {}
+    return {"n_curves": n, "pool_observations": pool_obs, "filtered_curves": filtered.get("n_objects", 0),
+            "filtered_observations": filtered.get("n_observations", 0), "stages": stages}
 
 
 def main(argv=None) -> int:
@@ -89,14 +103,20 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", default=None, help="where the stores go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the stores")
     parser.add_argument("--json-out", default=None)
+    parser.add_argument("--stages", default=",".join(STAGES),
+                        help="stages to run (default all); the others' outputs are reused from --workdir")
     args = parser.parse_args(argv)
+    only = [s for s in args.stages.split(",") if s]
+    unknown = sorted(set(only) - set(STAGES))
+    if unknown:
+        parser.error(f"unknown stages {unknown}; known: {list(STAGES)}")
     sizes = [int(s) for s in args.sizes.split(",")]
     root = Path(args.workdir or tempfile.mkdtemp(prefix="bench-scaling-"))
     env_python = sys.executable
     results = []
     try:
         for n in sizes:
-            results.append(run_size(n, root, env_python))
+            results.append(run_size(n, root, env_python, only))
             r = results[-1]
             print(f"\n{n:,} curves ({r['pool_observations']:,} observations; filtered {r['filtered_curves']:,} curves, "
                   f"{r['filtered_observations']:,} observations)", flush=True)

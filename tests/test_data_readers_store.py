@@ -166,3 +166,33 @@ def test_store_round_trip_and_contract(tmp_path):
     with pytest.raises(StoreError, match="unknown ids"):
         reopened.load(["nope"])
     assert not (tmp_path / "t").exists()
+
+
+def test_long_table_rows_without_id_are_a_counted_logged_drop(tmp_path, monkeypatch, caplog):
+    import astromer.data.readers as readers_mod
+
+    monkeypatch.setattr(readers_mod, "TABLE_CHUNK_ROWS", 4)  # the first empty id is in the third chunk
+    good = [("a", float(t), 10 + 0.1 * t, 0.01) for t in range(6)] + \
+           [("b", float(t), 11 + 0.2 * t, 0.02) for t in range(7)]
+    empty = [(None, 3.5, 12.0, 0.01), ("", 4.5, 13.0, 0.01), ("  ", 5.5, "not a number", 0.01)]
+    rows = good[:9] + empty[:2] + good[9:11] + empty[2:] + good[11:]
+    frame = pd.DataFrame(rows, columns=["id", "mjd", "mag", "errmag"])
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame(good, columns=["id", "mjd", "mag", "errmag"]).to_csv(tmp_path / "clean.csv", index=False)
+    clean = read_table(tmp_path / "clean.csv", "mine", "g", tmp_path / "clean", min_obs=5)
+    assert "empty_id" not in clean.provenance["skips"]["points_dropped"]
+    with caplog.at_level("WARNING", logger="astromer.data.readers"):
+        store = read_table(tmp_path / "t.csv", "mine", "g", tmp_path / "s", min_obs=5)
+    # the rows without an id belong to no curve (not even the one they sit in) and break nothing
+    assert list(store.metadata["id"]) == ["a", "b"] and list(store.metadata["n_obs"]) == [6, 7]
+    for got, want in zip(store.load(), clean.load()):
+        np.testing.assert_array_equal(got, want)
+    skips = store.provenance["skips"]
+    assert skips["points_dropped"] == {"empty_id": 3} and skips["curves_skipped"] == {}
+    assert any("3 rows of t.csv without an 'id' (first: row 10)" in m for m in skips["examples"])
+    assert "3 rows of t.csv without an 'id' (first: row 10)" in caplog.text
+    # parquet: a null id and an empty string are both "no id"
+    frame.assign(mag=frame["mag"].replace("not a number", "nan").astype(float)).to_parquet(tmp_path / "t.parquet")
+    from_parquet = read_table(tmp_path / "t.parquet", "mine", "g", tmp_path / "p", min_obs=5)
+    assert list(from_parquet.metadata["id"]) == ["a", "b"]
+    assert from_parquet.provenance["skips"]["points_dropped"] == {"empty_id": 3}

@@ -227,3 +227,31 @@ def test_table3_statistics_streamed_are_the_whole_store_ones(tmp_path, small_gro
     # the median is exact, not a bin's edge: it is one of the magnitudes, or the mean of the middle two
     mag = np.sort(store.load_flat()[3])
     assert np.float32(expected["median_mag"]) in np.round(np.concatenate([mag, (mag[:-1] + mag[1:]) / 2]), 3)
+
+
+def test_writer_drops_each_pending_piece_once_it_is_copied_into_a_row_group(tmp_path, small_groups):
+    """Issue 17: a row group is assembled piece by piece, each dropped as soon as it is copied, so a flush holds
+    one row group and one piece, not every pending piece and their concatenation too (the filter's peak)."""
+    import weakref
+
+    curves = _mixed_curves(9)
+    alive_at_write, refs = [], []
+    writer = store_mod._CurveWriter(tmp_path / "lc.parquet")
+    real_write = writer._writer.write_table
+
+    def write_table(table):
+        alive_at_write.append([ref() is not None for ref in refs])
+        real_write(table)
+
+    writer._writer.write_table = write_table
+    for lo in (0, 3, 6):  # three pieces of 3 curves into groups of 7: the third is cut after its first curve
+        offsets, time, mag, err = store_mod.flatten_arrays(curves[lo:lo + 3])
+        refs.append(weakref.ref(time))
+        writer.append(np.array([f"obj-{i}" for i in range(lo, lo + 3)], dtype=object), offsets, time, mag, err)
+        del offsets, time, mag, err
+    assert alive_at_write == [[False, False, True]]  # only the cut piece, whose tail is still pending
+    writer.close()
+    ids = [f"obj-{i}" for i in range(9)]
+    meta = pd.DataFrame({"id": ids, "survey": "macho", "band": "R"})
+    whole = LightCurveStore.write(tmp_path / "whole", ids, curves, meta, {})
+    assert (whole.path / "light_curves.parquet").read_bytes() == (tmp_path / "lc.parquet").read_bytes()

@@ -21,6 +21,9 @@ import pandas as pd
 
 
 DEFAULTS = {"kurtosis": 10.0, "skewness": 1.0, "std": 0.1, "combine": "any", "reading": "variability"}
+# Curves per chunk of filter_store (issue 17): a row group (store.ROWS_PER_GROUP) read and copied at once put
+# 2.5 GB at the peak; at this size the peak is the output row group being written, whatever the store's size.
+CHUNK_ROWS = 2_000
 
 
 def curve_moments(offsets: np.ndarray, mag: np.ndarray):
@@ -88,10 +91,11 @@ def decide(moments, labels=None, kurtosis: float = 10.0, skewness: float = 1.0, 
 
 def filter_store(src, out, chunk_rows: int | None = None, paper_kept: int | None = None, **thresholds) -> dict:
     """White-noise filter of the store ``src`` into a new store ``out``, a chunk of ``chunk_rows`` curves at a
-    time (default: a row group). Returns the log dict (the provenance of ``out`` holds it too)."""
+    time (default ``CHUNK_ROWS``). Returns the log dict (the provenance of ``out`` holds it too)."""
     from .store import LightCurveStore
 
     store = LightCurveStore.open(src)
+    chunk_rows = chunk_rows or CHUNK_ROWS
     parts = [curve_moments(offsets, mag) for _, offsets, mag in store.iter_flat(chunk_rows, columns=("mag",))]
     moments = tuple(np.concatenate(m) for m in zip(*parts)) if parts else (np.zeros(0),) * 3
     if len(moments[0]) != len(store.metadata):
@@ -118,6 +122,7 @@ def filter_store(src, out, chunk_rows: int | None = None, paper_kept: int | None
                 np.cumsum(lengths, out=new_offsets[1:])
                 gather = np.repeat(offsets[rows] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
                 writer.append_flat(ids[rows], new_offsets, time[gather], mag[gather], err[gather])
-            del ids, offsets, time, mag, err  # before the next row group is read: one chunk in memory, not two
+                del rows, lengths, new_offsets, gather
+            del ids, offsets, time, mag, err  # before the next chunk is read: one chunk in memory, not two
         writer.finish(metadata, provenance)
     return report

@@ -534,8 +534,16 @@ def read_table(src, survey: str, band: str, out, min_obs: int = 5, classes: list
         first_bad: dict = {}   # (id, column key) -> (row, value) of its first value that is not a number
         label_values: dict = {}
         has_labels, n_rows = "label" in header, 0
+        n_empty_id, first_empty_id = 0, None  # rows without an id belong to no curve: a counted, logged drop
         for frame in _table_chunks(src):
-            codes, uniques = pd.factorize(pd.Series(frame[columns["id"]].to_numpy(), dtype=str), sort=False)
+            ids = pd.Series(frame[columns["id"]].to_numpy(), dtype=str)
+            empty = (ids.isna() | (ids.str.strip() == "")).to_numpy()
+            if empty.any():
+                if first_empty_id is None:
+                    first_empty_id = n_rows + int(np.argmax(empty))
+                n_empty_id += int(empty.sum())
+                ids = ids.mask(empty)
+            codes, uniques = pd.factorize(ids, sort=False)
             parsed = []
             for key in ("time", "mag", "err"):
                 series, numbers, bad = _parse_numbers(frame[columns[key]].to_numpy())
@@ -555,6 +563,12 @@ def read_table(src, survey: str, band: str, out, min_obs: int = 5, classes: list
         if n_rows == 0:
             raise ReaderError(f"{src.name}: no rows")
         skips = SkipLog()
+        if n_empty_id:
+            skips.point("empty_id", n_empty_id)
+            message = (f"dropped {n_empty_id} rows of {src.name} without an {columns['id']!r} "
+                       f"(first: row {first_empty_id + 1})")
+            log.warning(message)
+            skips.examples.append(message)
         rows = []
         with store_sink(out) as sink:
             for obj in order:

@@ -144,17 +144,19 @@ class LightCurveStore:
         """Yield ``(ids, offsets, *columns)`` for consecutive chunks of at most ``chunk_rows`` curves, in
         store order (offsets local to the chunk): the whole store in bounded memory."""
         chunk_rows = int(chunk_rows or READ_ROWS)
-        # one row group at a time: ParquetFile.iter_batches' peak memory grew with the file (measured 0.33 GB
-        # for 1 row group, 0.64 GB for 4), read_row_group's does not (0.35 GB either way)
-        source = pq.ParquetFile(self.path / LIGHT_CURVES, pre_buffer=False)
+        # one row group at a time: ParquetFile.iter_batches over the whole file grew with the file (measured
+        # 0.33 GB for 1 row group, 0.64 GB for 4). Over one row group with a read buffer (buffer_size) Arrow
+        # holds a batch and 1 MB pages, not the group's column chunks (20k curves: 251 MB -> 56 MB)
+        source = pq.ParquetFile(self.path / LIGHT_CURVES, pre_buffer=False, buffer_size=1 << 20)
         for group in range(source.num_row_groups):
-            table = source.read_row_group(group, columns=["id", *columns], use_threads=False)
-            for lo in range(0, table.num_rows, chunk_rows):
-                part = table.slice(lo, chunk_rows)
+            for batch in source.iter_batches(chunk_rows, row_groups=[group], columns=["id", *columns],
+                                             use_threads=False):
+                part = pa.Table.from_batches([batch])
+                del batch
                 ids = np.asarray(part.column("id").to_pylist(), dtype=object)
                 offsets, values = _flat_columns(part, columns)
+                del part
                 yield (ids, offsets, *values)
-            del table
 
     def load(self, ids=None) -> list[np.ndarray]:
         """List of (n, 3) float64 arrays [time, mag, err], in the order of ``ids`` (all when None)."""
@@ -339,19 +341,51 @@ class _CurveWriter:
             self._flush(ROWS_PER_GROUP)
 
     def _flush(self, n: int) -> None:
-        # one piece (a whole store given at once) is sliced, never copied
-        ids, lengths, time, mag, err = (p[0] if len(p) == 1 else np.concatenate(p) for p in zip(*self._pending))
-        split, obs = n, int(lengths[:n].sum())
+        if len(self._pending) == 1:  # one piece (a whole store given at once) is sliced, never copied
+            ids, lengths, time, mag, err = self._pending.pop()
+            obs = int(lengths[:n].sum())
+            rest = [(ids[n:], lengths[n:], time[obs:], mag[obs:], err[obs:])]
+            group = (ids[:n], lengths[:n], time[:obs], mag[:obs], err[:obs])
+            del ids, lengths, time, mag, err
+        else:
+            group, rest = self._take(n)
         local = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths[:n], out=local[1:])
-        columns = [pa.array(list(ids[:split]), type=pa.string())]
-        for values, typ in ((time, pa.float64()), (mag, pa.float32()), (err, pa.float32())):
-            columns.append(pa.ListArray.from_arrays(pa.array(local.astype(np.int32)), pa.array(values[:obs], type=typ)))
+        np.cumsum(group[1], out=local[1:])
+        columns = [pa.array(list(group[0]), type=pa.string())]
+        for values, typ in zip(group[2:], (pa.float64(), pa.float32(), pa.float32())):
+            columns.append(pa.ListArray.from_arrays(pa.array(local.astype(np.int32)), pa.array(values, type=typ)))
+        del group
         self._writer.write_table(pa.Table.from_arrays(columns, schema=_SCHEMA))
+        del columns
         self._groups += 1
-        rest = (ids[split:], lengths[split:], time[obs:], mag[obs:], err[obs:])
-        self._pending = [rest] if len(rest[0]) else []
-        self._n_pending = len(rest[0])
+        self._pending = [piece for piece in rest if len(piece[0])]
+        self._n_pending = sum(len(piece[0]) for piece in self._pending)
+
+    def _take(self, n: int):
+        """(the first ``n`` pending curves copied into one piece, the pending pieces after them), each piece
+        dropped once copied: one row group and one piece in memory, not all pending pieces and their
+        concatenation too (issue 17: that was the filter's peak)."""
+        pieces, self._pending = self._pending, []
+        ends = np.cumsum([len(piece[0]) for piece in pieces])
+        last = int(np.searchsorted(ends, n))      # the piece that holds curve n-1
+        cut = n - (int(ends[last - 1]) if last else 0)  # its curves that go in the group
+        cut_obs = int(pieces[last][1][:cut].sum())
+        obs = sum(len(piece[2]) for piece in pieces[:last]) + cut_obs
+        group = (np.empty(n, dtype=object), np.empty(n, dtype=np.int64),
+                 *(np.empty(obs, dtype=values.dtype) for values in pieces[0][2:]))
+        at, at_obs = 0, 0
+        for k in range(last + 1):
+            piece, pieces[k] = pieces[k], None
+            take, take_obs = (cut, cut_obs) if k == last else (len(piece[0]), len(piece[2]))
+            for out, values in zip(group[:2], piece[:2]):
+                out[at:at + take] = values[:take]
+            for out, values in zip(group[2:], piece[2:]):
+                out[at_obs:at_obs + take_obs] = values[:take_obs]
+            at, at_obs = at + take, at_obs + take_obs
+            if k == last:  # its tail stays pending (a view: no copy)
+                pieces[k] = (piece[0][take:], piece[1][take:], *(values[take_obs:] for values in piece[2:]))
+            del piece
+        return group, pieces[last:]
 
     def close(self) -> None:
         if self._writer is None:
