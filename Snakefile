@@ -22,7 +22,9 @@ envvars:
 # The `astromer` command sits beside the Python that runs Snakemake (e.g. .venv/bin/snakemake), whether or
 # not that environment is activated; jobs (local or sbatch'ed) inherit this PATH. Appended, so that an
 # `astromer` already on PATH (an activated or conda environment, a test stand-in) still comes first.
-os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + os.path.dirname(sys.executable)
+os.environ["PATH"] = (
+    os.environ.get("PATH", "") + os.pathsep + os.path.dirname(sys.executable)
+)
 
 
 # Snakemake's message for a config file that is not valid YAML does not name the file: name ours first.
@@ -55,6 +57,6 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         paper_targets(),
-    default_target: True

@@ -12,6 +12,7 @@ alternating with this tree run by run (so both see the same load). Each run is a
 end (TensorFlow start, input, encoder, head, evaluation): wall seconds and CPU seconds of the child.
 Prints a table and the ratio baseline / ours; exit 1 when a run fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,9 @@ def _astromer(args, src, log):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     with open(log, "w") as handle:
-        proc = subprocess.run([sys.executable, "-m", "astromer", *args], env=_env(src), stdout=handle,
-                              stderr=subprocess.STDOUT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "astromer", *args], env=_env(src), stdout=handle, stderr=subprocess.STDOUT
+        )
     wall = time.perf_counter() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -52,21 +54,82 @@ def _astromer(args, src, log):
 def prepare(work, src):
     """Simulated survey, its fold-0 'all' split and an encoder (paper mode, demo size), made by ``src``."""
     store, splits, encoder = (os.path.join(work, name) for name in ("store", "splits", "encoder.keras"))
-    _astromer(["data", "simulate", "--profile", "macho", "--pool", "labeled", "--per-class", "160", "--seed", "0",
-               "--out", store], src, os.path.join(work, "simulate.log"))
-    _astromer(["data", "split-labeled", "--store", store, "--seed", "0", "--folds", "1", "--test-per-class", "40",
-               "--subsets", "all", "--val-fraction", "0.2", "--out", splits], src, os.path.join(work, "split.log"))
-    code = ("import sys; from astromer import SingleBandEncoder; "
-            f"SingleBandEncoder(**{ENCODER!r}, seed=0).save(sys.argv[1])")
+    _astromer(
+        [
+            "data",
+            "simulate",
+            "--profile",
+            "macho",
+            "--pool",
+            "labeled",
+            "--per-class",
+            "160",
+            "--seed",
+            "0",
+            "--out",
+            store,
+        ],
+        src,
+        os.path.join(work, "simulate.log"),
+    )
+    _astromer(
+        [
+            "data",
+            "split-labeled",
+            "--store",
+            store,
+            "--seed",
+            "0",
+            "--folds",
+            "1",
+            "--test-per-class",
+            "40",
+            "--subsets",
+            "all",
+            "--val-fraction",
+            "0.2",
+            "--out",
+            splits,
+        ],
+        src,
+        os.path.join(work, "split.log"),
+    )
+    code = (
+        "import sys; from astromer import SingleBandEncoder; "
+        f"SingleBandEncoder(**{ENCODER!r}, seed=0).save(sys.argv[1])"
+    )
     subprocess.run([sys.executable, "-c", code, encoder], env=_env(src), check=True, capture_output=True)
     return store, os.path.join(splits, "fold0", "all.csv"), encoder
 
 
 def classify_args(store, split, encoder, classifier, out, epochs):
-    return ["classify", "--data", store, "--split", split, "--encoder", encoder, "--classifier", classifier,
-            "--encoder-mode", "trained", "--epochs", str(epochs), "--patience", str(epochs + 1),
-            "--batch-size", "64", "--units", "32", "--max-obs", str(ENCODER["max_obs"]), "--seed", "0",
-            "--out", out]
+    return [
+        "classify",
+        "--data",
+        store,
+        "--split",
+        split,
+        "--encoder",
+        encoder,
+        "--classifier",
+        classifier,
+        "--encoder-mode",
+        "trained",
+        "--epochs",
+        str(epochs),
+        "--patience",
+        str(epochs + 1),
+        "--batch-size",
+        "64",
+        "--units",
+        "32",
+        "--max-obs",
+        str(ENCODER["max_obs"]),
+        "--seed",
+        "0",
+        "--out",
+        out,
+    ]
 
 
 def main(argv=None):
@@ -82,8 +145,11 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     baseline_tree = os.path.join(work, "baseline-tree")
     print(f"load average before: {os.getloadavg()}", flush=True)
-    subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", "-f", baseline_tree, args.baseline],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", ROOT, "worktree", "add", "--detach", "-f", baseline_tree, args.baseline],
+        check=True,
+        capture_output=True,
+    )
     sides = {"baseline": os.path.join(baseline_tree, "src"), "ours": os.path.join(ROOT, "src")}
     results = {side: {c: [] for c in CLASSIFIERS} for side in sides}
     try:
@@ -92,14 +158,19 @@ def main(argv=None):
             for classifier in CLASSIFIERS:
                 for side, src in sides.items():
                     out = os.path.join(work, f"{side}_{classifier}_{repeat}")
-                    wall, cpu = _astromer(classify_args(store, split, encoder, classifier, out, args.epochs), src,
-                                          out + ".log")
+                    wall, cpu = _astromer(
+                        classify_args(store, split, encoder, classifier, out, args.epochs), src, out + ".log"
+                    )
                     with open(os.path.join(out, "metrics.json")) as handle:
                         metrics = json.load(handle)
-                    results[side][classifier].append({"wall_s": wall, "cpu_s": cpu, "epochs": metrics["epochs"],
-                                                      "macro_f1": metrics["macro_f1"]})
-                    print(f"{side:8s} {classifier:8s} {wall:6.1f} s wall {cpu:6.1f} s cpu  "
-                          f"{metrics['epochs']} epochs  macro F1 {metrics['macro_f1']:.3f}", flush=True)
+                    results[side][classifier].append(
+                        {"wall_s": wall, "cpu_s": cpu, "epochs": metrics["epochs"], "macro_f1": metrics["macro_f1"]}
+                    )
+                    print(
+                        f"{side:8s} {classifier:8s} {wall:6.1f} s wall {cpu:6.1f} s cpu  "
+                        f"{metrics['epochs']} epochs  macro F1 {metrics['macro_f1']:.3f}",
+                        flush=True,
+                    )
     finally:
         subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", baseline_tree], capture_output=True)
         if not args.workdir:
@@ -112,11 +183,15 @@ def main(argv=None):
             totals[side][0] += best[side]["wall_s"]
             totals[side][1] += best[side]["cpu_s"]
         b, o = best["baseline"], best["ours"]
-        print(f"{classifier:10s}  {b['wall_s']:7.1f} / {b['cpu_s']:6.1f}     {o['wall_s']:7.1f} / {o['cpu_s']:6.1f}"
-              f"     {b['wall_s'] / o['wall_s']:5.2f}x, {b['cpu_s'] / o['cpu_s']:5.2f}x")
+        print(
+            f"{classifier:10s}  {b['wall_s']:7.1f} / {b['cpu_s']:6.1f}     {o['wall_s']:7.1f} / {o['cpu_s']:6.1f}"
+            f"     {b['wall_s'] / o['wall_s']:5.2f}x, {b['cpu_s'] / o['cpu_s']:5.2f}x"
+        )
     (bw, bc), (ow, oc) = totals["baseline"], totals["ours"]
     verdict = "PASS" if bw / ow >= 2.0 else "MISS"
-    print(f"{'both':10s}  {bw:7.1f} / {bc:6.1f}     {ow:7.1f} / {oc:6.1f}     {bw / ow:5.2f}x, {bc / oc:5.2f}x  {verdict}")
+    print(
+        f"{'both':10s}  {bw:7.1f} / {bc:6.1f}     {ow:7.1f} / {oc:6.1f}     {bw / ow:5.2f}x, {bc / oc:5.2f}x  {verdict}"
+    )
     print(f"load average after: {os.getloadavg()}")
     if args.json_out:
         tmp = args.json_out + ".tmp"

@@ -4,6 +4,7 @@ Each curve is an (N, 3) float64 array [MJD, magnitude, error] with N uniform in 
 times strictly increasing over MACHO's 1992-1999 seasons (nightly cadence with gaps and a seasonal
 break), a periodic signal (pulsator-like periods and amplitudes) plus noise scaled by the error.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ and prints the ratios (target: each pipeline >= 20x the train step) and columns 
 
 Usage: python bench/bench_pipeline.py [--n-curves 5000] [--batch-size 256] [--steps 8] [--skip-train]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,10 @@ def main(argv=None):
         step = train_throughput(encoder, flat, batch_size=args.batch_size, steps=args.steps, warmup=2)
         print(f"train step     : {step:10.1f} windows/s (float32, graph mode, full model)")
         for name, rate in pipelines.items():
-            print(f"ratio pipeline ({name})/train: {rate / step:.0f}x (target >= 20x): "
-                  f"{'PASS' if rate >= 20 * step else 'MISS'}")
+            print(
+                f"ratio pipeline ({name})/train: {rate / step:.0f}x (target >= 20x): "
+                f"{'PASS' if rate >= 20 * step else 'MISS'}"
+            )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ Usage: python bench/bench_scaling.py [--sizes 20000,100000,200000] [--workdir DI
                                      [--stages filter]  (only these; the rest reused from --workdir)
 Needs ~10 GB free disk for 200k curves (store ~2 GB, filtered store, columns ~12 B per observation).
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -70,22 +70,55 @@ def run_size(n: int, root: Path, python: str, only=STAGES) -> dict:
     d = root / f"n{n}"
     d.mkdir(parents=True, exist_ok=True)
     commands = {
-        "simulate": ([*astromer, "simulate", "--profile", "macho", "--pool", "unlabeled", "--n-objects", str(n),
-                      "--seed", "0", "--out", str(d / "pool")], d / "pool"),
-        "filter": ([*astromer, "filter", "--store", str(d / "pool"), "--out", str(d / "filtered"),
-                    "--log", str(d / "filter.json")], d / "filtered"),
-        "split": ([*astromer, "split-pretrain", "--store", str(d / "filtered"), "--seed", "0",
-                   "--out", str(d / "split.csv")], d / "split.csv"),
-        "columns": ([*astromer, "columns", "--store", str(d / "filtered"), "--out", str(d / "columns")],
-                    d / "columns"),
+        "simulate": (
+            [
+                *astromer,
+                "simulate",
+                "--profile",
+                "macho",
+                "--pool",
+                "unlabeled",
+                "--n-objects",
+                str(n),
+                "--seed",
+                "0",
+                "--out",
+                str(d / "pool"),
+            ],
+            d / "pool",
+        ),
+        "filter": (
+            [
+                *astromer,
+                "filter",
+                "--store",
+                str(d / "pool"),
+                "--out",
+                str(d / "filtered"),
+                "--log",
+                str(d / "filter.json"),
+            ],
+            d / "filtered",
+        ),
+        "split": (
+            [*astromer, "split-pretrain", "--store", str(d / "filtered"), "--seed", "0", "--out", str(d / "split.csv")],
+            d / "split.csv",
+        ),
+        "columns": ([*astromer, "columns", "--store", str(d / "filtered"), "--out", str(d / "columns")], d / "columns"),
         "windows": ([python, "-c", WINDOWS, str(d / "columns"), str(d / "split.csv")], None),
     }
     stages = {}
     for name, (command, output) in commands.items():
         if name in only:
             stages[name] = measure(command, d / f"{name}.log")
-        elif output is not None and not output.exists() and any(later in only for later in STAGES[STAGES.index(name) + 1:]):
-            raise SystemExit(f"{output} is missing: run the {name} stage (--stages) or point --workdir at a run that did")
+        elif (
+            output is not None
+            and not output.exists()
+            and any(later in only for later in STAGES[STAGES.index(name) + 1 :])
+        ):
+            raise SystemExit(
+                f"{output} is missing: run the {name} stage (--stages) or point --workdir at a run that did"
+            )
     for stage in stages.values():
         stage.pop("output")
     if "windows" in stages:
@@ -93,8 +126,13 @@ def run_size(n: int, root: Path, python: str, only=STAGES) -> dict:
         stages["windows"]["windows"], stages["windows"]["windows_per_s"] = int(found.group(1)), int(found.group(3))
     pool_obs = json.loads((d / "pool" / "provenance.json").read_text())["n_observations"]
     filtered = json.loads((d / "filtered" / "provenance.json").read_text()) if (d / "filtered").exists() else {}
-    return {"n_curves": n, "pool_observations": pool_obs, "filtered_curves": filtered.get("n_objects", 0),
-            "filtered_observations": filtered.get("n_observations", 0), "stages": stages}
+    return {
+        "n_curves": n,
+        "pool_observations": pool_obs,
+        "filtered_curves": filtered.get("n_objects", 0),
+        "filtered_observations": filtered.get("n_observations", 0),
+        "stages": stages,
+    }
 
 
 def main(argv=None) -> int:
@@ -103,8 +141,11 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", default=None, help="where the stores go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the stores")
     parser.add_argument("--json-out", default=None)
-    parser.add_argument("--stages", default=",".join(STAGES),
-                        help="stages to run (default all); the others' outputs are reused from --workdir")
+    parser.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="stages to run (default all); the others' outputs are reused from --workdir",
+    )
     args = parser.parse_args(argv)
     only = [s for s in args.stages.split(",") if s]
     unknown = sorted(set(only) - set(STAGES))
@@ -118,12 +159,16 @@ def main(argv=None) -> int:
         for n in sizes:
             results.append(run_size(n, root, env_python, only))
             r = results[-1]
-            print(f"\n{n:,} curves ({r['pool_observations']:,} observations; filtered {r['filtered_curves']:,} curves, "
-                  f"{r['filtered_observations']:,} observations)", flush=True)
+            print(
+                f"\n{n:,} curves ({r['pool_observations']:,} observations; filtered {r['filtered_curves']:,} curves, "
+                f"{r['filtered_observations']:,} observations)",
+                flush=True,
+            )
             for name, stage in r["stages"].items():
                 extra = f"  {stage['windows']:,} windows, {stage['windows_per_s']:,}/s" if name == "windows" else ""
-                print(f"  {name:9s} {stage['seconds']:8.1f} s  peak RSS {stage['peak_rss_mb']:8.1f} MB{extra}",
-                      flush=True)
+                print(
+                    f"  {name:9s} {stage['seconds']:8.1f} s  peak RSS {stage['peak_rss_mb']:8.1f} MB{extra}", flush=True
+                )
     finally:
         if not args.keep and not args.workdir:
             shutil.rmtree(root, ignore_errors=True)

@@ -10,10 +10,10 @@ Numbers are printed as ``name: value`` lines and written as JSON with --json.
 
 Usage: python bench/bench_store.py [--n-curves 20000] [--store DIR] [--json OUT] [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -52,16 +52,21 @@ def main(argv=None):
     tmp = None
     if args.store is None:
         from astromer.data.simulate.simulator import simulate_to_store
+
         tmp = tempfile.TemporaryDirectory(prefix="bench-store-")
         t0 = time.perf_counter()
-        store = simulate_to_store(os.path.join(tmp.name, "store"), "macho", "unlabeled", seed=0,
-                                  n_objects=args.n_curves)
+        store = simulate_to_store(
+            os.path.join(tmp.name, "store"), "macho", "unlabeled", seed=0, n_objects=args.n_curves
+        )
         print(f"simulate_seconds: {time.perf_counter() - t0:.1f}")
     else:
         store = LightCurveStore.open(args.store)
 
-    results = {"n_curves": int(len(store.metadata)), "n_observations": int(store.metadata["n_obs"].sum()),
-               "store_bytes": int(sum(f.stat().st_size for f in store.path.iterdir()))}
+    results = {
+        "n_curves": int(len(store.metadata)),
+        "n_observations": int(store.metadata["n_obs"].sum()),
+        "store_bytes": int(sum(f.stat().st_size for f in store.path.iterdir())),
+    }
     best_flat = best_load = best_win = np.inf
     for _ in range(args.repeats):
         t0 = time.perf_counter()
@@ -74,19 +79,25 @@ def main(argv=None):
     store.load()
     best_load = time.perf_counter() - t0
     n, n_obs, n_win = results["n_curves"], results["n_observations"], int(block.shape[0])
-    results.update({
-        "load_flat_seconds": best_flat, "load_flat_curves_per_s": n / best_flat,
-        "load_flat_observations_per_s": n_obs / best_flat,
-        "load_list_seconds": best_load, "load_list_curves_per_s": n / best_load,
-        "n_windows_200": n_win, "windowing_seconds": best_win,
-        "windows_200_per_s_load_plus_window": n_win / (best_flat + best_win),
-        "windows_200_per_s_implied_by_load": n_obs / 200 / best_flat,
-        "cpu_count": os.cpu_count(),
-    })
+    results.update(
+        {
+            "load_flat_seconds": best_flat,
+            "load_flat_curves_per_s": n / best_flat,
+            "load_flat_observations_per_s": n_obs / best_flat,
+            "load_list_seconds": best_load,
+            "load_list_curves_per_s": n / best_load,
+            "n_windows_200": n_win,
+            "windowing_seconds": best_win,
+            "windows_200_per_s_load_plus_window": n_win / (best_flat + best_win),
+            "windows_200_per_s_implied_by_load": n_obs / 200 / best_flat,
+            "cpu_count": os.cpu_count(),
+        }
+    )
     for key, value in results.items():
         print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
     if args.json:
         from astromer.data.store import atomic_write_json
+
         atomic_write_json(args.json, results)
     if tmp is not None:
         tmp.cleanup()

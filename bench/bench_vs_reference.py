@@ -7,11 +7,12 @@ bench/ours.py:measure_ours on the same seeded curves, alternating --repeats time
 keeps its best run: the machine is shared), and prints windows/s, ratios (ours / reference) and
 PASS/MISS against the targets of issue 14: training >= 2.2x in the fastest precision and >= 1.4x in float32
 (or >= 65% of the float32 matmul peak), encode() >= 3x in float32, at batch 64 and 256 (encode at 256).
-It also measures the machine's float32 and bfloat16 matmul peak (bench/limits.py, around each of our runs; the highest counts)
-and prints beside each windows/s the fraction of the matching peak it reaches, counting FLOPs per window
+It also measures the machine's float32 and bfloat16 matmul peak (bench/limits.py, around each of our runs; the
+highest counts) and prints beside each windows/s the fraction of the matching peak it reaches, counting FLOPs per window
 from the model config (bench/README.md), and the CPU's vector/matrix flags.
 Exit status: 0 when every target passes, 1 when one misses, 2 when a side could not run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,13 @@ from limits import CPU_FLAGS, forward_flops, machine_limits, train_flops  # noqa
 
 # (kind, batch, variant): ratio target; variant "best" is our fastest precision, "float32" our fastest
 # float32 variant (which also passes at >= 65% of the float32 peak).
-TARGETS = {("train", "64", "best"): 2.2, ("train", "64", "float32"): 1.4, ("train", "256", "best"): 2.2,
-           ("train", "256", "float32"): 1.4, ("encode", "256", "float32"): 3.0}
+TARGETS = {
+    ("train", "64", "best"): 2.2,
+    ("train", "64", "float32"): 1.4,
+    ("train", "256", "best"): 2.2,
+    ("train", "256", "float32"): 1.4,
+    ("encode", "256", "float32"): 3.0,
+}
 FLOAT32_PEAK_FRACTION = 0.65
 PAPER_CONFIG = {"num_layers": 2, "d_model": 256, "dff": 128, "max_obs": 200}  # the published weights
 
@@ -39,10 +45,24 @@ def run_reference(ref_env, weights, args):
     python = os.path.join(ref_env, "bin", "python")
     if not os.path.exists(python):
         raise FileNotFoundError(f"reference env python {python!r} missing: run bash bench/setup_reference_env.sh")
-    cmd = [python, os.path.join(HERE, "reference_runner.py"), "--weights", weights,
-           "--n-curves", str(args.n_curves), "--seed", str(args.seed),
-           "--train-windows", str(args.train_windows), "--warmup-steps", str(args.warmup_steps),
-           "--encode-curves", str(args.encode_curves), "--threads", str(args.threads)]
+    cmd = [
+        python,
+        os.path.join(HERE, "reference_runner.py"),
+        "--weights",
+        weights,
+        "--n-curves",
+        str(args.n_curves),
+        "--seed",
+        str(args.seed),
+        "--train-windows",
+        str(args.train_windows),
+        "--warmup-steps",
+        str(args.warmup_steps),
+        "--encode-curves",
+        str(args.encode_curves),
+        "--threads",
+        str(args.threads),
+    ]
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2", TERM="dumb")
     env.pop("PYTHONPATH", None)  # keep our venv's packages out of the reference env
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -93,9 +113,11 @@ def table(reference, ours, limits=None, config=PAPER_CONFIG):
             how = f" (by >= {100 * FLOAT32_PEAK_FRACTION:.0f}% of peak)" if passed else ""
         verdict = "n/a" if ratio is None else ("PASS" + how if passed else "MISS")
         all_pass &= passed
-        rows.append(f"{kind + '@' + batch + ' ' + variant:<20} {fmt(ref):>9} ({pct(ref_frac)})    "
-                    f"{fmt(own):>8} ({pct(own_frac)})   {precision or '-':<16} "
-                    f"{ratio if ratio is not None else float('nan'):>6.2f}x {target:>5.1f}x  {verdict}")
+        rows.append(
+            f"{kind + '@' + batch + ' ' + variant:<20} {fmt(ref):>9} ({pct(ref_frac)})    "
+            f"{fmt(own):>8} ({pct(own_frac)})   {precision or '-':<16} "
+            f"{ratio if ratio is not None else float('nan'):>6.2f}x {target:>5.1f}x  {verdict}"
+        )
     return "\n".join(rows), all_pass
 
 
@@ -128,8 +150,9 @@ def best_of(runs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref-env", default=os.path.join(ROOT, ".bench-env"))
-    parser.add_argument("--weights", default=os.path.normpath(os.path.join(ROOT, "..", "shared", "data",
-                                                                           "astromer_macho_v0")))
+    parser.add_argument(
+        "--weights", default=os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "astromer_macho_v0"))
+    )
     parser.add_argument("--n-curves", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--train-windows", type=int, default=2048)
@@ -153,8 +176,10 @@ def main(argv=None):
         except (OSError, RuntimeError) as err:
             print(f"REFERENCE SIDE FAILED: {err}", file=sys.stderr)
             return 2
-        print(f"reference side {repeat + 1} done in {time.perf_counter() - start:.0f} s: "
-              f"{json.dumps(references[-1])}", flush=True)
+        print(
+            f"reference side {repeat + 1} done in {time.perf_counter() - start:.0f} s: {json.dumps(references[-1])}",
+            flush=True,
+        )
         try:
             if args.threads:
                 import tensorflow as tf
@@ -164,9 +189,16 @@ def main(argv=None):
             peaks.append(machine_limits())
             from ours import measure_ours
 
-            ours_runs.append(measure_ours(curves, [64, 256], weights_dir=args.weights,
-                                          train_windows=args.train_windows, warmup_steps=args.warmup_steps,
-                                          encode_curves=args.encode_curves))
+            ours_runs.append(
+                measure_ours(
+                    curves,
+                    [64, 256],
+                    weights_dir=args.weights,
+                    train_windows=args.train_windows,
+                    warmup_steps=args.warmup_steps,
+                    encode_curves=args.encode_curves,
+                )
+            )
             peaks.append(machine_limits())
             print(f"our side {repeat + 1} done: {json.dumps(ours_runs[-1])}", flush=True)
         except Exception as err:  # our library may not exist yet: still show the reference numbers
@@ -176,32 +208,59 @@ def main(argv=None):
     if ours_runs:
         ours = best_of(ours_runs)
         # the peak: the highest of the measurements taken around our side (best-of, as the throughputs)
-        limits = {"cpu": peaks[0]["cpu"], "matmul_n": peaks[0]["matmul_n"],
-                  "peak_gflops": {k: max(p["peak_gflops"][k] for p in peaks) for k in peaks[0]["peak_gflops"]},
-                  "peak_all": [p["peak_gflops"] for p in peaks]}
+        limits = {
+            "cpu": peaks[0]["cpu"],
+            "matmul_n": peaks[0]["matmul_n"],
+            "peak_gflops": {k: max(p["peak_gflops"][k] for p in peaks) for k in peaks[0]["peak_gflops"]},
+            "peak_all": [p["peak_gflops"] for p in peaks],
+        }
     if limits:
         cpu, config = limits["cpu"], PAPER_CONFIG
         print(f"CPU: {cpu['model']}; flags: {' '.join(cpu['flags']) or 'none of ' + ', '.join(CPU_FLAGS)}")
-        print("matmul peak %d^3 (GFLOP/s, each measurement around our side -> highest): " % limits["matmul_n"]
-              + ", ".join(f"{k} {'/'.join(f'{p[k]:.0f}' for p in limits['peak_all'])} -> {v:.0f}"
-                          for k, v in limits["peak_gflops"].items()))
-        print(f"FLOPs per window (bench/README.md): train {train_flops(**config) / 1e9:.3f} G, forward "
-              f"{forward_flops(**config) / 1e9:.3f} G; our target-only train step executes "
-              f"{train_flops(**config, targets=config['max_obs'] // 2) / 1e9:.3f} G (fractions use the full count)")
+        print(
+            f"matmul peak {limits['matmul_n']}^3 (GFLOP/s, each measurement around our side -> highest): "
+            + ", ".join(
+                f"{k} {'/'.join(f'{p[k]:.0f}' for p in limits['peak_all'])} -> {v:.0f}"
+                for k, v in limits["peak_gflops"].items()
+            )
+        )
+        print(
+            f"FLOPs per window (bench/README.md): train {train_flops(**config) / 1e9:.3f} G, forward "
+            f"{forward_flops(**config) / 1e9:.3f} G; our target-only train step executes "
+            f"{train_flops(**config, targets=config['max_obs'] // 2) / 1e9:.3f} G (fractions use the full count)"
+        )
     text, all_pass = table(reference, ours or {}, limits)
     print(text)
     for batch, entry in ((ours or {}).get("train") or {}).items():
         ref, _ = rate(reference, "train", batch)
-        print(f"  our train@{batch} variants: " + ", ".join(
-            f"{name} {value:.1f} w/s" + (f" ({value / ref:.2f}x" if ref else " (") +
-            (f", {100 * peak_fraction(value, 'train', name, limits, PAPER_CONFIG):.0f}% of peak)" if limits else ")")
-            for name, value in entry.get("variants", {}).items()))
+        print(
+            f"  our train@{batch} variants: "
+            + ", ".join(
+                f"{name} {value:.1f} w/s"
+                + (f" ({value / ref:.2f}x" if ref else " (")
+                + (
+                    f", {100 * peak_fraction(value, 'train', name, limits, PAPER_CONFIG):.0f}% of peak)"
+                    if limits
+                    else ")"
+                )
+                for name, value in entry.get("variants", {}).items()
+            )
+        )
     print(f"load average after: {os.getloadavg()}")
     if args.json_out:
         tmp = args.json_out + ".tmp"
         with open(tmp, "w") as handle:
-            json.dump({"reference": reference, "ours": ours, "limits": limits, "reference_runs": references,
-                       "ours_runs": ours_runs}, handle, indent=1)
+            json.dump(
+                {
+                    "reference": reference,
+                    "ours": ours,
+                    "limits": limits,
+                    "reference_runs": references,
+                    "ours_runs": ours_runs,
+                },
+                handle,
+                indent=1,
+            )
         os.replace(tmp, args.json_out)
     if ours is None:
         return 2

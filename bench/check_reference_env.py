@@ -5,6 +5,7 @@ stored reference outputs. Runs INSIDE the reference env (not part of tests/: CI 
 Feeds the file's stored windows to the encoder, and its stored masked windows to the full model, and prints
 the max abs differences to `embedding` (tolerance 1e-3) and `recon_masked` (1e-4). Exit 1 if over tolerance.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,15 +29,26 @@ def check_file(encoder, path):
     import tensorflow as tf
 
     ref = np.load(path)
-    windows = {"input": ref["input"], "times": ref["times"], "mask_in": ref["mask_in"],
-               "length": np.zeros(ref["input"].shape[:2], np.int32)}  # the model's length input is unused
+    windows = {
+        "input": ref["input"],
+        "times": ref["times"],
+        "mask_in": ref["mask_in"],
+        "length": np.zeros(ref["input"].shape[:2], np.int32),
+    }  # the model's length input is unused
     embedding = encoder.model.get_layer("encoder")({k: tf.constant(v) for k, v in windows.items()}).numpy()
-    masked = {"input": ref["masked_input"], "times": ref["masked_times"], "mask_in": ref["masked_mask_in"],
-              "length": windows["length"]}
+    masked = {
+        "input": ref["masked_input"],
+        "times": ref["masked_times"],
+        "mask_in": ref["masked_mask_in"],
+        "length": windows["length"],
+    }
     recon = encoder.model({k: tf.constant(v) for k, v in masked.items()}).numpy()
-    return {"file": os.path.basename(path), "windows": int(ref["input"].shape[0]),
-            "embedding_max_abs_diff": float(np.max(np.abs(embedding - ref["embedding"]))),
-            "recon_masked_max_abs_diff": float(np.max(np.abs(recon - ref["recon_masked"])))}
+    return {
+        "file": os.path.basename(path),
+        "windows": int(ref["input"].shape[0]),
+        "embedding_max_abs_diff": float(np.max(np.abs(embedding - ref["embedding"]))),
+        "recon_masked_max_abs_diff": float(np.max(np.abs(recon - ref["recon_masked"]))),
+    }
 
 
 def main(argv=None):
@@ -48,8 +60,9 @@ def main(argv=None):
     ok = True
     for path in args.files:
         result = check_file(encoder, path)
-        result["ok"] = (result["embedding_max_abs_diff"] <= EMBEDDING_TOL
-                        and result["recon_masked_max_abs_diff"] <= RECON_TOL)
+        result["ok"] = (
+            result["embedding_max_abs_diff"] <= EMBEDDING_TOL and result["recon_masked_max_abs_diff"] <= RECON_TOL
+        )
         ok &= result["ok"]
         print(json.dumps(result))
     return 0 if ok else 1

@@ -7,6 +7,7 @@ CLEAR (an error that names what it must, or the counted skip the paper's data ha
 Prints one line per case and the counts. Not a test: a case that turns UNCLEAR is a finding, not a failure
 of CI (tests/test_bad_inputs.py and tests/test_stale_runs.py hold the assertions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,27 +44,34 @@ def run(argv) -> tuple[int, str]:
 
 def error_names(*needles):
     """Judge: a non-zero exit whose message holds every needle (file, object, value)."""
+
     def judge(code, text, _):
         if code == 0:
             return "SILENT"
         return "CLEAR" if all(n in text for n in needles) and "Traceback" not in text else "UNCLEAR"
+
     return judge
 
 
 def skip_counted(reason):
     """Judge: exit 0 with the drop counted in the store's provenance under ``reason``."""
+
     def judge(code, text, work):
         if code != 0:
             return "UNCLEAR"
         prov = json.loads((work / "store" / "provenance.json").read_text())
         counted = {**prov["skips"]["points_dropped"], **prov["skips"]["curves_skipped"]}
         return "CLEAR" if any(reason in k for k in counted) else "SILENT"
+
     return judge
 
 
 def long_table(path, edit=None):
-    rows = [{"id": obj, "time": 100.0 + k, "mag": 15 + 0.1 * np.sin(k), "err": 0.02, "label": lab}
-            for obj, lab in (("star_a", "RRab"), ("star_b", "EC")) for k in range(10)]
+    rows = [
+        {"id": obj, "time": 100.0 + k, "mag": 15 + 0.1 * np.sin(k), "err": 0.02, "label": lab}
+        for obj, lab in (("star_a", "RRab"), ("star_b", "EC"))
+        for k in range(10)
+    ]
     frame = pd.DataFrame(rows).astype({"mag": object, "time": object})
     if edit:
         edit(frame)
@@ -79,16 +87,58 @@ def _table_cases():
     def set_(row, col, value):
         return lambda f: f.__setitem__(col, [value if i == row else v for i, v in enumerate(f[col])])
 
-    yield "table: missing column", lambda w: ingest(w, long_table(w / "t.csv", lambda f: f.pop("err"))), error_names("t.csv", "'err'")
-    yield "table: NaN magnitude", lambda w: ingest(w, long_table(w / "t.csv", set_(3, "mag", np.nan))), skip_counted("nonfinite")
-    yield "table: non-numeric magnitude", lambda w: ingest(w, long_table(w / "t.csv", set_(13, "mag", "15,2"))), error_names("t.csv", "row 14", "star_b", "'15,2'")
-    yield "table: sentinel magnitude 99.999", lambda w: ingest(w, long_table(w / "t.csv", set_(2, "mag", 99.999))), skip_counted("sentinel")
-    yield "table: duplicate time", lambda w: ingest(w, long_table(w / "t.csv", set_(4, "time", 103.0))), skip_counted("duplicate")
-    yield "table: too few points", lambda w: ingest(w, long_table(w / "t.csv"), "--min-obs", "11"), error_names("no light curve survived")
-    yield "table: unknown class", lambda w: ingest(w, long_table(w / "t.csv"), "--classes", "RRab"), error_names("t.csv", "EC", "star_b")
+    yield (
+        "table: missing column",
+        lambda w: ingest(w, long_table(w / "t.csv", lambda f: f.pop("err"))),
+        error_names("t.csv", "'err'"),
+    )
+    yield (
+        "table: NaN magnitude",
+        lambda w: ingest(w, long_table(w / "t.csv", set_(3, "mag", np.nan))),
+        skip_counted("nonfinite"),
+    )
+    yield (
+        "table: non-numeric magnitude",
+        lambda w: ingest(w, long_table(w / "t.csv", set_(13, "mag", "15,2"))),
+        error_names("t.csv", "row 14", "star_b", "'15,2'"),
+    )
+    yield (
+        "table: sentinel magnitude 99.999",
+        lambda w: ingest(w, long_table(w / "t.csv", set_(2, "mag", 99.999))),
+        skip_counted("sentinel"),
+    )
+    yield (
+        "table: duplicate time",
+        lambda w: ingest(w, long_table(w / "t.csv", set_(4, "time", 103.0))),
+        skip_counted("duplicate"),
+    )
+    yield (
+        "table: too few points",
+        lambda w: ingest(w, long_table(w / "t.csv"), "--min-obs", "11"),
+        error_names("no light curve survived"),
+    )
+    yield (
+        "table: unknown class",
+        lambda w: ingest(w, long_table(w / "t.csv"), "--classes", "RRab"),
+        error_names("t.csv", "EC", "star_b"),
+    )
     yield "table: empty file", lambda w: ingest(w, _write(w / "e.csv", b"")), error_names("e.csv", "empty")
-    yield "table: latin-1 byte", lambda w: ingest(w, _write(w / "l.csv", long_table(w / "t.csv").read_bytes()[:40] + b"\xe9" + long_table(w / "t.csv").read_bytes()[40:])), error_names("l.csv", "byte offset 40")
-    yield "table: binary file", lambda w: ingest(w, _write(w / "b.csv", bytes(range(256)))), error_names("b.csv", "byte offset")
+    yield (
+        "table: latin-1 byte",
+        lambda w: ingest(
+            w,
+            _write(
+                w / "l.csv",
+                long_table(w / "t.csv").read_bytes()[:40] + b"\xe9" + long_table(w / "t.csv").read_bytes()[40:],
+            ),
+        ),
+        error_names("l.csv", "byte offset 40"),
+    )
+    yield (
+        "table: binary file",
+        lambda w: ingest(w, _write(w / "b.csv", bytes(range(256)))),
+        error_names("b.csv", "byte offset"),
+    )
     yield "table: missing file", lambda w: ingest(w, w / "absent.csv"), error_names("absent.csv")
 
 
@@ -98,9 +148,25 @@ def _write(path, data: bytes):
 
 
 def _mjd_cases():
-    yield "mjd: binary file", lambda w: run(["data", "ingest-macho-mjd", "--src", _write(w / "lc_1.1.1.R.mjd", b"\x00\x01"), "--out", w / "m"]), error_names("lc_1.1.1.R.mjd", "byte offset 0")
-    yield "mjd: missing file", lambda w: run(["data", "ingest-macho-mjd", "--src", w / "none.mjd", "--out", w / "m"]), error_names("none.mjd")
-    yield "mjd: no R band", lambda w: run(["data", "ingest-macho-mjd", "--src", _write(w / "lc_1.1.1.B.mjd", b"49000 15 0.1\n"), "--out", w / "m"]), error_names("R-band")
+    yield (
+        "mjd: binary file",
+        lambda w: run(
+            ["data", "ingest-macho-mjd", "--src", _write(w / "lc_1.1.1.R.mjd", b"\x00\x01"), "--out", w / "m"]
+        ),
+        error_names("lc_1.1.1.R.mjd", "byte offset 0"),
+    )
+    yield (
+        "mjd: missing file",
+        lambda w: run(["data", "ingest-macho-mjd", "--src", w / "none.mjd", "--out", w / "m"]),
+        error_names("none.mjd"),
+    )
+    yield (
+        "mjd: no R band",
+        lambda w: run(
+            ["data", "ingest-macho-mjd", "--src", _write(w / "lc_1.1.1.B.mjd", b"49000 15 0.1\n"), "--out", w / "m"]
+        ),
+        error_names("R-band"),
+    )
 
 
 def _encode_cases():
@@ -116,6 +182,7 @@ def _encode_cases():
             except Exception as exc:  # noqa: BLE001 - judged below
                 return 2, f"{type(exc).__name__}: {exc}"
             return 0, ""
+
         return go
 
     def edit(i, col, value):
@@ -133,8 +200,26 @@ def _encode_cases():
 
 
 def _weights_cases():
-    yield "weights: missing path", lambda w: run(["encode", "--weights", w / "none", "--data", _pool(w) / "store", "--out", w / "e.npz"]), error_names("none", "does not exist")
-    yield "weights: corrupt .keras", lambda w: run(["encode", "--weights", _write(w / "m.keras", b"PK junk"), "--data", _pool(w) / "store", "--out", w / "e.npz"]), error_names("m.keras")
+    yield (
+        "weights: missing path",
+        lambda w: run(["encode", "--weights", w / "none", "--data", _pool(w) / "store", "--out", w / "e.npz"]),
+        error_names("none", "does not exist"),
+    )
+    yield (
+        "weights: corrupt .keras",
+        lambda w: run(
+            [
+                "encode",
+                "--weights",
+                _write(w / "m.keras", b"PK junk"),
+                "--data",
+                _pool(w) / "store",
+                "--out",
+                w / "e.npz",
+            ]
+        ),
+        error_names("m.keras"),
+    )
 
     def truncated(w):
         import shutil
@@ -143,23 +228,82 @@ def _weights_cases():
         data = w / "cut" / "weights.data-00000-of-00001"
         data.write_bytes(data.read_bytes()[:1000])
         pool = _pool(w)
-        return run(["finetune", "--init", w / "cut", "--data", pool / "store", "--split", pool / "split.csv",
-                    "--out", w / "o", "--ckpt-dir", w / "ck", "--epochs", "1"])
+        return run(
+            [
+                "finetune",
+                "--init",
+                w / "cut",
+                "--data",
+                pool / "store",
+                "--split",
+                pool / "split.csv",
+                "--out",
+                w / "o",
+                "--ckpt-dir",
+                w / "ck",
+                "--epochs",
+                "1",
+            ]
+        )
+
     yield "weights: truncated checkpoint", truncated, error_names("cut")
 
 
 def _pool(w):
     if not (w / "pool" / "split.csv").exists():
-        run(["data", "simulate", "--profile", "ogle", "--pool", "unlabeled", "--n-objects", "40", "--seed", "1",
-             "--out", w / "pool" / "store"])
-        run(["data", "split-pretrain", "--store", w / "pool" / "store", "--seed", "1", "--out", w / "pool" / "split.csv"])
+        run(
+            [
+                "data",
+                "simulate",
+                "--profile",
+                "ogle",
+                "--pool",
+                "unlabeled",
+                "--n-objects",
+                "40",
+                "--seed",
+                "1",
+                "--out",
+                w / "pool" / "store",
+            ]
+        )
+        run(
+            [
+                "data",
+                "split-pretrain",
+                "--store",
+                w / "pool" / "store",
+                "--seed",
+                "1",
+                "--out",
+                w / "pool" / "split.csv",
+            ]
+        )
     return w / "pool"
 
 
 def _train(w, *extra, data=None, split=None, command="pretrain"):
     pool = _pool(w)
-    return run([command, "--data", data or pool / "store", "--split", split or pool / "split.csv", "--out", w / "out",
-                "--ckpt-dir", w / "ck", "--epochs", "1", "--batch-size", "16", "--model-config", TINY, *extra])
+    return run(
+        [
+            command,
+            "--data",
+            data or pool / "store",
+            "--split",
+            split or pool / "split.csv",
+            "--out",
+            w / "out",
+            "--ckpt-dir",
+            w / "ck",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--model-config",
+            TINY,
+            *extra,
+        ]
+    )
 
 
 def _training_cases():
@@ -168,9 +312,35 @@ def _training_cases():
         split = pd.read_csv(pool / "split.csv", dtype=str)
         split[split.split != "val"].to_csv(w / "noval.csv", index=False)
         return _train(w, split=w / "noval.csv")
+
     yield "pretrain: split without val rows", no_val, error_names("noval.csv", "'val'")
-    yield "pretrain: bad --model-config", lambda w: _train(w, "--model-config", "{bad json"), error_names("model-config")
-    yield "pretrain: unwritable --out", lambda w: (_write(w / "f", b"x"), run(["pretrain", "--data", _pool(w) / "store", "--split", _pool(w) / "split.csv", "--out", w / "f" / "o", "--ckpt-dir", w / "ck", "--epochs", "1"]))[1], error_names("cannot write", str("/f"))
+    yield (
+        "pretrain: bad --model-config",
+        lambda w: _train(w, "--model-config", "{bad json"),
+        error_names("model-config"),
+    )
+    yield (
+        "pretrain: unwritable --out",
+        lambda w: (
+            _write(w / "f", b"x"),
+            run(
+                [
+                    "pretrain",
+                    "--data",
+                    _pool(w) / "store",
+                    "--split",
+                    _pool(w) / "split.csv",
+                    "--out",
+                    w / "f" / "o",
+                    "--ckpt-dir",
+                    w / "ck",
+                    "--epochs",
+                    "1",
+                ]
+            ),
+        )[1],
+        error_names("cannot write", "/f"),
+    )
 
     def stale(kind):
         def go(w):
@@ -187,10 +357,12 @@ def _training_cases():
                 code, text = _train(w, "--epochs", "2")
             resumed = json.loads((w / "out" / "metrics.json").read_text())["resumed_from"]
             return (3 if resumed is None and "training from scratch" in text else 0), text
+
         return go
 
     def judge_retrained(code, text, _):
         return "CLEAR" if code == 3 else "SILENT"
+
     yield "stale: rerun of a finished run", stale("same"), judge_retrained
     yield "stale: changed magnitudes, same ids", stale("data"), judge_retrained
 

@@ -1,5 +1,6 @@
 """The machine's limit for the benchmark (issue 14): matmul peak in float32 and bfloat16, CPU flags, and the
 floating-point operations of one window counted from the model config (formula in bench/README.md)."""
+
 from __future__ import annotations
 
 import platform
@@ -33,11 +34,11 @@ def forward_flops(num_layers=2, d_model=256, dff=128, max_obs=200, targets=None)
     flops = 2 * L * d  # input projection (1 -> d)
     for i in range(num_layers):
         q = L if (targets is None or i < num_layers - 1) else targets
-        flops += 2 * L * d * 2 * d      # K and V projections, every position
-        flops += 2 * q * d * d          # Q projection
-        flops += 2 * 2 * q * L * d      # Q K^T and weights x V, all heads together
-        flops += 2 * q * d * d          # output projection
-        flops += 2 * 2 * q * d * f      # FFN d -> dff -> d
+        flops += 2 * L * d * 2 * d  # K and V projections, every position
+        flops += 2 * q * d * d  # Q projection
+        flops += 2 * 2 * q * L * d  # Q K^T and weights x V, all heads together
+        flops += 2 * q * d * d  # output projection
+        flops += 2 * 2 * q * d * f  # FFN d -> dff -> d
     flops += 2 * (L if targets is None else targets) * d  # regression head d -> 1
     return float(flops)
 
@@ -64,9 +65,12 @@ def matmul_peak(dtype: str, n: int = 2048, seconds: float = 2.0) -> float:
         matmul(a, b).numpy()
         times.append(time.perf_counter() - start)
     times.sort()
-    return 2.0 * n ** 3 / times[len(times) // 2] / 1e9
+    return 2.0 * n**3 / times[len(times) // 2] / 1e9
 
 
 def machine_limits(n: int = 2048) -> dict:
-    return {"cpu": cpu_flags(), "matmul_n": n,
-            "peak_gflops": {"float32": matmul_peak("float32", n), "bfloat16": matmul_peak("bfloat16", n)}}
+    return {
+        "cpu": cpu_flags(),
+        "matmul_n": n,
+        "peak_gflops": {"float32": matmul_peak("float32", n), "bfloat16": matmul_peak("bfloat16", n)},
+    }

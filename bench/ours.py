@@ -6,6 +6,7 @@ Contract (the library's API; adapt here if it changes):
     enc.encode(list_of_arrays, batch_size=256)                       # one (n_obs, 256) array per curve
     astromer.core.pretraining.train_throughput(model, curves, batch_size, steps, warmup) -> windows/s
 """
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_data import n_encode_windows  # noqa: E402
 from limits import cpu_flags as _cpu_flags  # noqa: E402
 
-
-DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data",
-                               "astromer_macho_v0")
+DEFAULT_WEIGHTS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "astromer_macho_v0"
+)
 
 
 # Training variants tried; the fastest is reported as our number, all are printed in "variants".
@@ -29,8 +30,15 @@ DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_
 TRAIN_VARIANTS = (("float32+xla", None, True), ("float32", None, False), ("mixed_bfloat16", "mixed_bfloat16", False))
 
 
-def measure_ours(curves, batch_sizes, weights_dir=DEFAULT_WEIGHTS, train_windows=2048, warmup_steps=2,
-                 encode_batch_size=256, encode_curves=800):
+def measure_ours(
+    curves,
+    batch_sizes,
+    weights_dir=DEFAULT_WEIGHTS,
+    train_windows=2048,
+    warmup_steps=2,
+    encode_batch_size=256,
+    encode_curves=800,
+):
     """{'train': {bs: {'windows_per_s': best, 'variants': {...}}}, 'encode': {bs: {...}}}, same counting
     as the reference."""
     from astromer import SingleBandEncoder
@@ -42,11 +50,17 @@ def measure_ours(curves, batch_sizes, weights_dir=DEFAULT_WEIGHTS, train_windows
         variants = {}
         for name, dtype, jit in TRAIN_VARIANTS:
             model = SingleBandEncoder.from_pretraining(weights_dir, dtype=dtype)
-            variants[name] = float(pretraining.train_throughput(model, curves, batch_size, steps, warmup_steps,
-                                                             jit_compile=jit))
+            variants[name] = float(
+                pretraining.train_throughput(model, curves, batch_size, steps, warmup_steps, jit_compile=jit)
+            )
         best = max(variants, key=variants.get)
-        result["train"][str(batch_size)] = {"windows_per_s": variants[best], "best": best, "variants": variants,
-                                            "steps": steps, "warmup_steps": warmup_steps}
+        result["train"][str(batch_size)] = {
+            "windows_per_s": variants[best],
+            "best": best,
+            "variants": variants,
+            "steps": steps,
+            "warmup_steps": warmup_steps,
+        }
 
     model = SingleBandEncoder.from_pretraining(weights_dir)  # legacy mode, float32
     result["config"] = dict(model.config)
@@ -58,6 +72,10 @@ def measure_ours(curves, batch_sizes, weights_dir=DEFAULT_WEIGHTS, train_windows
     if len(out) != len(timed):
         raise RuntimeError(f"our encode() returned {len(out)} arrays for {len(timed)} curves")
     windows = n_encode_windows(timed)  # counted as the reference makes them, whatever our windowing is
-    result["encode"][str(encode_batch_size)] = {"windows_per_s": windows / seconds, "windows": windows,
-                                                "seconds": seconds, "curves": len(timed)}
+    result["encode"][str(encode_batch_size)] = {
+        "windows_per_s": windows / seconds,
+        "windows": windows,
+        "seconds": seconds,
+        "curves": len(timed),
+    }
     return result

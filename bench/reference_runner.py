@@ -6,6 +6,7 @@ Prints one JSON line: train windows/s at each batch size (the package's own trai
 load_numpy(sampling=True, msk .5 / rnd .2 / same .2) pipeline, after warm-up, over a fixed number of steps),
 encode() windows/s at batch 256 (preprocessing and its post-processing included), and the TF thread settings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def measure_train(weights_dir, curves, batch_size, steps, warmup):
     optimizer = tf.keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.98, epsilon=1e-9)  # as core.train
     needed = (steps + warmup) * batch_size
     repeat = -(-needed // len(curves))  # enough full batches; the pipeline's .cache() never replays them
-    dataset = load_numpy(curves, batch_size=batch_size, sampling=True, max_obs=PAPER_CONFIG["maxlen"],
-                         repeat=repeat, **MASKING)
+    dataset = load_numpy(
+        curves, batch_size=batch_size, sampling=True, max_obs=PAPER_CONFIG["maxlen"], repeat=repeat, **MASKING
+    )
     batches = iter(dataset)
     for _ in range(warmup):
         step_fn(encoder.model, next(batches), optimizer).numpy()
@@ -62,8 +64,13 @@ def measure_train(weights_dir, curves, batch_size, steps, warmup):
         step_fn(encoder.model, batch, optimizer).numpy()
         windows += int(batch["input"].shape[0])
     seconds = time.perf_counter() - start
-    return {"windows_per_s": windows / seconds, "windows": windows, "seconds": seconds,
-            "steps": steps, "warmup_steps": warmup}
+    return {
+        "windows_per_s": windows / seconds,
+        "windows": windows,
+        "seconds": seconds,
+        "steps": steps,
+        "warmup_steps": warmup,
+    }
 
 
 def measure_encode(weights_dir, curves, batch_size, warmup_curves=20):
@@ -82,11 +89,15 @@ def measure_encode(weights_dir, curves, batch_size, warmup_curves=20):
 def thread_settings():
     import tensorflow as tf
 
-    return {"tf_version": tf.__version__, "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(), "cpu_count": os.cpu_count(),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-            "TF_USE_LEGACY_KERAS": os.environ.get("TF_USE_LEGACY_KERAS"),
-            "load_avg": list(os.getloadavg())}
+    return {
+        "tf_version": tf.__version__,
+        "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        "cpu_count": os.cpu_count(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "TF_USE_LEGACY_KERAS": os.environ.get("TF_USE_LEGACY_KERAS"),
+        "load_avg": list(os.getloadavg()),
+    }
 
 
 def main(argv=None):
@@ -108,13 +119,20 @@ def main(argv=None):
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     curves = make_curves(args.n_curves, seed=args.seed)
-    result = {"side": "reference", "package": "astromer==0.1.8", "n_curves": len(curves), "seed": args.seed,
-              "train": {}, **thread_settings()}
+    result = {
+        "side": "reference",
+        "package": "astromer==0.1.8",
+        "n_curves": len(curves),
+        "seed": args.seed,
+        "train": {},
+        **thread_settings(),
+    }
     for batch_size in args.train_batch_sizes:
         steps = max(1, args.train_windows // batch_size)
         result["train"][str(batch_size)] = measure_train(args.weights, curves, batch_size, steps, args.warmup_steps)
-    result["encode"] = {str(args.encode_batch_size): measure_encode(
-        args.weights, curves[:args.encode_curves], args.encode_batch_size)}
+    result["encode"] = {
+        str(args.encode_batch_size): measure_encode(args.weights, curves[: args.encode_curves], args.encode_batch_size)
+    }
     result["load_avg_end"] = list(os.getloadavg())
     print(json.dumps(result))
 

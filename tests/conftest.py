@@ -44,8 +44,29 @@ def unlabeled_pool(tmp_path_factory):
     from astromer.cli import main
 
     root = tmp_path_factory.mktemp("pool")
-    assert main(["data", "simulate", "--profile", "ogle", "--pool", "unlabeled", "--n-objects", "60",
-                 "--seed", "3", "--out", str(root / "store")]) == 0
-    assert main(["data", "split-pretrain", "--store", str(root / "store"), "--seed", "3",
-                 "--out", str(root / "split.csv")]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "simulate",
+                "--profile",
+                "ogle",
+                "--pool",
+                "unlabeled",
+                "--n-objects",
+                "60",
+                "--seed",
+                "3",
+                "--out",
+                str(root / "store"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["data", "split-pretrain", "--store", str(root / "store"), "--seed", "3", "--out", str(root / "split.csv")]
+        )
+        == 0
+    )
     return root

@@ -1,5 +1,6 @@
 """A local HTTP server on 127.0.0.1 for the download tests (never a real host): serves given bytes by path,
 honours `Range` (206) unless told not to, and records the requests it got."""
+
 from __future__ import annotations
 
 import contextlib

@@ -2,6 +2,7 @@
 layers below it; astromer.errors, astromer.io and astromer.download are shared by all. The model (core) never
 imports pandas, matplotlib or argparse. Imports are read from the source (ast), lazy ones inside functions
 included, so a violation cannot hide in a function body."""
+
 import ast
 from pathlib import Path
 
@@ -73,34 +74,49 @@ def test_every_layer_imports_only_the_layers_below_it():
 
 
 def test_every_module_sits_in_a_layer_or_is_shared():
-    shared = {"astromer", "astromer.__main__", "astromer.errors", "astromer.io", "astromer.download",
-              "astromer.preprocessing"}
+    shared = {
+        "astromer",
+        "astromer.__main__",
+        "astromer.errors",
+        "astromer.io",
+        "astromer.download",
+        "astromer.preprocessing",
+    }
     loose = [module_name(p) for p in all_modules() if layer_of(module_name(p)) is None]
     assert set(loose) <= shared, sorted(set(loose) - shared)
 
 
-@pytest.mark.parametrize("module, source, culprit", [
-    ("astromer.core.encoder", "from ..data.store import LightCurveStore\n", "astromer.data.store"),
-    ("astromer.core.fitting", "def f():\n    from astromer.experiments import figures\n", "astromer.experiments"),
-    ("astromer.core.classifiers.heads", "from ...cli import main\n", "astromer.cli"),
-    ("astromer.core", "from . import resume\nfrom ..experiments import runs\n", "astromer.experiments"),
-    ("astromer.data.splits", "import astromer.experiments.results\n", "astromer.experiments.results"),
-    ("astromer.data.simulate.simulator", "from ...cli.data import register\n", "astromer.cli.data"),
-    ("astromer.experiments.runs", "from .. import cli\n", "astromer.cli"),
-    ("astromer.core.layers", "import pandas as pd\n", "pandas"),
-    ("astromer.core.devices", "def f():\n    import matplotlib.pyplot as plt\n", "matplotlib.pyplot"),
-    ("astromer.core.resume", "import argparse\n", "argparse"),
-])
+@pytest.mark.parametrize(
+    "module, source, culprit",
+    [
+        ("astromer.core.encoder", "from ..data.store import LightCurveStore\n", "astromer.data.store"),
+        ("astromer.core.fitting", "def f():\n    from astromer.experiments import figures\n", "astromer.experiments"),
+        ("astromer.core.classifiers.heads", "from ...cli import main\n", "astromer.cli"),
+        ("astromer.core", "from . import resume\nfrom ..experiments import runs\n", "astromer.experiments"),
+        ("astromer.data.splits", "import astromer.experiments.results\n", "astromer.experiments.results"),
+        ("astromer.data.simulate.simulator", "from ...cli.data import register\n", "astromer.cli.data"),
+        ("astromer.experiments.runs", "from .. import cli\n", "astromer.cli"),
+        ("astromer.core.layers", "import pandas as pd\n", "pandas"),
+        ("astromer.core.devices", "def f():\n    import matplotlib.pyplot as plt\n", "matplotlib.pyplot"),
+        ("astromer.core.resume", "import argparse\n", "argparse"),
+    ],
+)
 def test_the_detector_flags_a_planted_bad_import(module, source, culprit):
     found = violations(source, module, is_package=module == "astromer.core")
     assert any(f"imports {culprit} " in v for v in found), found
 
 
-@pytest.mark.parametrize("module, source", [
-    ("astromer.cli.training", "from ..core.encoder import SingleBandEncoder\nfrom ..experiments import runs\n"),
-    ("astromer.experiments.figures", "import pandas\nfrom ..data.store import LightCurveStore\n"),
-    ("astromer.data.store", "from ..io import atomic_directory\nfrom ..errors import AstromerError\nimport pandas\n"),
-    ("astromer.core.weights", "from ..download import fetch\nfrom .. import __version__\n"),
-])
+@pytest.mark.parametrize(
+    "module, source",
+    [
+        ("astromer.cli.training", "from ..core.encoder import SingleBandEncoder\nfrom ..experiments import runs\n"),
+        ("astromer.experiments.figures", "import pandas\nfrom ..data.store import LightCurveStore\n"),
+        (
+            "astromer.data.store",
+            "from ..io import atomic_directory\nfrom ..errors import AstromerError\nimport pandas\n",
+        ),
+        ("astromer.core.weights", "from ..download import fetch\nfrom .. import __version__\n"),
+    ],
+)
 def test_the_detector_allows_downward_and_shared_imports(module, source):
     assert violations(source, module) == []

@@ -1,12 +1,19 @@
 """Classifiers: shapes, masking (padding never changes an output), frozen vs trained encoder, training loop."""
+
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from astromer.core.classifiers.heads import MaskedMean, build_classifier, build_lstm_head, build_mlp_head, embedding_size
+from astromer.core.classifiers.heads import (
+    MaskedMean,
+    build_classifier,
+    build_lstm_head,
+    build_mlp_head,
+    embedding_size,
+)
 from astromer.core.classifiers.training import fit_classifier, make_dataset, predict_labels
 from astromer.core.preprocessing import prepare_windows
+
+keras = pytest.importorskip("keras")
 
 L = 200
 
@@ -163,13 +170,13 @@ def test_fit_keeps_best_weights_and_resumes(tmp_path, rng):
     model = build_classifier("lstm", 3, units=8)
     initial = model.get_weights()
     ds = make_dataset(win, y, batch_size=4)
-    first = fit_classifier(model, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, data="x",
-                           log=lambda m: None, max_epochs_this_run=2)
+    first = fit_classifier(
+        model, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, data="x", log=lambda m: None, max_epochs_this_run=2
+    )
     assert first.n_epochs == 2 and not first.completed
     model2 = build_classifier("lstm", 3, units=8)
     model2.set_weights(initial)  # the same run: same settings, data and starting weights
-    resumed = fit_classifier(model2, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, data="x",
-                             log=lambda m: None)
+    resumed = fit_classifier(model2, ds, ds, epochs=3, patience=10, ckpt_dir=tmp_path, data="x", log=lambda m: None)
     assert resumed.resumed_from == 2 and resumed.n_epochs == 3 and resumed.completed
     assert [e["epoch"] for e in resumed.epochs] == [1, 2, 3]
     best = min(resumed.epochs, key=lambda e: e["val_loss"])
@@ -188,8 +195,17 @@ def test_a_state_of_another_run_is_moved_aside_not_resumed(tmp_path, rng):
         model = build_classifier("lstm", 3, units=8)
         model.set_weights(initial)
         said = []
-        history = fit_classifier(model, ds, ds, epochs=3, ckpt_dir=tmp_path, data=data, restart=restart,
-                                 log=said.append, max_epochs_this_run=slice_)
+        history = fit_classifier(
+            model,
+            ds,
+            ds,
+            epochs=3,
+            ckpt_dir=tmp_path,
+            data=data,
+            restart=restart,
+            log=said.append,
+            max_epochs_this_run=slice_,
+        )
         return history, " | ".join(said)
 
     run("x", slice_=1)  # an interrupted run
@@ -246,8 +262,9 @@ def test_frozen_head_on_cached_embeddings_equals_training_through_the_frozen_enc
             data = {"train": make_dataset(win, y, 8, shuffle=True), "test": make_dataset(win, y, 8)}
             trained = model
         hist = fit_classifier(trained, data["train"], data["test"], epochs=3, patience=5, lr=1e-2, log=lambda m: None)
-        probs = np.concatenate([np.asarray(model.head(x, training=False)) if cached else np.asarray(model(x))
-                                for x, _ in data["test"]])
+        probs = np.concatenate(
+            [np.asarray(model.head(x, training=False)) if cached else np.asarray(model(x)) for x, _ in data["test"]]
+        )
         results.append(([e["loss"] for e in hist.epochs], probs))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4)
     np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-5)

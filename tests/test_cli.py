@@ -1,4 +1,5 @@
 """The command line the workflow calls: simulate -> split -> pretrain -> finetune -> encode."""
+
 import json
 
 import numpy as np
@@ -19,27 +20,86 @@ def store(unlabeled_pool):
 
 
 def test_pretrain_finetune_encode(store, tmp_path):
-    common = ["--data", str(store / "store"), "--split", str(store / "split.csv"), "--epochs", "2",
-              "--batch-size", "32", "--no-jit"]
-    assert main(["pretrain", *common, "--out", str(tmp_path / "pre"), "--ckpt-dir", str(tmp_path / "ck1"),
-                 "--model-config", TINY, "--seed", "1"]) == 0
+    common = [
+        "--data",
+        str(store / "store"),
+        "--split",
+        str(store / "split.csv"),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--no-jit",
+    ]
+    assert (
+        main(
+            [
+                "pretrain",
+                *common,
+                "--out",
+                str(tmp_path / "pre"),
+                "--ckpt-dir",
+                str(tmp_path / "ck1"),
+                "--model-config",
+                TINY,
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "pre" / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and metrics["mode"] == "paper" and metrics["seed"] == 1
     assert metrics["test_rmse"] > 0 and metrics["n_test"] > 0
     history = pd.read_csv(tmp_path / "pre" / "history.csv")
     assert list(history.columns) == ["epoch", "loss", "val_loss", "seconds"] and len(history) == 2
 
-    assert main(["finetune", *common, "--init", str(tmp_path / "pre" / "model.keras"),
-                 "--out", str(tmp_path / "ft"), "--ckpt-dir", str(tmp_path / "ck2"),
-                 "--survey", "ogle", "--subset", "50", "--fold", "2"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                *common,
+                "--init",
+                str(tmp_path / "pre" / "model.keras"),
+                "--out",
+                str(tmp_path / "ft"),
+                "--ckpt-dir",
+                str(tmp_path / "ck2"),
+                "--survey",
+                "ogle",
+                "--subset",
+                "50",
+                "--fold",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "ft" / "model.keras").is_file()
     # each run records what it is (the figures read only that): the cell given, null where it does not apply
     cells = [read_run(tmp_path / name) for name in ("pre", "ft")]
-    assert [tuple(c[k] for k in ("stage", "survey", "mode", "case", "classifier", "subset", "fold")) for c in cells] == [
-        ("pretrain", None, "paper", None, None, None, None), ("finetune", "ogle", "paper", None, None, "50", 2)]
+    assert [
+        tuple(c[k] for k in ("stage", "survey", "mode", "case", "classifier", "subset", "fold")) for c in cells
+    ] == [("pretrain", None, "paper", None, None, None, None), ("finetune", "ogle", "paper", None, None, "50", 2)]
 
-    assert main(["encode", "--weights", str(tmp_path / "ft" / "model.keras"), "--data", str(store / "store"),
-                 "--split", str(store / "split.csv"), "--part", "test", "--out", str(tmp_path / "emb.npz")]) == 0
+    assert (
+        main(
+            [
+                "encode",
+                "--weights",
+                str(tmp_path / "ft" / "model.keras"),
+                "--data",
+                str(store / "store"),
+                "--split",
+                str(store / "split.csv"),
+                "--part",
+                "test",
+                "--out",
+                str(tmp_path / "emb.npz"),
+            ]
+        )
+        == 0
+    )
     emb = np.load(tmp_path / "emb.npz")
     split = pd.read_csv(store / "split.csv", dtype={"id": str})
     assert list(emb["ids"]) == list(split.loc[split.split == "test", "id"])
@@ -47,15 +107,44 @@ def test_pretrain_finetune_encode(store, tmp_path):
 
 
 def test_finetune_from_published_weights_keeps_legacy_mode(store, tmp_path):
-    assert main(["finetune", "--data", str(store / "store"), "--split", str(store / "split.csv"),
-                 "--init", str(WEIGHTS), "--epochs", "1", "--batch-size", "64", "--no-jit",
-                 "--out", str(tmp_path / "ft"), "--ckpt-dir", str(tmp_path / "ck")]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--data",
+                str(store / "store"),
+                "--split",
+                str(store / "split.csv"),
+                "--init",
+                str(WEIGHTS),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "64",
+                "--no-jit",
+                "--out",
+                str(tmp_path / "ft"),
+                "--ckpt-dir",
+                str(tmp_path / "ck"),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "ft" / "metrics.json").read_text())
     assert metrics["mode"] == "legacy" and metrics["config"]["d_model"] == 256
 
 
 def test_missing_weights_is_a_clear_error(store, tmp_path, capsys):
-    code = main(["encode", "--weights", str(tmp_path / "none"), "--data", str(store / "store"),
-                 "--out", str(tmp_path / "e.npz")])
+    code = main(
+        [
+            "encode",
+            "--weights",
+            str(tmp_path / "none"),
+            "--data",
+            str(store / "store"),
+            "--out",
+            str(tmp_path / "e.npz"),
+        ]
+    )
     assert code == 2
     assert "does not exist" in capsys.readouterr().err

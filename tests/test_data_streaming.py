@@ -1,17 +1,19 @@
 """Bounded-memory data stages (issue 17): a store read and written in chunks, and the white-noise filter run
 chunk by chunk, give byte-identical files to the whole-store path. Row groups and read chunks are forced
 small here so that the chunking really happens (several row groups, chunks that straddle them)."""
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from astromer.data import store as store_mod
 from astromer import cli
+from astromer.data import store as store_mod
 from astromer.data.filtering import filter_store, white_noise_filter
 from astromer.data.splits import SplitError
 from astromer.data.store import LightCurveStore, StoreError
+
 from conftest import synthetic_curves
 
 
@@ -24,13 +26,19 @@ FILES = ("light_curves.parquet", "metadata.parquet", "provenance.json")
 
 def _old_write_light_curves(path, ids, offsets, time, mag, err, rows_per_group):
     """The whole-store writer as it was before streaming (commit 1f33dc1), to pin the file format."""
-    schema = pa.schema([("id", pa.string()), ("time", pa.list_(pa.float64())),
-                        ("mag", pa.list_(pa.float32())), ("err", pa.list_(pa.float32()))])
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("time", pa.list_(pa.float64())),
+            ("mag", pa.list_(pa.float32())),
+            ("err", pa.list_(pa.float32())),
+        ]
+    )
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for start in range(0, max(len(ids), 1), rows_per_group):
             stop = min(start + rows_per_group, len(ids))
             lo, hi = offsets[start], offsets[stop]
-            local = pa.array((offsets[start:stop + 1] - lo).astype(np.int32))
+            local = pa.array((offsets[start : stop + 1] - lo).astype(np.int32))
             columns = [pa.array(list(ids[start:stop]), type=pa.string())]
             for values, typ in ((time, pa.float64()), (mag, pa.float32()), (err, pa.float32())):
                 columns.append(pa.ListArray.from_arrays(local, pa.array(values[lo:hi], type=typ)))
@@ -102,15 +110,30 @@ def test_chunked_filter_gives_the_whole_store_files(tmp_path, small_groups):
     metadata = src.metadata[[i in keep for i in ids]].reset_index(drop=True)
     provenance = {**src.provenance, "filter": report, "filtered_from": str(src.path)}
     report.update(input_store=str(src.path), output_store=str(tmp_path / "chunked"))
-    LightCurveStore.write(tmp_path / "whole", metadata["id"].tolist(), src.load(list(metadata["id"])), metadata,
-                          provenance)
+    LightCurveStore.write(
+        tmp_path / "whole", metadata["id"].tolist(), src.load(list(metadata["id"])), metadata, provenance
+    )
     # chunk by chunk, 4 curves at a time (groups of 7 in and out)
     streamed = filter_store(src.path, tmp_path / "chunked", chunk_rows=4, std=0.08)
     assert streamed == report
     _same_files(tmp_path / "whole", tmp_path / "chunked")
     # the command line writes the same log and store
-    assert main(["filter", "--store", str(src.path), "--out", str(tmp_path / "cli"), "--log",
-                 str(tmp_path / "log.json"), "--std", "0.08"]) == 0
+    assert (
+        main(
+            [
+                "filter",
+                "--store",
+                str(src.path),
+                "--out",
+                str(tmp_path / "cli"),
+                "--log",
+                str(tmp_path / "log.json"),
+                "--std",
+                "0.08",
+            ]
+        )
+        == 0
+    )
     for name in FILES[:2]:
         assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
 
@@ -164,8 +187,22 @@ def test_streamed_pretrain_split_is_the_dataframe_file(tmp_path):
     expected = _csv_text(pretrain_split(store.metadata["id"], 7, fractions)).encode()
     assert b'"a,b"' in expected and b'"q""x"' in expected  # the quoting really is exercised
     # the command line (ids read alone from the metadata) and small write chunks straddling the parts
-    assert main(["split-pretrain", "--store", str(store.path), "--seed", "7", "--fractions", "0.5,0.3,0.2",
-                 "--out", str(tmp_path / "cli.csv")]) == 0
+    assert (
+        main(
+            [
+                "split-pretrain",
+                "--store",
+                str(store.path),
+                "--seed",
+                "7",
+                "--fractions",
+                "0.5,0.3,0.2",
+                "--out",
+                str(tmp_path / "cli.csv"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "cli.csv").read_bytes() == expected
     counts = write_pretrain_split(list(store.metadata["id"])[::-1], 7, tmp_path / "py.csv", fractions, chunk_rows=4)
     assert (tmp_path / "py.csv").read_bytes() == expected
@@ -182,8 +219,28 @@ def test_split_labeled_from_id_and_label_columns_is_unchanged(tmp_path):
     store = _odd_id_store(tmp_path / "s", n=60)
     kw = dict(seed=4, folds=2, test_per_class=5, subsets=["3", "all"], val_fraction=0.25, on_small="skip")
     write_labeled_splits(store.metadata["id"], store.metadata["label"], tmp_path / "whole", **kw)
-    assert main(["split-labeled", "--store", str(store.path), "--seed", "4", "--folds", "2", "--test-per-class", "5",
-                 "--subsets", "3,all", "--val-fraction", "0.25", "--out-dir", str(tmp_path / "cli")]) == 0
+    assert (
+        main(
+            [
+                "split-labeled",
+                "--store",
+                str(store.path),
+                "--seed",
+                "4",
+                "--folds",
+                "2",
+                "--test-per-class",
+                "5",
+                "--subsets",
+                "3,all",
+                "--val-fraction",
+                "0.25",
+                "--out-dir",
+                str(tmp_path / "cli"),
+            ]
+        )
+        == 0
+    )
     files = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*") if p.is_file())
     assert len(files) == 5
     for name in files:
@@ -206,8 +263,12 @@ def _old_survey_statistics(store):
     inner = np.ones(len(dt), dtype=bool)
     inner[offsets[1:-1] - 1] = False
     dt = dt[inner]
-    return {"median_n_obs": float(np.median(np.diff(offsets))), "mean_dt_days": round(float(dt.mean()), 3),
-            "std_dt_days": round(float(dt.std()), 3), "median_mag": round(float(np.median(mag)), 3)}
+    return {
+        "median_n_obs": float(np.median(np.diff(offsets))),
+        "mean_dt_days": round(float(dt.mean()), 3),
+        "std_dt_days": round(float(dt.std()), 3),
+        "median_mag": round(float(np.median(mag)), 3),
+    }
 
 
 @pytest.mark.parametrize("extra", [0, 1])
@@ -219,7 +280,7 @@ def test_table3_statistics_streamed_are_the_whole_store_ones(tmp_path, small_gro
     curves = synthetic_curves(23, rng, min_len=6, max_len=15)
     for k, curve in enumerate(curves):  # magnitudes of both signs, some ties
         curve[:, 1] = np.round(rng.normal(0.3 if k % 2 else -0.2, 0.4, len(curve)), 2)
-    curves[0] = curves[0][:len(curves[0]) - 1 + extra]  # an odd and an even number of magnitudes
+    curves[0] = curves[0][: len(curves[0]) - 1 + extra]  # an odd and an even number of magnitudes
     store = _write(tmp_path / f"s{extra}", curves)
     summary = survey_summary({"macho": store}).iloc[0]
     expected = _old_survey_statistics(store)
@@ -245,7 +306,7 @@ def test_writer_drops_each_pending_piece_once_it_is_copied_into_a_row_group(tmp_
 
     writer._writer.write_table = write_table
     for lo in (0, 3, 6):  # three pieces of 3 curves into groups of 7: the third is cut after its first curve
-        offsets, time, mag, err = store_mod.flatten_arrays(curves[lo:lo + 3])
+        offsets, time, mag, err = store_mod.flatten_arrays(curves[lo : lo + 3])
         refs.append(weakref.ref(time))
         writer.append(np.array([f"obj-{i}" for i in range(lo, lo + 3)], dtype=object), offsets, time, mag, err)
         del offsets, time, mag, err

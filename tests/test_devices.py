@@ -1,5 +1,6 @@
 """No silent CPU fallback: a training job that asked for a GPU stops at once when TensorFlow sees none;
 with the CPU switch (--device any, the config's allow_cpu: true) it runs and records device and precision."""
+
 import json
 import os
 import subprocess
@@ -50,16 +51,19 @@ def stores(tmp_path_factory, unlabeled_pool):
     return root
 
 
-@pytest.mark.parametrize("env, expected", [
-    ({}, None),
-    ({"SLURM_GPUS_ON_NODE": "1"}, "SLURM_GPUS_ON_NODE=1"),
-    ({"SLURM_GPUS_ON_NODE": "0"}, None),  # a count: 0 GPUs on this node
-    ({"SLURM_JOB_GPUS": "0"}, "SLURM_JOB_GPUS=0"),  # an index list: GPU number 0
-    ({"CUDA_VISIBLE_DEVICES": "0,1"}, "CUDA_VISIBLE_DEVICES=0,1"),
-    ({"CUDA_VISIBLE_DEVICES": ""}, None),
-    ({"CUDA_VISIBLE_DEVICES": "-1"}, None),
-    ({"CUDA_VISIBLE_DEVICES": "NoDevFiles"}, None),
-])
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, None),
+        ({"SLURM_GPUS_ON_NODE": "1"}, "SLURM_GPUS_ON_NODE=1"),
+        ({"SLURM_GPUS_ON_NODE": "0"}, None),  # a count: 0 GPUs on this node
+        ({"SLURM_JOB_GPUS": "0"}, "SLURM_JOB_GPUS=0"),  # an index list: GPU number 0
+        ({"CUDA_VISIBLE_DEVICES": "0,1"}, "CUDA_VISIBLE_DEVICES=0,1"),
+        ({"CUDA_VISIBLE_DEVICES": ""}, None),
+        ({"CUDA_VISIBLE_DEVICES": "-1"}, None),
+        ({"CUDA_VISIBLE_DEVICES": "NoDevFiles"}, None),
+    ],
+)
 def test_a_gpu_allocation_is_read_from_slurm_and_cuda_variables(env, expected):
     assert allocated_gpus(env) == expected
 
@@ -89,12 +93,30 @@ def test_pretrain_in_a_gpu_allocation_without_gpu_tensorflow_exits_2_before_read
     read or written (the store given does not even exist: reading it would be a different error)."""
     env = dict(os.environ, SLURM_GPUS_ON_NODE="1", PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO / "tests")]))
     run = subprocess.run(
-        [sys.executable, "-m", "astromer", "pretrain", "--data", str(tmp_path / "no_store"), "--split",
-         str(tmp_path / "no_split.csv"), "--out", str(tmp_path / "out"), "--ckpt-dir", str(tmp_path / "ck")],
-        capture_output=True, text=True, env=env, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "astromer",
+            "pretrain",
+            "--data",
+            str(tmp_path / "no_store"),
+            "--split",
+            str(tmp_path / "no_split.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--ckpt-dir",
+            str(tmp_path / "ck"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 2, run.stderr[-2000:]
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "asked for a GPU (SLURM_GPUS_ON_NODE=1 with --device auto)" in errors[0], run.stderr[-2000:]
+    assert len(errors) == 1 and "asked for a GPU (SLURM_GPUS_ON_NODE=1 with --device auto)" in errors[0], run.stderr[
+        -2000:
+    ]
     assert not (tmp_path / "out").exists() and not (tmp_path / "ck").exists()
 
 
@@ -103,12 +125,42 @@ def test_pretrain_in_a_gpu_allocation_without_gpu_tensorflow_exits_2_before_read
 def test_every_training_command_fails_fast_with_device_gpu(stores, tmp_path, capsys, command):
     out = tmp_path / "out"
     if command in ("pretrain", "finetune"):
-        argv = [command, "--data", str(stores / "pool"), "--split", str(stores / "pool.csv"), "--out", str(out),
-                "--ckpt-dir", str(tmp_path / "ck"), "--epochs", "1", "--model-config", TINY, "--device", "gpu"]
+        argv = [
+            command,
+            "--data",
+            str(stores / "pool"),
+            "--split",
+            str(stores / "pool.csv"),
+            "--out",
+            str(out),
+            "--ckpt-dir",
+            str(tmp_path / "ck"),
+            "--epochs",
+            "1",
+            "--model-config",
+            TINY,
+            "--device",
+            "gpu",
+        ]
         argv += ["--init", str(tmp_path / "absent.keras")] if command == "finetune" else []
     else:
-        argv = [command, "--data", str(stores / "labeled"), "--split", str(stores / "labeled.csv"), "--out", str(out),
-                "--ckpt-dir", str(tmp_path / "ck"), "--epochs", "1", "--max-obs", "40", "--device", "gpu"]
+        argv = [
+            command,
+            "--data",
+            str(stores / "labeled"),
+            "--split",
+            str(stores / "labeled.csv"),
+            "--out",
+            str(out),
+            "--ckpt-dir",
+            str(tmp_path / "ck"),
+            "--epochs",
+            "1",
+            "--max-obs",
+            "40",
+            "--device",
+            "gpu",
+        ]
         argv += ["--classifier", "lstm"] if command == "classify" else ["--lrs", "1e-3"]
     assert main(argv) == 2
     assert "asked for a GPU (--device gpu)" in capsys.readouterr().err
@@ -117,16 +169,39 @@ def test_every_training_command_fails_fast_with_device_gpu(stores, tmp_path, cap
 
 @needs_no_gpu
 def test_a_batch_stops_at_a_command_that_finds_no_gpu(stores, tmp_path, capsys):
-    line = (f"classify --data {stores / 'labeled'} --split {stores / 'labeled.csv'} --classifier lstm "
-            f"--out {tmp_path / 'out'} --epochs 1 --max-obs 40 --device gpu")
+    line = (
+        f"classify --data {stores / 'labeled'} --split {stores / 'labeled.csv'} --classifier lstm "
+        f"--out {tmp_path / 'out'} --epochs 1 --max-obs 40 --device gpu"
+    )
     assert main(["batch", line]) == 2
     assert "asked for a GPU" in capsys.readouterr().err
 
 
 def test_with_the_cpu_switch_pretrain_runs_and_records_device_and_precision(stores, tmp_path):
-    assert main(["pretrain", "--data", str(stores / "pool"), "--split", str(stores / "pool.csv"),
-                 "--out", str(tmp_path / "pre"), "--ckpt-dir", str(tmp_path / "ck"), "--epochs", "1",
-                 "--batch-size", "32", "--model-config", TINY, "--device", "any"]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--data",
+                str(stores / "pool"),
+                "--split",
+                str(stores / "pool.csv"),
+                "--out",
+                str(tmp_path / "pre"),
+                "--ckpt-dir",
+                str(tmp_path / "ck"),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "32",
+                "--model-config",
+                TINY,
+                "--device",
+                "any",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "pre" / "metrics.json").read_text())
     assert metrics["device"] == ("cpu" if not _tf_sees_a_gpu() else metrics["device"]) and metrics["device"]
     assert metrics["precision"] == "float32"  # the default, whatever this CPU's instruction set
@@ -141,10 +216,36 @@ def test_with_the_cpu_switch_classify_runs_and_records_device_and_precision(stor
     SingleBandEncoder(num_layers=1, d_model=8, num_heads=2, dff=8, max_obs=40, seed=0).save(tmp_path / "enc.keras")
     for classifier in ("mlp_att", "rf"):
         out = tmp_path / classifier
-        assert main(["classify", "--data", str(stores / "labeled"), "--split", str(stores / "labeled.csv"),
-                     "--classifier", classifier, "--encoder", str(tmp_path / "enc.keras"), "--encoder-mode", "trained",
-                     "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-obs", "40",
-                     "--device", "any", "--precision", precision]) == 0
+        assert (
+            main(
+                [
+                    "classify",
+                    "--data",
+                    str(stores / "labeled"),
+                    "--split",
+                    str(stores / "labeled.csv"),
+                    "--classifier",
+                    classifier,
+                    "--encoder",
+                    str(tmp_path / "enc.keras"),
+                    "--encoder-mode",
+                    "trained",
+                    "--out",
+                    str(out),
+                    "--epochs",
+                    "1",
+                    "--batch-size",
+                    "8",
+                    "--max-obs",
+                    "40",
+                    "--device",
+                    "any",
+                    "--precision",
+                    precision,
+                ]
+            )
+            == 0
+        )
         metrics = json.loads((out / "metrics.json").read_text())
         if not _tf_sees_a_gpu() or classifier == "rf":
             assert metrics["device"] == "cpu"
@@ -178,7 +279,7 @@ def _training_commands(*snakemake_args) -> list[list[str]]:
         if not line.startswith("astromer "):
             continue
         words = shlex.split(line.split(" > ")[0])[1:]
-        for argv in ([shlex.split(c) for c in words[1:]] if words[0] == "batch" else [words]):
+        for argv in [shlex.split(c) for c in words[1:]] if words[0] == "batch" else [words]:
             if argv[0] in ("pretrain", "finetune", "classify", "lr-search"):
                 commands.append(argv)
     return commands
@@ -188,14 +289,23 @@ def _flag(argv, name):
     return argv[argv.index(name) + 1] if name in argv else None
 
 
-@pytest.mark.parametrize("config_args, device, precision", [
-    # the paper on A100s: a GPU is required; bf16 for the encoder's training, float32 for the classifiers
-    (("--profile", "profiles/slurm", "--config", "surveys=[ogle]"), "gpu",
-     {"pretrain": "mixed_bfloat16", "finetune": "mixed_bfloat16", "classify": "float32", "lr-search": "float32"}),
-    # the demo on a laptop: the CPU on purpose, float32 everywhere
-    (("--profile", "profiles/local", "--configfile", "config/demo.yaml"), "any",
-     {"pretrain": "float32", "finetune": "float32", "classify": "float32", "lr-search": "float32"}),
-])
+@pytest.mark.parametrize(
+    "config_args, device, precision",
+    [
+        # the paper on A100s: a GPU is required; bf16 for the encoder's training, float32 for the classifiers
+        (
+            ("--profile", "profiles/slurm", "--config", "surveys=[ogle]"),
+            "gpu",
+            {"pretrain": "mixed_bfloat16", "finetune": "mixed_bfloat16", "classify": "float32", "lr-search": "float32"},
+        ),
+        # the demo on a laptop: the CPU on purpose, float32 everywhere
+        (
+            ("--profile", "profiles/local", "--configfile", "config/demo.yaml"),
+            "any",
+            {"pretrain": "float32", "finetune": "float32", "classify": "float32", "lr-search": "float32"},
+        ),
+    ],
+)
 def test_gpu_rules_pass_the_configs_device_and_precision(config_args, device, precision):
     commands = _training_commands(*config_args)
     assert {argv[0] for argv in commands} == set(precision), commands[:3]

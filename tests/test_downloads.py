@@ -1,5 +1,6 @@
 """Downloads from the README install (issue 16 item 3): the standard library only, resumable, checksummed,
 one clear line offline. Servers are local (127.0.0.1); nothing here touches the network."""
+
 import hashlib
 import io
 import subprocess
@@ -10,6 +11,7 @@ import zipfile
 import pytest
 
 from astromer.download import DownloadError, download_drive_file, fetch, part_path
+
 from conftest import REPO
 from http_support import serve
 
@@ -43,8 +45,7 @@ def test_download_code_needs_no_extra_package(tmp_path):
         except Exception as exc:
             print(type(exc).__name__, exc)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            cwd=tmp_path)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     drive, published = result.stdout.strip().splitlines()
     assert drive.startswith("dataset 'alcock': could not download it (tried: http://127.0.0.1:9/ (")
@@ -57,8 +58,7 @@ def test_a_broken_transfer_resumes_with_a_range_request(tmp_path):
     out = tmp_path / "alcock.zip"
     with serve({"/f": body}) as (url, requests):
         part_path(out, f"{url}f").write_bytes(body[:20_000])
-        download_drive_file("ID", out, dataset="alcock", url=f"{url}f",
-                            sha256=hashlib.sha256(body).hexdigest())
+        download_drive_file("ID", out, dataset="alcock", url=f"{url}f", sha256=hashlib.sha256(body).hexdigest())
     assert requests == [("/f", "bytes=20000-")]
     assert out.read_bytes() == body and [p.name for p in tmp_path.iterdir()] == ["alcock.zip"]
 
@@ -82,9 +82,11 @@ def test_checksum_mismatch_keeps_nothing(tmp_path):
 
 def test_an_html_page_is_not_taken_for_the_zip_and_drives_form_is_followed(tmp_path):
     body = a_zip()
-    form = (b'<html><form id="download-form" action="http://127.0.0.1:PORT/real" method="get">'
-            b'<input type="hidden" name="id" value="ID"><input type="hidden" name="confirm" value="t">'
-            b'</form></html>')
+    form = (
+        b'<html><form id="download-form" action="http://127.0.0.1:PORT/real" method="get">'
+        b'<input type="hidden" name="id" value="ID"><input type="hidden" name="confirm" value="t">'
+        b"</form></html>"
+    )
     files = {"/page": b"<html>quota exceeded</html>", "/real?id=ID&confirm=t": body}
     with serve(files) as (url, requests):
         port = url.rstrip("/").rsplit(":", 1)[1]

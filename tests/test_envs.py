@@ -1,5 +1,6 @@
 """envs/*.yaml pin exactly the versions pyproject.toml pins (the conda envs of the rules), and no install
 (pyproject with any extras, or an env file) can put two TensorFlow distributions side by side."""
+
 import re
 import tomllib
 from pathlib import Path
@@ -12,9 +13,19 @@ REPO = Path(__file__).resolve().parents[1]
 NOT_IN_RULE_ENVS = {"snakemake", "snakemake-executor-plugin-slurm", "pytest"}
 # PyPI distributions that each install the `tensorflow` import package: two of them in one environment
 # overwrite each other's files (e.g. tensorflow-cpu under tensorflow[and-cuda]: a CPU-only build may win)
-TENSORFLOW_DISTRIBUTIONS = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos",
-                            "tensorflow-aarch64", "tensorflow-cpu-aws", "intel-tensorflow", "tf-nightly",
-                            "tf-nightly-cpu", "tf-nightly-gpu"}
+TENSORFLOW_DISTRIBUTIONS = {
+    "tensorflow",
+    "tensorflow-cpu",
+    "tensorflow-gpu",
+    "tensorflow-intel",
+    "tensorflow-macos",
+    "tensorflow-aarch64",
+    "tensorflow-cpu-aws",
+    "intel-tensorflow",
+    "tf-nightly",
+    "tf-nightly-cpu",
+    "tf-nightly-gpu",
+}
 
 
 def _name(requirement: str) -> str:
@@ -82,7 +93,9 @@ def test_one_tensorflow_distribution_whatever_the_extras():
     assert everything == base
     (tf,) = base
     assert tf == "tensorflow", f"{tf} has no [and-cuda] extra: the base install must run on CPUs and GPUs alike"
-    assert extras["gpu"]["tensorflow"].replace(" ", "") == "tensorflow[and-cuda]" + core["tensorflow"][len("tensorflow"):]
+    assert (
+        extras["gpu"]["tensorflow"].replace(" ", "") == "tensorflow[and-cuda]" + core["tensorflow"][len("tensorflow") :]
+    )
 
 
 @pytest.mark.parametrize("env_file", ["envs/cpu.yaml", "envs/cuda.yaml"])

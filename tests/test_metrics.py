@@ -1,4 +1,5 @@
 """Our metrics against scikit-learn on a small example with an absent prediction and a never-true class."""
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -12,7 +13,8 @@ LABELS = ["Cep", "DSCT", "EB", "LPV", "RRab"]
 
 def test_macro_f1_and_accuracy_match_sklearn():
     assert M.macro_f1(Y_TRUE, Y_PRED, LABELS) == pytest.approx(
-        skm.f1_score(Y_TRUE, Y_PRED, labels=LABELS, average="macro", zero_division=0))
+        skm.f1_score(Y_TRUE, Y_PRED, labels=LABELS, average="macro", zero_division=0)
+    )
     assert M.accuracy(Y_TRUE, Y_PRED) == pytest.approx(skm.accuracy_score(Y_TRUE, Y_PRED))
     assert M.macro_f1(Y_TRUE, Y_PRED) == pytest.approx(skm.f1_score(Y_TRUE, Y_PRED, average="macro", zero_division=0))
 

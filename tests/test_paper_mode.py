@@ -1,6 +1,6 @@
 """Paper mode: hidden observations are invisible to the encoder; legacy mode is shown to leak."""
+
 import numpy as np
-import pytest
 
 from astromer import SingleBandEncoder
 from astromer.core.preprocessing import Flat, mask_windows, random_starts

@@ -1,13 +1,21 @@
 import numpy as np
 import pytest
 
+from astromer.core.preprocessing import (
+    Flat,
+    check_light_curve,
+    load_numpy,
+    mask_counts,
+    mask_windows,
+    prepare_windows,
+    sequential_starts,
+)
 from astromer.errors import LightCurveError
-from astromer.core.preprocessing import (Flat, check_light_curve, load_numpy, mask_counts, mask_windows,
-                                    prepare_windows, sequential_starts)
 
 
-@pytest.mark.parametrize("n, starts", [(45, [0]), (400, [0, 200, 200]), (450, [0, 200, 250]),
-                                       (722, [0, 200, 400, 522]), (200, [0, 0])])
+@pytest.mark.parametrize(
+    "n, starts", [(45, [0]), (400, [0, 200, 200]), (450, [0, 200, 250]), (722, [0, 200, 400, 522]), (200, [0, 0])]
+)
 def test_sequential_starts_follow_the_authors(n, starts):
     assert sequential_starts(n).tolist() == starts
 
@@ -43,15 +51,18 @@ def test_prepare_windows_index_and_dedupe():
     assert win["input"].shape == (3, 200, 1)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.c_[[1.0, 2, 3], [1.0, np.nan, 1], [0.1] * 3], "NaN or infinite"),
-    (np.c_[[1.0, 2, 3], [1.0, np.inf, 1], [0.1] * 3], "NaN or infinite"),
-    (np.c_[[1.0, 2, 3], [15.0, 99.999, 15], [0.1] * 3], "sentinel"),
-    (np.c_[[1.0, 3, 2], [1.0, 1, 1], [0.1] * 3], "not sorted"),
-    (np.c_[[1.0, 2, 2], [1.0, 1, 1], [0.1] * 3], "duplicate time"),
-    (np.c_[[1.0, 2, 3], [1.0, 1, 1]], r"\(n_obs, 3\)"),
-    (np.c_[[1.0, 2, 3], [1.0, 1, 1], [0.1, -1, 0.1]], "negative"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.c_[[1.0, 2, 3], [1.0, np.nan, 1], [0.1] * 3], "NaN or infinite"),
+        (np.c_[[1.0, 2, 3], [1.0, np.inf, 1], [0.1] * 3], "NaN or infinite"),
+        (np.c_[[1.0, 2, 3], [15.0, 99.999, 15], [0.1] * 3], "sentinel"),
+        (np.c_[[1.0, 3, 2], [1.0, 1, 1], [0.1] * 3], "not sorted"),
+        (np.c_[[1.0, 2, 2], [1.0, 1, 1], [0.1] * 3], "duplicate time"),
+        (np.c_[[1.0, 2, 3], [1.0, 1, 1]], r"\(n_obs, 3\)"),
+        (np.c_[[1.0, 2, 3], [1.0, 1, 1], [0.1, -1, 0.1]], "negative"),
+    ],
+)
 def test_bad_light_curves_are_refused_with_the_object_named(bad, message):
     with pytest.raises(LightCurveError, match=message) as info:
         check_light_curve(bad, object_id="star-42", source="mystars.csv")
@@ -68,8 +79,9 @@ def test_minimum_number_of_points():
 def test_load_numpy_gives_batches(rng):
     from conftest import synthetic_curves
 
-    ds = load_numpy(synthetic_curves(10, rng), batch_size=4, msk_frac=0.5, rnd_frac=0.2, same_frac=0.2,
-                    max_obs=200, seed=0)
+    ds = load_numpy(
+        synthetic_curves(10, rng), batch_size=4, msk_frac=0.5, rnd_frac=0.2, same_frac=0.2, max_obs=200, seed=0
+    )
     batch = next(iter(ds))
     assert batch["input"].shape == (4, 200, 1) and batch["mask_out"].numpy().sum() > 0
     with pytest.raises(LightCurveError, match="#1"):

@@ -1,16 +1,17 @@
 """Published weights by name (issue 15): the cache, a download from a local server (resumed, verified file
 by file, unpacked atomically), and the one-line error offline or on a mismatch. Never a real host: the
 weights repository's URL is replaced by 127.0.0.1 (a local server, or port 9 where nothing listens)."""
+
 import io
 import shutil
 import zipfile
 
 import pytest
 
-from astromer import SingleBandEncoder
+from astromer import SingleBandEncoder, cli
 from astromer.core import weights
-from astromer import cli
 from astromer.errors import WeightsError
+
 from conftest import WEIGHTS
 from http_support import serve
 
@@ -46,8 +47,12 @@ def cache(tmp_path, monkeypatch):
 
 def test_recorded_checksums_are_those_of_the_published_files():
     weights.verify(WEIGHTS, weights.PUBLISHED["macho_a0"])
-    assert set(weights.PUBLISHED["macho_a0"].files) == {"checkpoint", "conf.json", "weights.index",
-                                                        "weights.data-00000-of-00001"}
+    assert set(weights.PUBLISHED["macho_a0"].files) == {
+        "checkpoint",
+        "conf.json",
+        "weights.index",
+        "weights.data-00000-of-00001",
+    }
 
 
 def test_name_loads_from_a_seeded_cache_without_network(cache, published_model):
@@ -147,14 +152,18 @@ def test_download_weights_command_checks_the_configured_sha256(tmp_path, capsys)
     out = tmp_path / "macho_a0"
     with serve({"/macho_a0.zip": body}) as (url, _):
         wrong = hashlib.sha256(body + b"x").hexdigest()
-        assert data_main(["download-weights", "--name", "macho_a0", "--out", str(out), "--url", url,
-                          "--sha256", wrong]) == 2
+        assert (
+            data_main(["download-weights", "--name", "macho_a0", "--out", str(out), "--url", url, "--sha256", wrong])
+            == 2
+        )
         err = capsys.readouterr().err
         assert "checksum mismatch" in err and wrong in err and hashlib.sha256(body).hexdigest() in err
         assert not out.exists() and not list(tmp_path.glob("*.part"))
         right = hashlib.sha256(body).hexdigest()
-        assert data_main(["download-weights", "--name", "macho_a0", "--out", str(out), "--url", url,
-                          "--sha256", right]) == 0
+        assert (
+            data_main(["download-weights", "--name", "macho_a0", "--out", str(out), "--url", url, "--sha256", right])
+            == 0
+        )
     assert (out / "weights.index").read_bytes() == (WEIGHTS / "weights.index").read_bytes()
 
 
@@ -165,13 +174,24 @@ def test_download_weights_rule_fails_clearly_offline(tmp_path):
     from workflow_support import snakemake
 
     config = tmp_path / "published.yaml"
-    config.write_text(yaml.safe_dump({
-        "pathvars": {name: str(tmp_path / name) for name in ("results", "resources", "logs", "benchmarks")},
-        "pretrain": {"encoder_source": "published"},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "pathvars": {name: str(tmp_path / name) for name in ("results", "resources", "logs", "benchmarks")},
+                "pretrain": {"encoder_source": "published"},
+            }
+        )
+    )
     target = tmp_path / "resources" / "weights" / "macho_a0"
-    result = snakemake("--configfile", str(config), "--cores", "1", "--nolock", str(target),
-                       env={weights.ENV_URL: OFFLINE, weights.ENV_DIR: str(tmp_path / "unused-cache")})
+    result = snakemake(
+        "--configfile",
+        str(config),
+        "--cores",
+        "1",
+        "--nolock",
+        str(target),
+        env={weights.ENV_URL: OFFLINE, weights.ENV_DIR: str(tmp_path / "unused-cache")},
+    )
     assert result.returncode != 0
     assert "download_weights" in result.stdout + result.stderr
     log = (tmp_path / "logs" / "download_weights_macho_a0.log").read_text().strip()

@@ -3,6 +3,7 @@
 Each case keeps the resume state of a finished run (--keep-checkpoint, the worst case: by default it is
 deleted once the outputs are written) and then reruns with one input changed. Before run keys covered the
 data and the starting weights, each of these returned the old model ("resuming ... after epoch N")."""
+
 import json
 import re
 
@@ -25,9 +26,32 @@ def pool(unlabeled_pool):
 
 
 def _train(command, store, split, out, ckpt, *extra):
-    code = main([command, "--data", str(store), "--split", str(split), "--out", str(out), "--ckpt-dir", str(ckpt),
-                 "--epochs", "2", "--patience", "5", "--batch-size", "16", "--model-config", TINY, "--seed", "3",
-                 "--precision", "float32", *extra])
+    code = main(
+        [
+            command,
+            "--data",
+            str(store),
+            "--split",
+            str(split),
+            "--out",
+            str(out),
+            "--ckpt-dir",
+            str(ckpt),
+            "--epochs",
+            "2",
+            "--patience",
+            "5",
+            "--batch-size",
+            "16",
+            "--model-config",
+            TINY,
+            "--seed",
+            "3",
+            "--precision",
+            "float32",
+            *extra,
+        ]
+    )
     assert code == 0
     return json.loads((out / "metrics.json").read_text())
 
@@ -40,8 +64,9 @@ def test_a_forced_rerun_of_a_finished_pretraining_trains_again(pool, tmp_path, c
     first = _train("pretrain", pool / "store", pool / "split.csv", tmp_path / "out", tmp_path / "ck")
     assert not (tmp_path / "ck").exists()  # deleted once the outputs were written: nothing stale to find
     capfd.readouterr()
-    again = _train("pretrain", pool / "store", pool / "split.csv", tmp_path / "out", tmp_path / "ck",
-                   "--keep-checkpoint")
+    again = _train(
+        "pretrain", pool / "store", pool / "split.csv", tmp_path / "out", tmp_path / "ck", "--keep-checkpoint"
+    )
     assert again["resumed_from"] is None and "resuming" not in capfd.readouterr().err
     assert _val_losses(tmp_path / "out") and again["best_val_rmse"] == first["best_val_rmse"]  # same run, retrained
     # with the state kept, a third run finds a completed state: it trains again and says so
@@ -55,8 +80,16 @@ def test_changed_magnitudes_with_the_same_ids_train_afresh(pool, tmp_path, capfd
     before = _val_losses(tmp_path / "out")
     store = LightCurveStore.open(pool / "store")
     ids, offsets, time, mag, err = store.load_flat()
-    changed = LightCurveStore.write_flat(tmp_path / "changed", ids, offsets, time, mag * 1.01 + 0.2, err,
-                                    store.metadata, {"note": "magnitudes changed, same ids"})
+    changed = LightCurveStore.write_flat(
+        tmp_path / "changed",
+        ids,
+        offsets,
+        time,
+        mag * 1.01 + 0.2,
+        err,
+        store.metadata,
+        {"note": "magnitudes changed, same ids"},
+    )
     assert list(changed.metadata["id"]) == list(store.metadata["id"])
     capfd.readouterr()
     again = _train("pretrain", tmp_path / "changed", pool / "split.csv", tmp_path / "out", tmp_path / "ck")
@@ -80,18 +113,33 @@ def test_another_split_of_the_same_size_trains_afresh(pool, tmp_path, capfd):
 def test_finetuning_from_another_init_trains_afresh(pool, tmp_path, capfd):
     for seed in (1, 2):
         SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=16, seed=seed).save(tmp_path / f"init{seed}.keras")
-    _train("finetune", pool / "store", pool / "split.csv", tmp_path / "out", tmp_path / "ck",
-           "--init", str(tmp_path / "init1.keras"), "--keep-checkpoint")
+    _train(
+        "finetune",
+        pool / "store",
+        pool / "split.csv",
+        tmp_path / "out",
+        tmp_path / "ck",
+        "--init",
+        str(tmp_path / "init1.keras"),
+        "--keep-checkpoint",
+    )
     capfd.readouterr()
-    again = _train("finetune", pool / "store", pool / "split.csv", tmp_path / "out", tmp_path / "ck",
-                   "--init", str(tmp_path / "init2.keras"))
+    again = _train(
+        "finetune",
+        pool / "store",
+        pool / "split.csv",
+        tmp_path / "out",
+        tmp_path / "ck",
+        "--init",
+        str(tmp_path / "init2.keras"),
+    )
     err_text = capfd.readouterr().err
     assert again["resumed_from"] is None and "its weights differ" in err_text, err_text
 
 
 def test_a_classifier_over_an_encoder_rebuilt_in_place_trains_afresh(tmp_path, capfd):
-    from astromer.data.simulate.simulator import simulate_to_store
     from astromer.cli import main as experiments
+    from astromer.data.simulate.simulator import simulate_to_store
 
     store = simulate_to_store(tmp_path / "store", "macho", "labeled", seed=3, per_class=6)
     rows = []
@@ -102,10 +150,32 @@ def test_a_classifier_over_an_encoder_rebuilt_in_place_trains_afresh(tmp_path, c
     encoder = tmp_path / "enc.keras"
 
     def classify(*extra):
-        code = experiments(["classify", "--data", str(tmp_path / "store"), "--split", str(tmp_path / "split.csv"),
-                            "--classifier", "mlp_att", "--encoder-mode", "trained", "--encoder", str(encoder),
-                            "--out", str(tmp_path / "out"), "--ckpt-dir", str(tmp_path / "ck"), "--epochs", "2",
-                            "--batch-size", "8", "--units", "8", *extra])
+        code = experiments(
+            [
+                "classify",
+                "--data",
+                str(tmp_path / "store"),
+                "--split",
+                str(tmp_path / "split.csv"),
+                "--classifier",
+                "mlp_att",
+                "--encoder-mode",
+                "trained",
+                "--encoder",
+                str(encoder),
+                "--out",
+                str(tmp_path / "out"),
+                "--ckpt-dir",
+                str(tmp_path / "ck"),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--units",
+                "8",
+                *extra,
+            ]
+        )
         assert code == 0
         return json.loads((tmp_path / "out" / "metrics.json").read_text())
 
@@ -124,8 +194,7 @@ def test_library_fit_twice_on_other_curves_of_the_same_count(tmp_path, rng):
     histories, said = [], []
     for train in (curves[:30], curves[30:60]):
         encoder = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=16, seed=0)
-        histories.append(encoder.fit(train, curves[60:], epochs=2, batch_size=16, ckpt_dir=tmp_path,
-                                     log=said.append))
+        histories.append(encoder.fit(train, curves[60:], epochs=2, batch_size=16, ckpt_dir=tmp_path, log=said.append))
     assert histories[1].resumed_from is None
     assert [e["val_loss"] for e in histories[1].epochs] != [e["val_loss"] for e in histories[0].epochs]
     assert any("its data differ" in line for line in said), said

@@ -2,6 +2,7 @@
 (lint rules and the formatter configured in pyproject.toml), snakefmt for the Snakefile and the rule files.
 `snakemake --lint` is tests/test_workflow_lint.py. Fix locally with:
     ruff check --fix . && ruff format . && snakefmt Snakefile workflow/rules"""
+
 import shutil
 import subprocess
 import sys

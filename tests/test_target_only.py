@@ -1,5 +1,6 @@
 """The training step computes the last block at the target positions only (issue 14): the same loss and
 gradients as the full model, float32, in both modes, on windows of unequal target counts and with padding."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -31,8 +32,9 @@ def _loss_and_grads(trainer, model, batch):
 @pytest.mark.parametrize("mode", ["legacy", "paper"])
 def test_target_only_last_block_gives_the_full_models_loss_and_gradients(mode, rng):
     # dropout 0: paper mode's training dropout would draw other masks for the gathered rows
-    encoder = SingleBandEncoder(num_layers=2, d_model=32, num_heads=4, dff=16, dropout=0.0, max_obs=64,
-                                mode=mode, seed=3)
+    encoder = SingleBandEncoder(
+        num_layers=2, d_model=32, num_heads=4, dff=16, dropout=0.0, max_obs=64, mode=mode, seed=3
+    )
     batch = _batch(mode, rng)
     full_loss, full_grads = _loss_and_grads(Trainer(encoder, full_last_block=True), encoder.model, batch)
     part_loss, part_grads = _loss_and_grads(Trainer(encoder), encoder.model, batch)
@@ -60,8 +62,9 @@ def test_target_positions_lists_each_windows_targets_first_in_order():
 
 @pytest.mark.parametrize("mode", ["legacy", "paper"])
 def test_micro_batched_gradients_equal_the_whole_batchs(mode, rng):
-    encoder = SingleBandEncoder(num_layers=2, d_model=32, num_heads=4, dff=16, dropout=0.0, max_obs=64,
-                                mode=mode, seed=5)
+    encoder = SingleBandEncoder(
+        num_layers=2, d_model=32, num_heads=4, dff=16, dropout=0.0, max_obs=64, mode=mode, seed=5
+    )
     batch = _batch(mode, rng)  # 12 windows: micro-batches of 5, 5 and 2
     whole_total, whole = Trainer(encoder, micro_batch=None).loss_and_gradients(batch)
     part_total, part = Trainer(encoder, micro_batch=5).loss_and_gradients(batch)

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from astromer import SingleBandEncoder
 from astromer.core.resume import STATE_FILE
@@ -20,8 +19,9 @@ HERE = Path(__file__).parent
 def test_pretraining_lowers_validation_rmse_and_saves_keras(tmp_path, rng):
     curves = synthetic_curves(300, rng)
     encoder = SingleBandEncoder(num_layers=1, d_model=32, num_heads=2, dff=32, mode="paper", seed=0)
-    history = encoder.fit(curves[:240], curves[240:], epochs=6, patience=10, batch_size=32, lr=3e-3,
-                          tensorboard_dir=tmp_path / "tb")
+    history = encoder.fit(
+        curves[:240], curves[240:], epochs=6, patience=10, batch_size=32, lr=3e-3, tensorboard_dir=tmp_path / "tb"
+    )
     val = [e["val_loss"] for e in history.epochs]
     assert history.best_val_loss < history.initial_val_loss * 0.8, (history.initial_val_loss, val)
     assert history.best_val_loss < val[0]
@@ -38,8 +38,14 @@ def test_pretraining_lowers_validation_rmse_and_saves_keras(tmp_path, rng):
 
 
 def _run(ckpt, out, env):
-    return subprocess.Popen([sys.executable, str(HERE / "train_worker.py"), str(ckpt), str(out)], env=env,
-                            cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "train_worker.py"), str(ckpt), str(out)],
+        env=env,
+        cwd=HERE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _epochs_done(ckpt: Path) -> int:
@@ -51,8 +57,13 @@ def _epochs_done(ckpt: Path) -> int:
 
 
 def test_killed_run_resumes_and_ends_at_the_same_epoch(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+    }
     clean = _run(tmp_path / "clean_ckpt", tmp_path / "clean.json", env)
     assert clean.wait(timeout=600) == 0, clean.stdout.read()
 
@@ -75,8 +86,7 @@ def test_killed_run_resumes_and_ends_at_the_same_epoch(tmp_path):
     assert b["resumed_from"] == done_before
     assert len(b["epochs"]) == len(a["epochs"])
     assert b["best_epoch"] == a["best_epoch"]
-    np.testing.assert_allclose([e["val_loss"] for e in b["epochs"]], [e["val_loss"] for e in a["epochs"]],
-                               rtol=1e-5)
+    np.testing.assert_allclose([e["val_loss"] for e in b["epochs"]], [e["val_loss"] for e in a["epochs"]], rtol=1e-5)
 
 
 def test_an_epoch_of_all_windows_trains_on_every_window_once(rng):

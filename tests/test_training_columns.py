@@ -1,5 +1,6 @@
 """Training columns on disk (issue 17): written in chunks, with the content digest the resume key uses, and
 the window sampler gives the same windows from them as from the pool in memory (same seed)."""
+
 import json
 
 import numpy as np
@@ -8,11 +9,12 @@ import pytest
 
 from astromer import preprocessing
 from astromer.core import pretraining
+from astromer.core.preprocessing import Flat
+from astromer.core.resume import digest
 from astromer.data import store as store_mod
 from astromer.data.columns import ColumnsError, TrainingColumns, write_columns
 from astromer.data.store import LightCurveStore
-from astromer.core.preprocessing import Flat
-from astromer.core.resume import digest
+
 from conftest import synthetic_curves
 
 
@@ -67,8 +69,13 @@ def test_same_windows_as_the_pool_in_memory(pool, mode):
 
 def test_columns_of_another_store_are_refused(pool, tmp_path):
     store, columns = pool
-    other = LightCurveStore.write(tmp_path / "other", ["x"], [np.array([[0.0, 1.0, 0.1], [1.0, 2.0, 0.1]])],
-                                  pd.DataFrame({"id": ["x"], "survey": "s", "band": "R"}), {})
+    other = LightCurveStore.write(
+        tmp_path / "other",
+        ["x"],
+        [np.array([[0.0, 1.0, 0.1], [1.0, 2.0, 0.1]])],
+        pd.DataFrame({"id": ["x"], "survey": "s", "band": "R"}),
+        {},
+    )
     with pytest.raises(ColumnsError, match="another store"):
         columns.check_store(other)
     with pytest.raises(ColumnsError, match="unknown id 'nope'"):
@@ -82,16 +89,71 @@ def test_pretrain_from_columns_trains_as_from_memory(tmp_path):
     from astromer.cli import main
 
     tiny = '{"num_layers": 1, "d_model": 16, "num_heads": 2, "dff": 16}'
-    assert main(["data", "simulate", "--profile", "ogle", "--pool", "unlabeled", "--n-objects", "60",
-                 "--seed", "3", "--out", str(tmp_path / "store")]) == 0
-    assert main(["data", "split-pretrain", "--store", str(tmp_path / "store"), "--seed", "3",
-                 "--out", str(tmp_path / "split.csv")]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "simulate",
+                "--profile",
+                "ogle",
+                "--pool",
+                "unlabeled",
+                "--n-objects",
+                "60",
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / "store"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "data",
+                "split-pretrain",
+                "--store",
+                str(tmp_path / "store"),
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / "split.csv"),
+            ]
+        )
+        == 0
+    )
     assert main(["data", "columns", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "cols")]) == 0
-    common = ["pretrain", "--data", str(tmp_path / "store"), "--split", str(tmp_path / "split.csv"), "--epochs", "2",
-              "--batch-size", "16", "--model-config", tiny, "--seed", "2"]
+    common = [
+        "pretrain",
+        "--data",
+        str(tmp_path / "store"),
+        "--split",
+        str(tmp_path / "split.csv"),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--model-config",
+        tiny,
+        "--seed",
+        "2",
+    ]
     assert main([*common, "--out", str(tmp_path / "mem"), "--ckpt-dir", str(tmp_path / "ck1")]) == 0
-    assert main([*common, "--columns", str(tmp_path / "cols"), "--out", str(tmp_path / "disk"),
-                 "--ckpt-dir", str(tmp_path / "ck2")]) == 0
+    assert (
+        main(
+            [
+                *common,
+                "--columns",
+                str(tmp_path / "cols"),
+                "--out",
+                str(tmp_path / "disk"),
+                "--ckpt-dir",
+                str(tmp_path / "ck2"),
+            ]
+        )
+        == 0
+    )
     mem = pd.read_csv(tmp_path / "mem" / "history.csv")
     disk = pd.read_csv(tmp_path / "disk" / "history.csv")
     assert np.allclose(mem[["loss", "val_loss"]], disk[["loss", "val_loss"]], rtol=1e-5)

@@ -1,7 +1,6 @@
 import shutil
 import zipfile
 
-import numpy as np
 import pytest
 
 from astromer import SingleBandEncoder

@@ -1,4 +1,5 @@
 """A config typo fails at once, with the schema's own message naming the key."""
+
 import re
 import shutil
 import time
@@ -84,7 +85,9 @@ def test_local_gpu_jobs_are_limited_to_the_gpus_present(tmp_path):
     target = str(tmp_path / "results" / "model_config.json")
 
     def provided(*extra, env):
-        run = snakemake("--profile", "profiles/local", target, "--forceall", *extra, "--configfile", str(config), env=env)
+        run = snakemake(
+            "--profile", "profiles/local", target, "--forceall", *extra, "--configfile", str(config), env=env
+        )
         assert run.returncode == 0, run.stderr[-2000:]
         return [line for line in run.stderr.splitlines() if line.startswith("Provided")]
 

@@ -2,6 +2,7 @@
 it parses exactly the CLI contract the rules are wired to and writes placeholders where the contract
 says the real commands write. So every rule's command line, declared outputs, report captions and the
 `--report` page are tested now, independently of the library (test_workflow_e2e.py does it for real)."""
+
 import json
 
 import pytest
@@ -80,10 +81,14 @@ def test_changing_one_survey_reruns_only_its_jobs(tmp_path):
 
     from workflow_support import job_blocks
 
-    two = {"surveys": ["ogle", "atlas"],
-           "datasets": {"macho": {"source": "simulate", "profile": "macho", "pool": "unlabeled", "n_objects": 300},
-                        "ogle": {"source": "simulate", "profile": "ogle", "pool": "labeled", "per_class": 50},
-                        "atlas": {"source": "simulate", "profile": "atlas", "pool": "labeled", "per_class": 50}}}
+    two = {
+        "surveys": ["ogle", "atlas"],
+        "datasets": {
+            "macho": {"source": "simulate", "profile": "macho", "pool": "unlabeled", "n_objects": 300},
+            "ogle": {"source": "simulate", "profile": "ogle", "pool": "labeled", "per_class": 50},
+            "atlas": {"source": "simulate", "profile": "atlas", "pool": "labeled", "per_class": 50},
+        },
+    }
     config = tiny_config(tmp_path, **two)
     bin_dir = contract_stand_in(tmp_path / "bin")
     first = snakemake("--profile", "profiles/local", "--configfile", str(config), timeout=600, first_on_path=bin_dir)

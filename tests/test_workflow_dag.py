@@ -1,5 +1,6 @@
 """Dry runs of the paper's and the demo's DAGs: the paper's design, job counts, GPU tags, speed,
 one survey alone, and the demo never writing where the paper does."""
+
 import re
 
 import pytest
@@ -46,7 +47,20 @@ def test_paper_dag_has_the_papers_design(paper_dry_run):
     assert counts["download"] == counts["ingest_authors"] == 4  # MACHO pool + 3 surveys
     assert counts["filter"] == 1  # the white-noise filter: the unlabeled pool only (Sect. 5.1)
     assert counts["split_labeled"] == counts["check_splits"] == 3
-    for figure in ("fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1", "table5", "data_tables"):
+    for figure in (
+        "fig2",
+        "fig6",
+        "fig8",
+        "fig9",
+        "fig11",
+        "fig12",
+        "figA1",
+        "figB1",
+        "figC1",
+        "figD1",
+        "table5",
+        "data_tables",
+    ):
         assert counts[figure] == 1, figure
     for per_survey in ("fig9_survey", "fig11_survey", "fig12_survey", "figC1_survey"):
         assert counts[per_survey] == 3, per_survey
@@ -84,11 +98,15 @@ def test_fig12_and_claims_read_the_lstm_baseline(paper_jobs):
 
 
 def test_paper_class_lists_reach_ingestion():
-    result, _ = dry_run("-p", "resources/stores/alcock_ingested", "resources/stores/atlas_ingested",
-                        "resources/stores/macho_ingested")
+    result, _ = dry_run(
+        "-p", "resources/stores/alcock_ingested", "resources/stores/atlas_ingested", "resources/stores/macho_ingested"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    commands = {re.search(r"--survey (\w+)", line).group(1): line for line in result.stdout.splitlines()
-                if "astromer data ingest-authors" in line}
+    commands = {
+        re.search(r"--survey (\w+)", line).group(1): line
+        for line in result.stdout.splitlines()
+        if "astromer data ingest-authors" in line
+    }
     assert commands["alcock"].endswith("--classes Cep_0,Cep_1,EC,LPV,RRab,RRc > logs/data/ingest_alcock.log 2>&1")
     # Sect. 5.2: full- and half-period binaries grouped into CB and DB before the class list
     assert "--class-map CBF=CB,CBH=CB,DBF=DB,DBH=DB --classes CB,DB,Mira,Other,Pulse" in commands["atlas"]
@@ -107,8 +125,11 @@ def test_every_experiment_cell_and_case_is_there(paper_jobs):
             seen.add((w["survey"], w["subset"], w["fold"], w["classifier"], w["case"]))
     expected = {
         (s, n, str(f), c, case)
-        for s in PAPER_SURVEYS for n in PAPER_SUBSETS for f in range(PAPER_FOLDS)
-        for c in PAPER_CLASSIFIERS for case in PAPER_CASES
+        for s in PAPER_SURVEYS
+        for n in PAPER_SUBSETS
+        for f in range(PAPER_FOLDS)
+        for c in PAPER_CLASSIFIERS
+        for case in PAPER_CASES
     }
     assert seen == expected
 
@@ -194,16 +215,20 @@ def test_published_encoder_is_downloaded_and_runs_in_legacy_mode(tmp_path):
     """encoder_source: published runs the authors' weights in legacy mode whatever `modes` says."""
     sha256 = "ab" * 32
     override = tmp_path / "published.yaml"
-    override.write_text(f"pretrain:\n  encoder_source: published\n  modes: [paper, legacy]\n"
-                        f"  published_sha256: '{sha256}'\n")
+    override.write_text(
+        f"pretrain:\n  encoder_source: published\n  modes: [paper, legacy]\n  published_sha256: '{sha256}'\n"
+    )
     result, _ = dry_run("--profile", "profiles/slurm", "--configfile", str(override), "--printshellcmds")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     counts = job_counts(output)
     assert counts["download_weights"] == 1 and "pretrain" not in counts
     assert counts["finetune"] == CELLS and counts["classify"] == CELLS * len(PAPER_CLASSIFIERS) * len(PAPER_CASES)
-    commands = [line.removeprefix("Shell command: ") for line in output.splitlines()
-                if line.startswith("Shell command: astromer ")]
+    commands = [
+        line.removeprefix("Shell command: ")
+        for line in output.splitlines()
+        if line.startswith("Shell command: astromer ")
+    ]
     finetunes = [c for c in commands if c.startswith("astromer finetune ")]
     assert len(finetunes) == CELLS
     assert all("--init resources/weights/macho_a0 " in c and "--mode legacy " in c for c in finetunes)
@@ -223,11 +248,21 @@ def test_paper_training_schedule_reaches_pretraining_and_fine_tuning():
     result, _ = dry_run("--profile", "profiles/slurm", "--printshellcmds")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    commands = [line.removeprefix("Shell command: ") for line in output.splitlines()
-                if line.startswith("Shell command: astromer pretrain ") or line.startswith("Shell command: astromer finetune ")]
+    commands = [
+        line.removeprefix("Shell command: ")
+        for line in output.splitlines()
+        if line.startswith("Shell command: astromer pretrain ") or line.startswith("Shell command: astromer finetune ")
+    ]
     assert len(commands) == 1 + CELLS
-    schedule = ("--patience 40 ", "--batch-size 5000 ", "--lr 0.001 ", "--windows-per-epoch all ",
-                "--msk-frac 0.5 ", "--rnd-frac 0.2 ", "--same-frac 0.2 ")
+    schedule = (
+        "--patience 40 ",
+        "--batch-size 5000 ",
+        "--lr 0.001 ",
+        "--windows-per-epoch all ",
+        "--msk-frac 0.5 ",
+        "--rnd-frac 0.2 ",
+        "--same-frac 0.2 ",
+    )
     for command in commands:
         assert all(part in command for part in schedule), command
 
@@ -243,8 +278,11 @@ def test_every_command_of_the_dag_parses_with_the_real_astromer_parser(config):
     result, _ = dry_run("--configfile", config, "--printshellcmds")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    commands = [line.removeprefix("Shell command: ") for line in output.splitlines()
-                if line.startswith("Shell command: ") and "astromer " in line]
+    commands = [
+        line.removeprefix("Shell command: ")
+        for line in output.splitlines()
+        if line.startswith("Shell command: ") and "astromer " in line
+    ]
     assert len(commands) > 20
     parsed, runs = 0, []
     for command in commands:
@@ -253,8 +291,8 @@ def test_every_command_of_the_dag_parses_with_the_real_astromer_parser(config):
             words = shlex.split(part.replace("(", " ").replace(")", " "))
             if "astromer" not in words:
                 continue
-            argv = words[words.index("astromer") + 1:]
-            argv = argv[:next((i for i, w in enumerate(argv) if w.startswith(("2>", ">", "1>"))), len(argv))]
+            argv = words[words.index("astromer") + 1 :]
+            argv = argv[: next((i for i, w in enumerate(argv) if w.startswith(("2>", ">", "1>"))), len(argv))]
             try:
                 runs += parse(argv)
             except SystemExit as exc:
@@ -289,9 +327,18 @@ def _every_run_is_told_its_cell(runs):
     assert checked > 10
 
 
-DATA_RULE_STAGES = {"download": "download", "ingest_authors": "ingest", "filter": "filter",
-                    "training_columns": "columns", "split_pretrain": "split", "split_labeled": "split",
-                    "check_splits": "split", "data_tables": "tables", "fig6": "figures", "figB1": "figures"}
+DATA_RULE_STAGES = {
+    "download": "download",
+    "ingest_authors": "ingest",
+    "filter": "filter",
+    "training_columns": "columns",
+    "split_pretrain": "split",
+    "split_labeled": "split",
+    "check_splits": "split",
+    "data_tables": "tables",
+    "fig6": "figures",
+    "figB1": "figures",
+}
 
 
 def test_paper_data_rules_carry_the_measured_memory_and_time(paper_jobs):

@@ -1,6 +1,7 @@
 """The workflow for real, end to end, on a tiny simulated config through profiles/local, then the
 `snakemake --report` page. NEEDS THE LIBRARY: skipped (with the reason) until the `astromer data`,
 `classify` and `figure` commands of the data and classification parts are installed."""
+
 import json
 
 import pytest
@@ -18,8 +19,14 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     # batched as the demo runs (one `astromer batch` per survey/fold); the Slurm test runs one job per target
     config = tiny_config(root, batch_jobs=True, seed=5)  # a seed other than the default 0 must reach every job
-    run = snakemake("--profile", "profiles/local", "--configfile", str(config), timeout=1200,
-                    env={"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"})
+    run = snakemake(
+        "--profile",
+        "profiles/local",
+        "--configfile",
+        str(config),
+        timeout=1200,
+        env={"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     return root, config, run
 
 

@@ -1,4 +1,5 @@
 """`snakemake --lint` finds nothing (log on every rule, conda envs, no mixed functions and rules...)."""
+
 from workflow_support import snakemake
 
 

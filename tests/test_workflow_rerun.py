@@ -1,6 +1,7 @@
 """The workflow for real: change one survey's data and rerun. Every downstream model of that survey is trained
 again from scratch (never resumed from the kept state of the old data); nothing of the other survey, and not
 the pretraining, is touched. Checkpoints are kept (keep_checkpoints) so that a stale resume would be possible."""
+
 import json
 
 import pytest
@@ -12,8 +13,10 @@ SURVEYS = ("ogle", "atlas")
 
 
 def _models(results, survey):
-    return [results / f"finetune/paper/{survey}/20/fold0/metrics.json",
-            results / f"classify/paper/{survey}/20/fold0/mlp_att_a/metrics.json"]
+    return [
+        results / f"finetune/paper/{survey}/20/fold0/metrics.json",
+        results / f"classify/paper/{survey}/20/fold0/mlp_att_a/metrics.json",
+    ]
 
 
 def test_changing_one_surveys_data_retrains_its_models_and_no_other(tmp_path):
@@ -21,7 +24,10 @@ def test_changing_one_surveys_data_retrains_its_models_and_no_other(tmp_path):
     if reason:
         cannot_run(f"the rerun test needs the library: {reason}")
     config = tiny_config(
-        tmp_path, surveys=list(SURVEYS), keep_checkpoints=True, batch_jobs=False,
+        tmp_path,
+        surveys=list(SURVEYS),
+        keep_checkpoints=True,
+        batch_jobs=False,
         datasets={"atlas": {"source": "simulate", "profile": "atlas", "pool": "labeled", "per_class": 40}},
         splits={"subsets": [20]},
         classify={"classifiers": ["mlp_att"], "baselines": [], "cases": ["a"]},
@@ -41,8 +47,16 @@ def test_changing_one_surveys_data_retrains_its_models_and_no_other(tmp_path):
     store_path = tmp_path / "resources/stores/atlas_simulated"
     store = LightCurveStore.open(store_path)
     ids, offsets, time, mag, err = store.load_flat()
-    LightCurveStore.write_flat(store_path, ids, offsets, time, mag + 0.3 * (mag - mag.mean()), err,
-                               store.metadata, {**store.provenance, "note": "changed by the rerun test"})
+    LightCurveStore.write_flat(
+        store_path,
+        ids,
+        offsets,
+        time,
+        mag + 0.3 * (mag - mag.mean()),
+        err,
+        store.metadata,
+        {**store.provenance, "note": "changed by the rerun test"},
+    )
 
     rerun = snakemake("--profile", "profiles/local", *targets, "--configfile", str(config), timeout=1200, env=env)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-5000:]

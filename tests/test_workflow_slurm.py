@@ -6,6 +6,7 @@ two fake A100 GPUs). Skipped only when this is not root or Slurm is missing and 
   from its checkpoint. Runs now.
 - test_workflow_*: the real workflow on a tiny simulated config through profiles/slurm. NEEDS THE
   LIBRARY (skipped with the reason until the astromer commands are installed)."""
+
 import json
 import os
 import re
@@ -53,10 +54,22 @@ def run_through_profile(*args, seconds=600, first_on_path=None):
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     if first_on_path:
         path = f"{first_on_path}{os.pathsep}{path}"
-    env = dict(os.environ, PATH=path,
-               OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    command = ["timeout", "-s", "INT", "-k", "30", str(seconds), sys.executable, "-m", "snakemake",
-               "--profile", str(REPO / "profiles/slurm"), *CI_OVERRIDES, *args]
+    env = dict(os.environ, PATH=path, OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2")
+    command = [
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "30",
+        str(seconds),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--profile",
+        str(REPO / "profiles/slurm"),
+        *CI_OVERRIDES,
+        *args,
+    ]
     # output to files, not pipes: two runs side by side must never block on a full pipe
     out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
     process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=err, text=True, env=env)
@@ -96,15 +109,19 @@ def now_runs(slurm, tmp_path_factory):
     """Both runs that need no library, side by side (the time-limit test waits on Slurm for ~2 min):
     the tiny Snakefile, and the real workflow with the test stand-in for `astromer`."""
     work = tmp_path_factory.mktemp("slurm_wf")
-    tiny = run_through_profile("--snakefile", str(REPO / "tests/slurm_wf/Snakefile"), "--directory", str(work), seconds=480)
+    tiny = run_through_profile(
+        "--snakefile", str(REPO / "tests/slurm_wf/Snakefile"), "--directory", str(work), seconds=480
+    )
     root = tmp_path_factory.mktemp("slurm_contract")
     config = tiny_config(root, classify={"classifiers": ["mlp_att"], "cases": ["a", "c"], "baselines": ["lstm"]})
     bin_dir = contract_stand_in(root / "bin")
     targets = [str(root / "results/fig11_ogle.pdf"), str(root / "results/figD1.pdf")]
     real = run_through_profile(*targets, "--configfile", str(config), seconds=480, first_on_path=bin_dir)
     tiny, real = finished(tiny), finished(real)
-    return {"tiny": (work, tiny, slurm_jobs(tiny.stdout + tiny.stderr)),
-            "stand_in": (root, real, slurm_jobs(real.stdout + real.stderr))}
+    return {
+        "tiny": (work, tiny, slurm_jobs(tiny.stdout + tiny.stderr)),
+        "stand_in": (root, real, slurm_jobs(real.stdout + real.stderr)),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -191,8 +208,9 @@ def test_workflow_pretraining_killed_at_time_limit_resumes(workflow_slurm_run):
     # time (the first epoch traces the graph) plus its share of the resume-state writes. Slurm kills at
     # 60-90 s after ~15 s of start-up, so the first run times out unless the node is 2.5x faster than timed.
     first = json.loads((root / "results/pretrain/paper/metrics.json").read_text())
-    seconds = [float(line.split(",")[3]) for line in
-               (root / "results/pretrain/paper/history.csv").read_text().splitlines()[2:]]
+    seconds = [
+        float(line.split(",")[3]) for line in (root / "results/pretrain/paper/history.csv").read_text().splitlines()[2:]
+    ]
     per_epoch = max(float(np.median(seconds)) + first["checkpoint_seconds"] / first["epochs"], 0.01)
     epochs = max(3, int(200 / per_epoch))
     shutil.rmtree(root / "resources/checkpoints/pretrain")
@@ -203,10 +221,16 @@ def test_workflow_pretraining_killed_at_time_limit_resumes(workflow_slurm_run):
         # a config file, not --config: Snakemake reads nested --config values as strings
         settings = root / f"pretraining_{runtime}min.yaml"
         settings.write_text(f"pretrain:\n  epochs: {epochs}\n  patience: {epochs}\n  runtime: {runtime}\n")
-        done = finished(run_through_profile(
-            str(root / "results/pretrain/paper/metrics.json"), "--configfile", str(config), str(settings), *extra,
-            seconds=seconds,
-        ))
+        done = finished(
+            run_through_profile(
+                str(root / "results/pretrain/paper/metrics.json"),
+                "--configfile",
+                str(config),
+                str(settings),
+                *extra,
+                seconds=seconds,
+            )
+        )
         return done, [f for f in slurm_jobs(done.stdout + done.stderr).values() if f["rule"] == "pretrain"]
 
     killed, attempts = pretrain(1, "--retries", "0", seconds=300)

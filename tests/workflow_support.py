@@ -1,4 +1,5 @@
 """Helpers of the workflow tests: run Snakemake on the repository's Snakefile and read its dry runs."""
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,14 @@ def path_without_slurm(path: str) -> str:
     return str(folder)
 
 
-def snakemake(*args: str, cwd: Path = REPO, timeout: float = 120, env: dict | None = None,
-              slurm_tools: bool = False, first_on_path: Path | None = None) -> subprocess.CompletedProcess:
+def snakemake(
+    *args: str,
+    cwd: Path = REPO,
+    timeout: float = 120,
+    env: dict | None = None,
+    slurm_tools: bool = False,
+    first_on_path: Path | None = None,
+) -> subprocess.CompletedProcess:
     """Run `python -m snakemake ARGS` (text output, never raising on a non-zero exit)."""
     full_env = dict(os.environ, **(env or {}))
     path = full_env.get("PATH", "")
@@ -62,9 +69,7 @@ def snakemake(*args: str, cwd: Path = REPO, timeout: float = 120, env: dict | No
     full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{path}"
     if first_on_path:
         full_env["PATH"] = f"{first_on_path}{os.pathsep}{full_env['PATH']}"
-    return subprocess.run(
-        [*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
-    )
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
 def dry_run(*args: str) -> tuple[subprocess.CompletedProcess, float]:
@@ -142,20 +147,45 @@ def tiny_config(root: Path, **overrides) -> Path:
         },
         "splits": {"folds": 1, "test_per_class": 10, "subsets": [20, "all"], "val_fraction": 0.2},
         "model": {"max_obs": 50, "num_layers": 1, "num_heads": 2, "d_model": 16, "dff": 16, "dropout": 0.1},
-        "pretrain": {"precision": "float32", "epochs": 2, "patience": 2, "batch_size": 64, "windows_per_epoch": "one", "runtime": 10,
-                     "mem_mb": 1500, "cpus_per_gpu": 1},
-        "finetune": {"precision": "float32", "epochs": 2, "patience": 2, "batch_size": 32, "windows_per_epoch": "one", "runtime": 10,
-                     "mem_mb": 1500, "cpus_per_gpu": 1},
+        "pretrain": {
+            "precision": "float32",
+            "epochs": 2,
+            "patience": 2,
+            "batch_size": 64,
+            "windows_per_epoch": "one",
+            "runtime": 10,
+            "mem_mb": 1500,
+            "cpus_per_gpu": 1,
+        },
+        "finetune": {
+            "precision": "float32",
+            "epochs": 2,
+            "patience": 2,
+            "batch_size": 32,
+            "windows_per_epoch": "one",
+            "runtime": 10,
+            "mem_mb": 1500,
+            "cpus_per_gpu": 1,
+        },
         "classify": {
-            "classifiers": ["lstm_att", "mlp_att"], "baselines": ["lstm", "rf"], "cases": ["a", "b", "c"],
-            "precision": "float32", "epochs": 2, "patience": 2, "batch_size": 32, "runtime": 10, "mem_mb": 1500,
+            "classifiers": ["lstm_att", "mlp_att"],
+            "baselines": ["lstm", "rf"],
+            "cases": ["a", "b", "c"],
+            "precision": "float32",
+            "epochs": 2,
+            "patience": 2,
+            "batch_size": 32,
+            "runtime": 10,
+            "mem_mb": 1500,
             "cpus_per_gpu": 1,
         },
         "lr_search": {"subset": 20, "survey": "ogle", "lrs": [0.001, 0.0001]},
         "figures": {"fig12_subset": 20},
         # small stores: the paper's data_resources (up to 128 GB) would not fit the local Slurm's node
-        "data_resources": {stage: {"mem_mb": 1000, "runtime": 10} for stage in
-                           ("download", "ingest", "simulate", "filter", "columns", "split", "tables", "figures")},
+        "data_resources": {
+            stage: {"mem_mb": 1000, "runtime": 10}
+            for stage in ("download", "ingest", "simulate", "filter", "columns", "split", "tables", "figures")
+        },
         # the published weights from ../shared (never downloaded in tests); absent: "weights not available"
         "leak": {"f1_subset": 20, "published_weights": str(REPO.parent / "shared" / "data" / "astromer_macho_v0")},
     }
@@ -180,6 +210,9 @@ def contract_stand_in(folder: Path) -> Path:
 
 
 # the tiny config's one labeled survey is ogle: Table 2 (its classes), 3 (surveys) and 5; no Tables 1 and 4
-PAPER_FILES = [f"table{n}.{ext}" for n in (2, 3, 5) for ext in ("csv", "tex")] + [
-    f"{fig}.pdf" for fig in ("fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1")
-] + ["accuracy_table.csv", "claims_table.csv", "leak_table.csv", "leak_table.tex", "fig_leak.pdf"] + TINY_TARGETS_PER_SURVEY
+PAPER_FILES = (
+    [f"table{n}.{ext}" for n in (2, 3, 5) for ext in ("csv", "tex")]
+    + [f"{fig}.pdf" for fig in ("fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1")]
+    + ["accuracy_table.csv", "claims_table.csv", "leak_table.csv", "leak_table.tex", "fig_leak.pdf"]
+    + TINY_TARGETS_PER_SURVEY
+)

@@ -4,6 +4,7 @@ Layers (docs/architecture.md): ``astromer.core`` (the model), ``astromer.data``,
 (the paper) and ``astromer.cli`` (the command line). TensorFlow is imported lazily so that data commands
 start fast.
 """
+
 import importlib
 
 __version__ = "0.1.0"

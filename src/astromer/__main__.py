@@ -1,4 +1,5 @@
 import sys
+
 from astromer.cli import main
 
 sys.exit(main())

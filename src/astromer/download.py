@@ -11,6 +11,7 @@
 The Google-Drive ids are configuration (the authors' get_data.sh): ``DRIVE_IDS``. Unpacking is separate so
 that it is testable on local zips.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,12 +25,16 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from .io import atomic_directory, make_dir
 from .errors import AstromerError
+from .io import atomic_directory, make_dir
 
 # From astromer-science/main-code data/get_data.sh.
-DRIVE_IDS = {"macho": "1MInBPl0mt4Eerq5zxQsPMgJU-CbwLc8u", "alcock": "1PaZ7hVp_13WyilLZlWlWNOZhCEbsKopA",
-             "ogle": "1B8fgyPrNNR5FQdGwPAIWmMk87aL1RZRD", "atlas": "125euwxpF0WY_oWq3jVtq9c5pNyUISAOO"}
+DRIVE_IDS = {
+    "macho": "1MInBPl0mt4Eerq5zxQsPMgJU-CbwLc8u",
+    "alcock": "1PaZ7hVp_13WyilLZlWlWNOZhCEbsKopA",
+    "ogle": "1B8fgyPrNNR5FQdGwPAIWmMk87aL1RZRD",
+    "atlas": "125euwxpF0WY_oWq3jVtq9c5pNyUISAOO",
+}
 # Drive's direct endpoint; confirm=t skips the "cannot scan for viruses" page of large files (what gdown
 # does); if Drive still answers with that page, its download form is followed once (_DriveForm).
 DRIVE_URL = "https://drive.usercontent.google.com/download?id={id}&export=download&confirm=t"
@@ -104,8 +109,9 @@ def _transfer(url: str, part: Path, timeout: float, follow_form: bool = True) ->
             if follow_form and form.action:
                 target = f"{form.action}?{urllib.parse.urlencode(form.fields)}"
                 return _transfer(target, part, timeout, follow_form=False)
-            raise _NotTheFile("the server sent an HTML page, not the file (not shared publicly, quota exceeded, "
-                              "or moved)")
+            raise _NotTheFile(
+                "the server sent an HTML page, not the file (not shared publicly, quota exceeded, or moved)"
+            )
         append = have and status == 206
         if append:
             start = (response.headers.get("Content-Range") or "").removeprefix("bytes ").partition("-")[0]
@@ -118,8 +124,7 @@ def _transfer(url: str, part: Path, timeout: float, follow_form: bool = True) ->
                 handle.write(block)
                 received += len(block)
         if expected is not None and expected.isdigit() and received < int(expected):
-            raise _NotTheFile(f"the transfer broke after {have * bool(append) + received} bytes "
-                              "(kept for resuming)")
+            raise _NotTheFile(f"the transfer broke after {have * bool(append) + received} bytes (kept for resuming)")
 
 
 def _reason(exc: BaseException) -> str:
@@ -130,8 +135,16 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def fetch(urls, out, *, what: str, by_hand: str, sha256: str | None = None, expect_zip: bool = True,
-          timeout: float = TIMEOUT_S) -> Path:
+def fetch(
+    urls,
+    out,
+    *,
+    what: str,
+    by_hand: str,
+    sha256: str | None = None,
+    expect_zip: bool = True,
+    timeout: float = TIMEOUT_S,
+) -> Path:
     """Download ``out`` from the first of ``urls`` that serves it; resumes a partial transfer.
 
     ``what`` names the thing downloaded and ``by_hand`` says how to place it by hand; both go into the
@@ -155,20 +168,25 @@ def fetch(urls, out, *, what: str, by_hand: str, sha256: str | None = None, expe
             got = sha256_file(part)
             if got != sha256.lower():
                 part.unlink()
-                raise DownloadError(f"{what}: checksum mismatch: {url} gave a file with SHA-256 {got}, expected "
-                                    f"{sha256.lower()}; nothing was kept. {by_hand}")
+                raise DownloadError(
+                    f"{what}: checksum mismatch: {url} gave a file with SHA-256 {got}, expected "
+                    f"{sha256.lower()}; nothing was kept. {by_hand}"
+                )
         os.replace(part, out)
         return out
     raise DownloadError(f"{what}: could not download it (tried: {'; '.join(tried)}). {by_hand}")
 
 
-def download_drive_file(file_id: str, out, dataset: str | None = None, sha256: str | None = None,
-                        url: str | None = None) -> Path:
+def download_drive_file(
+    file_id: str, out, dataset: str | None = None, sha256: str | None = None, url: str | None = None
+) -> Path:
     """The authors' zip with Google-Drive id ``file_id`` to ``out`` (``url`` overrides Drive's address)."""
     out = Path(out)
     what = f"dataset {dataset!r}" if dataset else f"Google-Drive file {file_id}"
-    by_hand = (f"To place it by hand: download {DRIVE_PAGE.format(id=file_id)} in a browser and save it as "
-               f"{out.resolve()}, then rerun.")
+    by_hand = (
+        f"To place it by hand: download {DRIVE_PAGE.format(id=file_id)} in a browser and save it as "
+        f"{out.resolve()}, then rerun."
+    )
     return fetch([url or DRIVE_URL.format(id=file_id)], out, what=what, by_hand=by_hand, sha256=sha256)
 
 

@@ -23,5 +23,9 @@ class WriteError(AstromerError, OSError):
         self.path = str(path)
 
 
+class UsageError(AstromerError, ValueError):
+    """Command-line values that cannot be used as given (the message names the option and the value)."""
+
+
 class RunInputError(AstromerError, ValueError):
     """Inputs of a run (split tables, stores, options) that do not fit together; the message names the file."""

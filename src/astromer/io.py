@@ -6,6 +6,7 @@ umask; folders 0777 less the umask), so that results in a shared project folder 
 the group: ``tempfile`` alone would leave them 0600/0700. A failure to write raises
 :class:`~astromer.errors.WriteError` naming the target.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -18,20 +18,22 @@ if not BATCH:
             history="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/history.csv",
             report="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/report.csv",
             confusion="<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/confusion.csv",
-        params:
-            split=split_csv,
-            encoder_mode=lambda w: CASE_ENCODER_MODE[w.case],
-            out_dir=lambda w, output: os.path.dirname(output.metrics),
-            ckpt_dir=ckpt_dir("<resources>/checkpoints/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}"),
-            extra=classifier_args(),
-        resources:
-            **gpu_resources("classify"),
         log:
             "<logs>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}.log",
         benchmark:
             "<benchmarks>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}.tsv"
         conda:
             "../../envs/cuda.yaml"
+        resources:
+            **gpu_resources("classify"),
+        params:
+            split=split_csv,
+            encoder_mode=lambda w: CASE_ENCODER_MODE[w.case],
+            out_dir=lambda w, output: os.path.dirname(output.metrics),
+            ckpt_dir=ckpt_dir(
+                "<resources>/checkpoints/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}"
+            ),
+            extra=classifier_args(),
         shell:
             "astromer classify --encoder {input.encoder} --data {input.data} --split {params.split} "
             "--classifier {wildcards.classifier} --encoder-mode {params.encoder_mode} --survey {wildcards.survey} "
@@ -47,19 +49,21 @@ if not BATCH:
             history="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/history.csv",
             report="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/report.csv",
             confusion="<results>/baseline/{survey}/{subset}/fold{fold}/lstm/confusion.csv",
-        params:
-            split=split_csv,
-            out_dir=lambda w, output: os.path.dirname(output.metrics),
-            ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/lstm"),
-            extra=baseline_args("lstm"),
-        resources:
-            **gpu_resources("classify"),
         log:
             "<logs>/baseline/{survey}/{subset}/fold{fold}/lstm.log",
         benchmark:
             "<benchmarks>/baseline/{survey}/{subset}/fold{fold}/lstm.tsv"
         conda:
             "../../envs/cuda.yaml"
+        resources:
+            **gpu_resources("classify"),
+        params:
+            split=split_csv,
+            out_dir=lambda w, output: os.path.dirname(output.metrics),
+            ckpt_dir=ckpt_dir(
+                "<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/lstm"
+            ),
+            extra=baseline_args("lstm"),
         shell:
             "astromer classify --data {input.data} --split {params.split} --classifier lstm "
             "--survey {wildcards.survey} --subset {wildcards.subset} --fold {wildcards.fold} --out {params.out_dir} "
@@ -73,20 +77,22 @@ if not BATCH:
             metrics="<results>/baseline/{survey}/{subset}/fold{fold}/rf/metrics.json",
             report="<results>/baseline/{survey}/{subset}/fold{fold}/rf/report.csv",
             confusion="<results>/baseline/{survey}/{subset}/fold{fold}/rf/confusion.csv",
-        params:
-            split=split_csv,
-            out_dir=lambda w, output: os.path.dirname(output.metrics),
-            ckpt_dir=ckpt_dir("<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/rf"),
-            extra=baseline_args("rf"),
-        resources:
-            runtime=config["classify"]["runtime"],
-            mem_mb=config["classify"]["mem_mb"],
         log:
             "<logs>/baseline/{survey}/{subset}/fold{fold}/rf.log",
         benchmark:
             "<benchmarks>/baseline/{survey}/{subset}/fold{fold}/rf.tsv"
         conda:
             "../../envs/cpu.yaml"
+        resources:
+            runtime=config["classify"]["runtime"],
+            mem_mb=config["classify"]["mem_mb"],
+        params:
+            split=split_csv,
+            out_dir=lambda w, output: os.path.dirname(output.metrics),
+            ckpt_dir=ckpt_dir(
+                "<resources>/checkpoints/baseline/{survey}/{subset}/fold{fold}/rf"
+            ),
+            extra=baseline_args("rf"),
         shell:
             "astromer classify --data {input.data} --split {params.split} --classifier rf "
             "--survey {wildcards.survey} --subset {wildcards.subset} --fold {wildcards.fold} --out {params.out_dir} "
@@ -102,20 +108,29 @@ else:
             history=classify_batch_files("history.csv"),
             report=classify_batch_files("report.csv"),
             confusion=classify_batch_files("confusion.csv"),
-        params:
-            # one quoted `classify --encoder ... --classifier C --case X ...` line per classifier and case
-            classify_lines=lambda w, input, output: batch_commands(
-                classify_command(w, c, case, input[f"encoder_{CASE_ENCODER_SUBSET[case]}"], input, os.path.dirname(metrics))
-                for (c, case), metrics in zip(CLASSIFY_RUNS, output.metrics, strict=True)
-            ),
-        resources:
-            **gpu_resources("classify", jobs=len(CLASSIFY_RUNS)),
         log:
             "<logs>/classify/{mode}/{survey}/{subset}/fold{fold}.log",
         benchmark:
             "<benchmarks>/classify/{mode}/{survey}/{subset}/fold{fold}.tsv"
         conda:
             "../../envs/cuda.yaml"
+        resources:
+            **gpu_resources("classify", jobs=len(CLASSIFY_RUNS)),
+        params:
+            # one quoted `classify --encoder ... --classifier C --case X ...` line per classifier and case
+            classify_lines=lambda w, input, output: batch_commands(
+                classify_command(
+                    w,
+                    c,
+                    case,
+                    input[f"encoder_{CASE_ENCODER_SUBSET[case]}"],
+                    input,
+                    os.path.dirname(metrics),
+                )
+                for (c, case), metrics in zip(
+                    CLASSIFY_RUNS, output.metrics, strict=True
+                )
+            ),
         shell:
             "astromer batch {params.classify_lines} 2>&1 | tee -a {log}.all > {log}"
 
@@ -131,20 +146,22 @@ if BATCH and BASELINE_RUNS:
             history=baseline_batch_files("history.csv", baselines=["lstm"]),
             report=baseline_batch_files("report.csv"),
             confusion=baseline_batch_files("confusion.csv"),
-        params:
-            # one quoted `classify --classifier lstm|rf ...` line per baseline and subset (no encoder)
-            classify_lines=lambda w, input, output: batch_commands(
-                baseline_command(w, b, subset, input, os.path.dirname(metrics))
-                for (b, subset), metrics in zip(BASELINE_RUNS, output.metrics, strict=True)
-            ),
-        resources:
-            **gpu_resources("classify", jobs=len(BASELINE_RUNS)),
         log:
             "<logs>/baseline/{survey}/fold{fold}.log",
         benchmark:
             "<benchmarks>/baseline/{survey}/fold{fold}.tsv"
         conda:
             "../../envs/cuda.yaml"
+        resources:
+            **gpu_resources("classify", jobs=len(BASELINE_RUNS)),
+        params:
+            # one quoted `classify --classifier lstm|rf ...` line per baseline and subset (no encoder)
+            classify_lines=lambda w, input, output: batch_commands(
+                baseline_command(w, b, subset, input, os.path.dirname(metrics))
+                for (b, subset), metrics in zip(
+                    BASELINE_RUNS, output.metrics, strict=True
+                )
+            ),
         shell:
             "astromer batch {params.classify_lines} 2>&1 | tee -a {log}.all > {log}"
 
@@ -156,19 +173,19 @@ rule lr_search:
         splits="<resources>/splits/{survey}",
     output:
         directory("<results>/lr_search/{survey}/fold{fold}"),
-    params:
-        split=lambda w, input: f"{input.splits}/fold{w.fold}/{config['lr_search']['subset']}.csv",
-        subset=config["lr_search"]["subset"],
-        lrs=",".join(str(lr) for lr in config["lr_search"]["lrs"]),
-        extra=classifier_args(with_lr=False),
-    resources:
-        **gpu_resources("classify"),
     log:
         "<logs>/lr_search/{survey}/fold{fold}.log",
     benchmark:
         "<benchmarks>/lr_search/{survey}/fold{fold}.tsv"
     conda:
         "../../envs/cuda.yaml"
+    resources:
+        **gpu_resources("classify"),
+    params:
+        split=lambda w, input: f"{input.splits}/fold{w.fold}/{config['lr_search']['subset']}.csv",
+        subset=config["lr_search"]["subset"],
+        lrs=",".join(str(lr) for lr in config["lr_search"]["lrs"]),
+        extra=classifier_args(with_lr=False),
     shell:
         "astromer lr-search --data {input.data} --split {params.split} --lrs {params.lrs} "
         "{params.extra} --survey {wildcards.survey} --subset {params.subset} --fold {wildcards.fold} "

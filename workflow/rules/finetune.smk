@@ -18,19 +18,21 @@ if not BATCH:
             model="<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/model.keras",
             history="<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/history.csv",
             metrics="<results>/finetune/{mode}/{survey}/{subset}/fold{fold}/metrics.json",
-        params:
-            split=split_csv,
-            out_dir=lambda w, output: os.path.dirname(output.model),
-            ckpt_dir=ckpt_dir("<resources>/checkpoints/finetune/{mode}/{survey}/{subset}/fold{fold}"),
-            extra=training_args("finetune"),
-        resources:
-            **gpu_resources("finetune"),
         log:
             "<logs>/finetune/{mode}/{survey}/{subset}/fold{fold}.log",
         benchmark:
             "<benchmarks>/finetune/{mode}/{survey}/{subset}/fold{fold}.tsv"
         conda:
             "../../envs/cuda.yaml"
+        resources:
+            **gpu_resources("finetune"),
+        params:
+            split=split_csv,
+            out_dir=lambda w, output: os.path.dirname(output.model),
+            ckpt_dir=ckpt_dir(
+                "<resources>/checkpoints/finetune/{mode}/{survey}/{subset}/fold{fold}"
+            ),
+            extra=training_args("finetune"),
         shell:
             "astromer finetune --init {input.init} --data {input.data} --columns {input.columns} --split {params.split} "
             "--out {params.out_dir} --ckpt-dir {params.ckpt_dir} --mode {wildcards.mode} --model-config {input.model_config} "
@@ -47,22 +49,31 @@ else:
             splits="<resources>/splits/{survey}",
             model_config="<results>/model_config.json",
         output:
-            model=expand("<results>/finetune/{{mode}}/{{survey}}/{subset}/fold{{fold}}/model.keras", subset=SUBSETS),
-            history=expand("<results>/finetune/{{mode}}/{{survey}}/{subset}/fold{{fold}}/history.csv", subset=SUBSETS),
-            metrics=expand("<results>/finetune/{{mode}}/{{survey}}/{subset}/fold{{fold}}/metrics.json", subset=SUBSETS),
-        params:
-            # one quoted `finetune --init ... --survey S --subset N --fold K ...` line per subset
-            finetune_lines=lambda w, input, output: batch_commands(
-                finetune_command(w, subset, input, os.path.dirname(model))
-                for subset, model in zip(SUBSETS, output.model, strict=True)
+            model=expand(
+                "<results>/finetune/{{mode}}/{{survey}}/{subset}/fold{{fold}}/model.keras",
+                subset=SUBSETS,
             ),
-        resources:
-            **gpu_resources("finetune", jobs=len(SUBSETS)),
+            history=expand(
+                "<results>/finetune/{{mode}}/{{survey}}/{subset}/fold{{fold}}/history.csv",
+                subset=SUBSETS,
+            ),
+            metrics=expand(
+                "<results>/finetune/{{mode}}/{{survey}}/{subset}/fold{{fold}}/metrics.json",
+                subset=SUBSETS,
+            ),
         log:
             "<logs>/finetune/{mode}/{survey}/fold{fold}.log",
         benchmark:
             "<benchmarks>/finetune/{mode}/{survey}/fold{fold}.tsv"
         conda:
             "../../envs/cuda.yaml"
+        resources:
+            **gpu_resources("finetune", jobs=len(SUBSETS)),
+        params:
+            # one quoted `finetune --init ... --survey S --subset N --fold K ...` line per subset
+            finetune_lines=lambda w, input, output: batch_commands(
+                finetune_command(w, subset, input, os.path.dirname(model))
+                for subset, model in zip(SUBSETS, output.model, strict=True)
+            ),
         shell:
             "astromer batch {params.finetune_lines} 2>&1 | tee -a {log}.all > {log}"

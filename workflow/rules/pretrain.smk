@@ -6,13 +6,13 @@
 rule model_config:
     output:
         "<results>/model_config.json",
-    params:
-        # sorted text, so that reordering the config file does not look like a change
-        content=json.dumps(config["model"], sort_keys=True),
     log:
         "<logs>/model_config.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        # sorted text, so that reordering the config file does not look like a change
+        content=json.dumps(config["model"], sort_keys=True),
     script:
         "../scripts/write_json.py"
 
@@ -27,18 +27,18 @@ rule pretrain:
         model="<results>/pretrain/{mode}/model.keras",
         history="<results>/pretrain/{mode}/history.csv",
         metrics="<results>/pretrain/{mode}/metrics.json",
-    params:
-        out_dir=lambda w, output: os.path.dirname(output.model),
-        ckpt_dir=ckpt_dir("<resources>/checkpoints/pretrain/{mode}"),
-        extra=training_args("pretrain"),
-    resources:
-        **gpu_resources("pretrain"),
     log:
         "<logs>/pretrain/{mode}.log",
     benchmark:
         "<benchmarks>/pretrain/{mode}.tsv"
     conda:
         "../../envs/cuda.yaml"
+    resources:
+        **gpu_resources("pretrain"),
+    params:
+        out_dir=lambda w, output: os.path.dirname(output.model),
+        ckpt_dir=ckpt_dir("<resources>/checkpoints/pretrain/{mode}"),
+        extra=training_args("pretrain"),
     shell:
         "astromer pretrain --data {input.data} --columns {input.columns} --split {input.split} --out {params.out_dir} "
         "--ckpt-dir {params.ckpt_dir} --mode {wildcards.mode} --model-config {input.model_config} "
@@ -50,13 +50,13 @@ rule pretrain:
 rule download_weights:
     output:
         directory("<resources>/weights/{weights_name}"),
-    wildcard_constraints:
-        weights_name="macho_a0|macho",
-    params:
-        sha256=option("--sha256", config["pretrain"]["published_sha256"]),
     log:
         "<logs>/download_weights_{weights_name}.log",
+    wildcard_constraints:
+        weights_name="macho_a0|macho",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        sha256=option("--sha256", config["pretrain"]["published_sha256"]),
     shell:
         "astromer data download-weights --name {wildcards.weights_name} --out {output} {params.sha256} > {log} 2>&1"

@@ -1,4 +1,5 @@
 """Write snakemake.params.content (JSON text) to snakemake.output[0] as JSON, atomically (the model config file)."""
+
 import json
 import os
 import tempfile

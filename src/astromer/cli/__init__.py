@@ -9,13 +9,14 @@ area's ``register(sub)``, and one error policy (:func:`main`).
 
 Each command's work is imported when it runs (TensorFlow, pandas), so ``astromer data ...`` starts fast.
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 
-from ..errors import AstromerError
+from ..errors import AstromerError, UsageError
 from . import data, experiments, leak, training
 
 # beyond library errors (AstromerError: they name the object and file), what a command reports as one
@@ -26,13 +27,17 @@ DEFAULT_INPUT_ERRORS = (FileNotFoundError,)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astromer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="astromer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for area in (training, data, experiments, leak):
         area.register(sub)
-    batch = sub.add_parser("batch", help="run several astromer commands one after the other in this process "
-                                         "(TensorFlow's start-up is paid once; the workflow batches small jobs so)")
+    batch = sub.add_parser(
+        "batch",
+        help="run several astromer commands one after the other in this process "
+        "(TensorFlow's start-up is paid once; the workflow batches small jobs so)",
+    )
     batch.add_argument("commands", nargs="+", help="one quoted astromer command line each, without 'astromer'")
     batch.set_defaults(func=lambda args: _batch(args.commands))
     return parser
@@ -60,8 +65,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     func = vars(args).pop("func")  # not a setting: the namespace goes into metrics.json and run keys
     if args.command == "data":
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
-                            format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
+        )
     try:
         return int(func(args) or 0)
     except AstromerError as exc:
@@ -84,7 +90,7 @@ def _batch(commands: list[str]) -> int:
     runs = [shlex.split(line) for line in commands]
     for i, argv in enumerate(runs, 1):
         if not argv or argv[0] == "batch" or argv[0].startswith("-"):
-            raise SystemExit(f"error: batch command {i} ({commands[i - 1]!r}) is not an astromer command")
+            raise UsageError(f"batch command {i} ({commands[i - 1]!r}) is not an astromer command")
     with sharing_identical_runs():
         return _run_batch(runs)
 
@@ -104,8 +110,11 @@ def _run_batch(runs: list[list[str]]) -> int:
             if not isinstance(exc.code, int):
                 print(exc.code, file=sys.stderr)
         if status:
-            print(f"batch: command {i}/{len(runs)} failed (exit status {status}): astromer {shlex.join(argv)}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"batch: command {i}/{len(runs)} failed (exit status {status}): astromer {shlex.join(argv)}",
+                file=sys.stderr,
+                flush=True,
+            )
             return status
     return 0
 

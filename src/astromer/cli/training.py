@@ -5,6 +5,7 @@
         [--survey alcock --subset 500 --fold 1] ...
     astromer encode   --weights WEIGHTS --data STORE [--split CSV --part test] --out NPZ
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from ..core.devices import resolve_precision
+from ..errors import RunInputError, UsageError
 from .options import add_device_option, add_resume_options
 
 
@@ -25,11 +27,11 @@ def _model_config(value: str | None) -> dict:
     try:
         conf = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"error: --model-config is neither a JSON file nor JSON text ({exc})")
+        raise UsageError(f"--model-config is neither a JSON file nor JSON text ({exc})") from None
     allowed = {"num_layers", "d_model", "num_heads", "dff", "dropout", "max_obs"}
     unknown = set(conf) - allowed
     if unknown:
-        raise SystemExit(f"error: unknown model-config keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise UsageError(f"unknown model-config keys {sorted(unknown)}; allowed: {sorted(allowed)}")
     return conf
 
 
@@ -37,8 +39,12 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
     p = sub.add_parser(name, help=help_text)
     p.add_argument("--data", required=True, help="light-curve store (directory)")
     p.add_argument("--split", required=True, help="CSV with columns id,split (train/val/test)")
-    p.add_argument("--columns", default=None, help="the store's training columns (astromer data columns): windows "
-                                                   "are read from disk, memory does not grow with the pool")
+    p.add_argument(
+        "--columns",
+        default=None,
+        help="the store's training columns (astromer data columns): windows "
+        "are read from disk, memory does not grow with the pool",
+    )
     p.add_argument("--out", required=True, help="output folder: model.keras, history.csv, metrics.json")
     p.add_argument("--ckpt-dir", required=True, help="resume state (keep it out of the workflow's outputs)")
     p.add_argument("--init", required=init_required, help="starting weights (.keras, folder or zip)")
@@ -51,18 +57,27 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
     p.add_argument("--msk-frac", type=float, default=0.5)
     p.add_argument("--rnd-frac", type=float, default=0.2)
     p.add_argument("--same-frac", type=float, default=0.2)
-    p.add_argument("--windows-per-epoch", choices=["one", "all"], default="one",
-                   help="one random window per curve per epoch (the authors' package) or every window of every "
-                        "curve once (the paper, Sect. 6.1)")
+    p.add_argument(
+        "--windows-per-epoch",
+        choices=["one", "all"],
+        default="one",
+        help="one random window per curve per epoch (the authors' package) or every window of every "
+        "curve once (the paper, Sect. 6.1)",
+    )
     p.add_argument("--min-obs", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jit", action="store_true",
-                   help="XLA-compile the train step (measured slower than graph mode on CPU: bench/)")
+    p.add_argument(
+        "--jit", action="store_true", help="XLA-compile the train step (measured slower than graph mode on CPU: bench/)"
+    )
     p.add_argument("--no-jit", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old scripts
-    p.add_argument("--precision", choices=["float32", "mixed_bfloat16", "auto"], default="float32",
-                   help="mixed_bfloat16: bf16 matmuls, float32 weights; auto (explicit only: results then depend "
-                        "on the hardware) picks it where bf16 is fast (a GPU, or a CPU with AVX512-BF16/AMX), "
-                        "else float32. Saved models are float32; metrics.json records the precision used.")
+    p.add_argument(
+        "--precision",
+        choices=["float32", "mixed_bfloat16", "auto"],
+        default="float32",
+        help="mixed_bfloat16: bf16 matmuls, float32 weights; auto (explicit only: results then depend "
+        "on the hardware) picks it where bf16 is fast (a GPU, or a CPU with AVX512-BF16/AMX), "
+        "else float32. Saved models are float32; metrics.json records the precision used.",
+    )
     add_device_option(p)
     p.add_argument("--label", default="", help="free text recorded in metrics.json (figure legends)")
     # the run's cell, recorded in metrics.json as given: the figures and tables read them, never the paths
@@ -96,24 +111,24 @@ def _read_split(path, store) -> dict:
     table = pd.read_csv(path, dtype={"id": str})
     missing = {"id", "split"} - set(table.columns)
     if missing:
-        raise SystemExit(f"error: {path}: missing columns {sorted(missing)} (need id,split)")
+        raise RunInputError(f"{path}: missing columns {sorted(missing)} (need id,split)")
     known = set(store.metadata["id"].astype(str))
     unknown = sorted(set(table["id"]) - known)
     if unknown:
-        raise SystemExit(f"error: {path}: {len(unknown)} ids not in the store (first: {unknown[0]})")
+        raise RunInputError(f"{path}: {len(unknown)} ids not in the store (first: {unknown[0]})")
     return {part: list(group["id"]) for part, group in table.groupby("split")}
 
 
 def _train(args, command: str) -> int:
     import keras
 
-    from ..data.store import LightCurveStore
     from ..core.devices import select_device
     from ..core.encoder import SingleBandEncoder
     from ..core.preprocessing import Flat
-    from ..io import atomic_write_json, make_dir
-    from ..core.resume import discard
     from ..core.pretraining import fit, flat_digest, test_rmse
+    from ..core.resume import discard
+    from ..data.store import LightCurveStore
+    from ..io import atomic_write_json, make_dir
 
     began = time.perf_counter()
     device = select_device(args.device)  # before any data is read: no silent CPU fallback
@@ -122,12 +137,13 @@ def _train(args, command: str) -> int:
     parts = _read_split(args.split, store)
     for needed in ("train", "val"):
         if not parts.get(needed):
-            raise SystemExit(f"error: {args.split}: no '{needed}' rows")
+            raise RunInputError(f"{args.split}: no '{needed}' rows")
     conf = _model_config(args.model_config)
     precision = resolve_precision(args.precision)
     if args.init:
-        encoder = SingleBandEncoder.from_pretraining(args.init, mode=args.mode, dropout=conf.get("dropout"),
-                                                     dtype=precision)
+        encoder = SingleBandEncoder.from_pretraining(
+            args.init, mode=args.mode, dropout=conf.get("dropout"), dtype=precision
+        )
     else:
         encoder = SingleBandEncoder(**conf, mode=args.mode or "paper", seed=args.seed, dtype=precision)
     out = Path(args.out)
@@ -135,6 +151,7 @@ def _train(args, command: str) -> int:
     columns = None
     if args.columns:  # windows read from the columns on disk (issue 17), the same windows as in memory
         from ..data.columns import TrainingColumns
+
         columns = TrainingColumns(args.columns)
         columns.check_store(store)
 
@@ -144,50 +161,98 @@ def _train(args, command: str) -> int:
         _, offsets, times, mags, _ = store.load_flat(parts[part])
         return Flat(offsets, times, mags)
 
-    print(f"{command}: {len(parts['train'])} train / {len(parts['val'])} val curves, mode {encoder.config['mode']}, "
-          f"config {encoder.config}", file=sys.stderr, flush=True)
-    mask_args = {"msk_frac": args.msk_frac, "rnd_frac": args.rnd_frac, "same_frac": args.same_frac,
-                 "windows_per_epoch": args.windows_per_epoch}
+    print(
+        f"{command}: {len(parts['train'])} train / {len(parts['val'])} val curves, mode {encoder.config['mode']}, "
+        f"config {encoder.config}",
+        file=sys.stderr,
+        flush=True,
+    )
+    mask_args = {
+        "msk_frac": args.msk_frac,
+        "rnd_frac": args.rnd_frac,
+        "same_frac": args.same_frac,
+        "windows_per_epoch": args.windows_per_epoch,
+    }
     data = {part: load(part) for part in ("train", "val", "test") if parts.get(part)}
     # beyond the settings, data and starting weights that fit() keys the run on: the ids and the test set
-    identity = {"ids": {part: parts[part] for part in data}, "precision": precision,
-                "test": flat_digest(data["test"]) if "test" in data else None}
+    identity = {
+        "ids": {part: parts[part] for part in data},
+        "precision": precision,
+        "test": flat_digest(data["test"]) if "test" in data else None,
+    }
     # the starting point's test RMSE, so that "fine-tuning lowers the RMSE" can be checked per run
     test_before = test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None
-    history = fit(encoder, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
-                  batch_size=args.batch_size, lr=args.lr, **mask_args, seed=args.seed, ckpt_dir=args.ckpt_dir,
-                  tensorboard_dir=out / "tensorboard", jit_compile=args.jit and not args.no_jit,
-                  restart=args.restart, identity=identity)
+    history = fit(
+        encoder,
+        data["train"],
+        data["val"],
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        **mask_args,
+        seed=args.seed,
+        ckpt_dir=args.ckpt_dir,
+        tensorboard_dir=out / "tensorboard",
+        jit_compile=args.jit and not args.no_jit,
+        restart=args.restart,
+        identity=identity,
+    )
     if precision is not None:  # saved models are float32: encode() and fine-tuning stay exact
         encoder = encoder.with_dtype(None)
     encoder.save(out / "model.keras")
     history.to_csv(out / "history.csv")
     metrics = {
-        "command": command, "label": args.label, "mode": encoder.config["mode"], "config": encoder.config,
-        "survey": args.survey, "subset": args.subset, "fold": args.fold, "case": None, "classifier": None,
-        "seed": args.seed, "precision": precision or "float32", "device": device, "epochs": history.n_epochs, "best_epoch": history.best_epoch,
-        "best_val_rmse": history.best_val_loss, "initial_val_rmse": history.initial_val_loss,
-        "test_rmse_before": test_before, "stopped_early": history.stopped_early,
-        "resumed_from": history.resumed_from, "wall_seconds": round(time.perf_counter() - began, 2),
-        "train_seconds": history.train_seconds, "checkpoint_seconds": history.checkpoint_seconds,
-        "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts.get("test", [])),
-        "test_rmse": test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None,
-        "init": args.init, "data": args.data, "split": args.split, "args": vars(args),
+        "command": command,
+        "label": args.label,
+        "mode": encoder.config["mode"],
+        "config": encoder.config,
+        "survey": args.survey,
+        "subset": args.subset,
+        "fold": args.fold,
+        "case": None,
+        "classifier": None,
+        "seed": args.seed,
+        "precision": precision or "float32",
+        "device": device,
+        "epochs": history.n_epochs,
+        "best_epoch": history.best_epoch,
+        "best_val_rmse": history.best_val_loss,
+        "initial_val_rmse": history.initial_val_loss,
+        "test_rmse_before": test_before,
+        "stopped_early": history.stopped_early,
+        "resumed_from": history.resumed_from,
+        "wall_seconds": round(time.perf_counter() - began, 2),
+        "train_seconds": history.train_seconds,
+        "checkpoint_seconds": history.checkpoint_seconds,
+        "n_train": len(parts["train"]),
+        "n_val": len(parts["val"]),
+        "n_test": len(parts.get("test", [])),
+        "test_rmse": test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args)
+        if "test" in data
+        else None,
+        "init": args.init,
+        "data": args.data,
+        "split": args.split,
+        "args": vars(args),
     }
     atomic_write_json(out / "metrics.json", metrics)
     if not args.keep_checkpoint:  # the run is complete and its outputs are written
         discard(args.ckpt_dir)
-    print(f"{command}: {history.n_epochs} epochs, best val RMSE {history.best_val_loss:.4f} at epoch "
-          f"{history.best_epoch}, test RMSE {metrics['test_rmse']}", flush=True)
+    print(
+        f"{command}: {history.n_epochs} epochs, best val RMSE {history.best_val_loss:.4f} at epoch "
+        f"{history.best_epoch}, test RMSE {metrics['test_rmse']}",
+        flush=True,
+    )
     return 0
 
 
 def _encode(args) -> int:
     import numpy as np
 
+    from ..core.encoder import SingleBandEncoder
     from ..data.store import LightCurveStore
     from ..io import atomic_savez
-    from ..core.encoder import SingleBandEncoder
 
     store = LightCurveStore.open(args.data)
     ids = list(store.metadata["id"].astype(str))
@@ -198,8 +263,11 @@ def _encode(args) -> int:
     embeddings = encoder.encode(store.load(ids), batch_size=args.batch_size, ids=ids)
     offsets = np.concatenate([[0], np.cumsum([len(e) for e in embeddings])])
     out = Path(args.out)
-    atomic_savez(out, ids=np.array(ids), offsets=offsets,
-                 embeddings=np.concatenate(embeddings) if embeddings else np.zeros((0, encoder.config["d_model"])))
+    atomic_savez(
+        out,
+        ids=np.array(ids),
+        offsets=offsets,
+        embeddings=np.concatenate(embeddings) if embeddings else np.zeros((0, encoder.config["d_model"])),
+    )
     print(f"encode: {len(ids)} curves, {offsets[-1]} observations -> {out}")
     return 0
-

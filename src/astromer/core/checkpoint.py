@@ -3,6 +3,7 @@
 
 Nothing is downloaded here: a path that holds no weights gets an error that lists where we looked (names of
 the authors' published weights are resolved to a cache, downloaded if absent, by :mod:`astromer.core.weights`)."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import weights
 from ..errors import WeightsError
+from . import weights
 
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 KERAS_NAMES = ("model.keras", "astromer.keras")
@@ -57,8 +58,10 @@ def locate(path) -> tuple[str, Path]:
             f"'weights.index' checkpoint (searched: {'; '.join(looked)}). Nothing is downloaded for a path: "
             "give a published name instead (e.g. 'macho') or `astromer data download-weights`."
         )
-    raise WeightsError(f"weights path {path} does not exist (searched: {'; '.join(looked)}); "
-                       f"published weights by name: {weights.known_names()}")
+    raise WeightsError(
+        f"weights path {path} does not exist (searched: {'; '.join(looked)}); "
+        f"published weights by name: {weights.known_names()}"
+    )
 
 
 def read_authors_config(prefix: Path) -> dict:
@@ -70,8 +73,15 @@ def read_authors_config(prefix: Path) -> dict:
             raw = json.loads(conf_file.read_text())
         except json.JSONDecodeError as exc:
             raise WeightsError(f"{conf_file}: unreadable conf.json ({exc})") from None
-        conf.update({"num_layers": raw.get("layers", 2), "d_model": raw.get("head_dim", 256),
-                     "num_heads": raw.get("heads", 4), "dff": raw.get("dff", 128), "max_obs": raw.get("max_obs", 200)})
+        conf.update(
+            {
+                "num_layers": raw.get("layers", 2),
+                "d_model": raw.get("head_dim", 256),
+                "num_heads": raw.get("heads", 4),
+                "dff": raw.get("dff", 128),
+                "max_obs": raw.get("max_obs", 200),
+            }
+        )
     return conf
 
 

@@ -11,6 +11,7 @@ loads any data, with a message that says how to fix the install. A job asked for
 ``--device any`` runs on what TensorFlow sees (a GPU if there is one, else the CPU): the explicit switch.
 Every ``metrics.json`` records ``device`` ("cpu" or the GPU's name) and ``precision``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -54,11 +55,15 @@ def _no_gpu_message(why: str) -> str:
     import tensorflow as tf
 
     if tf.test.is_built_with_cuda():
-        build = (f"TensorFlow {tf.__version__} is built with CUDA but found no usable GPU: NVIDIA's CUDA "
-                 "wheels (the gpu extra) or the driver are missing on this node")
+        build = (
+            f"TensorFlow {tf.__version__} is built with CUDA but found no usable GPU: NVIDIA's CUDA "
+            "wheels (the gpu extra) or the driver are missing on this node"
+        )
     else:
-        build = (f"TensorFlow {tf.__version__} here is a CPU-only build (e.g. tensorflow-cpu, or an environment "
-                 "made before the gpu extra)")
+        build = (
+            f"TensorFlow {tf.__version__} here is a CPU-only build (e.g. tensorflow-cpu, or an environment "
+            "made before the gpu extra)"
+        )
     return (
         f"this job asked for a GPU ({why}) but TensorFlow sees none: {build}. It stops rather than train on the "
         "CPU. Fix the install the job runs in: pip uninstall -y tensorflow-cpu; pip install -e '.[gpu]' "
@@ -81,8 +86,11 @@ def select_device(choice: str = "auto", environ=None) -> str:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         name = _gpu_name(gpus[0])
-        print(f"device: {name} (TensorFlow sees {len(gpus)} GPU{'s' if len(gpus) > 1 else ''})", file=sys.stderr,
-              flush=True)
+        print(
+            f"device: {name} (TensorFlow sees {len(gpus)} GPU{'s' if len(gpus) > 1 else ''})",
+            file=sys.stderr,
+            flush=True,
+        )
         return name
     if requested:
         raise DeviceError(_no_gpu_message(why))

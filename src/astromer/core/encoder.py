@@ -1,25 +1,34 @@
 """``SingleBandEncoder``: the paper's public API (Sect. 9) over the Keras 3 model."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import keras
 import numpy as np
 
-from . import checkpoint, preprocessing
 from ..errors import LightCurveError, WeightsError
 from ..io import atomic_path
+from . import checkpoint, preprocessing
 from .layers import Encoder, RegressionHead
 from .modes import get_mode
 
 INPUT_KEYS = ("input", "times", "mask_in")
-DEFAULTS = {"num_layers": 2, "d_model": 256, "num_heads": 4, "dff": 128, "dropout": 0.1, "max_obs": 200,
-            "mode": "paper"}
+DEFAULTS = {
+    "num_layers": 2,
+    "d_model": 256,
+    "num_heads": 4,
+    "dff": 128,
+    "dropout": 0.1,
+    "max_obs": 200,
+    "mode": "paper",
+}
 
 
-def build_model(num_layers=2, d_model=256, num_heads=4, dff=128, dropout=0.1, max_obs=200, mode="paper",
-                dtype=None) -> keras.Model:
+def build_model(
+    num_layers=2, d_model=256, num_heads=4, dff=128, dropout=0.1, max_obs=200, mode="paper", dtype=None
+) -> keras.Model:
     """The full ASTROMER model: windows {input, times, mask_in} -> reconstructed magnitudes (B, L, 1)."""
     inputs = {k: keras.Input((max_obs, 1), name=k) for k in INPUT_KEYS}
     encoder = Encoder(num_layers, d_model, num_heads, dff, dropout, get_mode(mode).name, name="encoder", dtype=dtype)
@@ -56,14 +65,30 @@ class SingleBandEncoder:
     published weights need and what :meth:`from_pretraining` selects for them). See the README's table.
     """
 
-    def __init__(self, num_layers: int = 2, d_model: int = 256, num_heads: int = 4, dff: int = 128,
-                 dropout: float = 0.1, max_obs: int = 200, mode: str = "paper", dtype=None, model=None,
-                 seed: int | None = None):
+    def __init__(
+        self,
+        num_layers: int = 2,
+        d_model: int = 256,
+        num_heads: int = 4,
+        dff: int = 128,
+        dropout: float = 0.1,
+        max_obs: int = 200,
+        mode: str = "paper",
+        dtype=None,
+        model=None,
+        seed: int | None = None,
+    ):
         if seed is not None:  # initial weights and dropout masks reproducible
             keras.utils.set_random_seed(seed)
-        self.config = {"num_layers": int(num_layers), "d_model": int(d_model), "num_heads": int(num_heads),
-                       "dff": int(dff), "dropout": float(dropout), "max_obs": int(max_obs),
-                       "mode": get_mode(mode).name}
+        self.config = {
+            "num_layers": int(num_layers),
+            "d_model": int(d_model),
+            "num_heads": int(num_heads),
+            "dff": int(dff),
+            "dropout": float(dropout),
+            "max_obs": int(max_obs),
+            "mode": get_mode(mode).name,
+        }
         self.model = model if model is not None else build_model(**self.config, dtype=dtype)
         self._encode_fn = None
         self._predict_fn = None
@@ -87,8 +112,9 @@ class SingleBandEncoder:
 
     # --------------------------------------------------------------------------------------- weights
     @classmethod
-    def from_pretraining(cls, path, mode: str | None = None, dropout: float | None = None,
-                         dtype=None) -> "SingleBandEncoder":
+    def from_pretraining(
+        cls, path, mode: str | None = None, dropout: float | None = None, dtype=None
+    ) -> SingleBandEncoder:
         """Load pretrained weights: a local folder, ``.keras`` file or zip, or the name of the authors'
         published weights (``"macho"``, as in the paper's Sect. 9; see :mod:`astromer.core.weights`).
 
@@ -115,14 +141,14 @@ class SingleBandEncoder:
         checkpoint.load_authors_weights(located, instance.encoder, instance.head)
         return instance
 
-    def with_dtype(self, dtype) -> "SingleBandEncoder":
+    def with_dtype(self, dtype) -> SingleBandEncoder:
         """The same weights under another precision policy (None/"float32" or "mixed_bfloat16")."""
         other = type(self)(**self.config, dtype=dtype)
         other.model.set_weights(self.model.get_weights())
         return other
 
     @classmethod
-    def load(cls, path) -> "SingleBandEncoder":
+    def load(cls, path) -> SingleBandEncoder:
         path = Path(path)
         if not path.is_file():
             raise WeightsError(f"no model file at {path}")
@@ -135,9 +161,16 @@ class SingleBandEncoder:
         except ValueError:
             raise WeightsError(f"{path}: a Keras model without an ASTROMER 'encoder' layer") from None
         conf = enc.get_config()
-        return cls(num_layers=conf["num_layers"], d_model=conf["d_model"], num_heads=conf["num_heads"],
-                   dff=conf["dff"], dropout=conf["dropout"], max_obs=int(model.inputs[0].shape[1]),
-                   mode=conf["mode"], model=model)
+        return cls(
+            num_layers=conf["num_layers"],
+            d_model=conf["d_model"],
+            num_heads=conf["num_heads"],
+            dff=conf["dff"],
+            dropout=conf["dropout"],
+            max_obs=int(model.inputs[0].shape[1]),
+            mode=conf["mode"],
+            model=model,
+        )
 
     def save(self, path) -> Path:
         """Write ``.keras`` atomically (temp file in the same folder, then rename)."""
@@ -182,8 +215,9 @@ class SingleBandEncoder:
         """The regression head's output (n_windows, max_obs, 1) for prepared windows."""
         return self._run("predict", windows, batch_size)
 
-    def encode(self, light_curves: Sequence, batch_size: int = 256, ids: Sequence | None = None,
-               min_obs: int = 1) -> list[np.ndarray]:
+    def encode(
+        self, light_curves: Sequence, batch_size: int = 256, ids: Sequence | None = None, min_obs: int = 1
+    ) -> list[np.ndarray]:
         """One (n_obs, d_model) float32 array per light curve, rows aligned with the input rows, in input order.
 
         Each curve (columns time, magnitude, error; times strictly increasing, finite, no sentinels) is cut
@@ -194,8 +228,10 @@ class SingleBandEncoder:
         that duplicates the previous one (N a multiple of L) is not computed.
         """
         if isinstance(light_curves, np.ndarray) and light_curves.ndim == 2:
-            raise LightCurveError(f"encode() takes a list of light curves, got one array of shape {light_curves.shape}: "
-                                  "pass a list of curves, e.g. encode([curve])")
+            raise LightCurveError(
+                f"encode() takes a list of light curves, got one array of shape {light_curves.shape}: "
+                "pass a list of curves, e.g. encode([curve])"
+            )
         arrays = preprocessing.check_light_curves(light_curves, ids, min_obs=min_obs)
         windows = preprocessing.prepare_windows(arrays, self.max_obs, window="all", mode=self.mode)
         emb = self._run("encode", windows, batch_size)
@@ -204,7 +240,7 @@ class SingleBandEncoder:
         for w, (i, start, length) in enumerate(zip(windows["index"], windows["start"], windows["length"])):
             first_new = filled[i] - start  # skip rows a previous window already gave
             if first_new < length:
-                results[i][start + first_new:start + length] = emb[w, first_new:length]
+                results[i][start + first_new : start + length] = emb[w, first_new:length]
                 filled[i] = start + length
         return results
 
@@ -227,8 +263,9 @@ class SingleBandEncoder:
         return fit(self, train, valid, epochs=epochs, **kwargs)
 
 
-ACCEPTED_DATA = ("a list of (n, 3) arrays [time, magnitude, error] or a dataset returned by "
-                 "astromer.preprocessing.load_numpy")
+ACCEPTED_DATA = (
+    "a list of (n, 3) arrays [time, magnitude, error] or a dataset returned by astromer.preprocessing.load_numpy"
+)
 
 
 def _training_inputs(max_obs: int, train, valid, kwargs: dict):
@@ -249,11 +286,14 @@ def _training_inputs(max_obs: int, train, valid, kwargs: dict):
             curves.append(data)
             continue
         if source.max_obs != max_obs:
-            raise ValueError(f"fit: the {role} dataset was made with max_obs={source.max_obs}, "
-                             f"the model takes {max_obs}")
+            raise ValueError(
+                f"fit: the {role} dataset was made with max_obs={source.max_obs}, the model takes {max_obs}"
+            )
         if source.msk_frac <= 0:
-            raise ValueError(f"fit: the {role} dataset was made with msk_frac={source.msk_frac}: no masked "
-                             "observations to reconstruct (load_numpy's msk_frac > 0 makes training data)")
+            raise ValueError(
+                f"fit: the {role} dataset was made with msk_frac={source.msk_frac}: no masked "
+                "observations to reconstruct (load_numpy's msk_frac > 0 makes training data)"
+            )
         wanted = {"msk_frac": source.msk_frac, "rnd_frac": source.rnd_frac, "same_frac": source.same_frac}
         if role == "train":  # the validation batches' size changes no number
             wanted["batch_size"] = source.batch_size

@@ -6,6 +6,7 @@ loss, or at ``epochs``, and ends with its best weights. With a :class:`~astromer
 state is written atomically after every epoch, so a run killed at any moment (Slurm's SIGTERM at the time
 limit) restarts from its last completed epoch and ends exactly where an uninterrupted run ends.
 """
+
 from __future__ import annotations
 
 import csv
@@ -63,12 +64,26 @@ def _resume(checkpoint, model, optimizer, log):
 
 def _epoch_line(record: dict, epochs: int, history: History) -> str:
     values = "  ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds"))
-    return (f"epoch {record['epoch']:4d}/{epochs}  {values}  best {history.best_val_loss:.4f}@{history.best_epoch}"
-            f"  {record['seconds']:.1f} s")
+    return (
+        f"epoch {record['epoch']:4d}/{epochs}  {values}  best {history.best_val_loss:.4f}@{history.best_epoch}"
+        f"  {record['seconds']:.1f} s"
+    )
 
 
-def fit_loop(model, optimizer, train_epoch, validate, *, epochs: int, patience: int, checkpoint=None, log=print,
-             max_epochs_this_run: int | None = None, initial_validation: bool = False, on_epoch=None) -> History:
+def fit_loop(
+    model,
+    optimizer,
+    train_epoch,
+    validate,
+    *,
+    epochs: int,
+    patience: int,
+    checkpoint=None,
+    log=print,
+    max_epochs_this_run: int | None = None,
+    initial_validation: bool = False,
+    on_epoch=None,
+) -> History:
     """Run epochs until early stopping; ``model`` ends with its best weights once the run is complete.
 
     ``train_epoch(epoch)`` trains one pass and returns its metrics (``loss``, ...); ``validate()`` returns the

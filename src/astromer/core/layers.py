@@ -1,6 +1,7 @@
 """Keras 3 layers of the ASTROMER encoder. Attribute names follow the authors' checkpoint paths
 (``inp_transform``, ``enc_layers``, ``mha/wq``, ``layernorm1``, ``bn_0``, ``reg_layer``) so that the published
 weights map onto them one to one (see :mod:`astromer.core.checkpoint`)."""
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,7 @@ class PositionalEncoding(layers.Layer):
         i = np.arange(self.d_model)
         exponent = (2 * (i // 2) if paired else 2 * i) / np.float32(self.d_model)
         self._rates = (1.0 / np.power(self.base, exponent)).astype("float32")
-        self._even = (i % 2 == 0)
+        self._even = i % 2 == 0
 
     def call(self, times):
         rates = ops.cast(ops.convert_to_tensor(self._rates), times.dtype)
@@ -100,9 +101,11 @@ class MaskedSelfAttention(layers.Layer):
             qkv = ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)
             q, k, v = ops.split(qkv, 3, axis=-1)
         else:
-            kv = ops.matmul(x, ops.cast(kernel[:, self.d_model:], x.dtype)) + ops.cast(bias[self.d_model:], x.dtype)
+            kv = ops.matmul(x, ops.cast(kernel[:, self.d_model :], x.dtype)) + ops.cast(bias[self.d_model :], x.dtype)
             k, v = ops.split(kv, 2, axis=-1)
-            q = ops.matmul(queries, ops.cast(kernel[:, :self.d_model], x.dtype)) + ops.cast(bias[:self.d_model], x.dtype)
+            q = ops.matmul(queries, ops.cast(kernel[:, : self.d_model], x.dtype)) + ops.cast(
+                bias[: self.d_model], x.dtype
+            )
         # 1/sqrt(depth) on q (L x d values) rather than on the logits (L x L per head); exact for depth 4^k
         q = self._split(q * ops.cast(1.0 / math.sqrt(self.depth), q.dtype))
         k, v = self._split(k), self._split(v)
@@ -117,8 +120,12 @@ class MaskedSelfAttention(layers.Layer):
         return (*input_shape[:-1], self.d_model)
 
     def get_config(self):
-        return {**super().get_config(), "d_model": self.d_model, "num_heads": self.num_heads,
-                "mask_style": self.mask_style}
+        return {
+            **super().get_config(),
+            "d_model": self.d_model,
+            "num_heads": self.num_heads,
+            "mask_style": self.mask_style,
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -129,8 +136,16 @@ class AttentionBlock(layers.Layer):
     ``residual=True`` the standard post-LN transformer block.
     """
 
-    def __init__(self, d_model: int, num_heads: int, dff: int, dropout: float = 0.1, residual: bool = True,
-                 mask_style: str = "exclude", **kwargs):
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        dff: int,
+        dropout: float = 0.1,
+        residual: bool = True,
+        mask_style: str = "exclude",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.d_model, self.num_heads, self.dff = int(d_model), int(num_heads), int(dff)
         self.dropout_rate, self.residual, self.mask_style = float(dropout), bool(residual), mask_style
@@ -168,8 +183,15 @@ class AttentionBlock(layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "d_model": self.d_model, "num_heads": self.num_heads, "dff": self.dff,
-                "dropout": self.dropout_rate, "residual": self.residual, "mask_style": self.mask_style}
+        return {
+            **super().get_config(),
+            "d_model": self.d_model,
+            "num_heads": self.num_heads,
+            "dff": self.dff,
+            "dropout": self.dropout_rate,
+            "residual": self.residual,
+            "mask_style": self.mask_style,
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -180,22 +202,43 @@ class Encoder(layers.Layer):
     ``mask_in`` (1 = hidden or padding) and returns the (B, L, d_model) embedding of every position.
     """
 
-    def __init__(self, num_layers: int = 2, d_model: int = 256, num_heads: int = 4, dff: int = 128,
-                 dropout: float = 0.1, mode: str = "paper", **kwargs):
+    def __init__(
+        self,
+        num_layers: int = 2,
+        d_model: int = 256,
+        num_heads: int = 4,
+        dff: int = 128,
+        dropout: float = 0.1,
+        mode: str = "paper",
+        **kwargs,
+    ):
         # Times must reach the positional encoding in float32 even under a bfloat16 policy (bf16 would
         # round +-500 d to +-2 d), so inputs are cast here by hand rather than by Keras.
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.mode = get_mode(mode)
-        self.num_layers, self.d_model, self.num_heads, self.dff = int(num_layers), int(d_model), int(num_heads), int(dff)
+        self.num_layers, self.d_model, self.num_heads, self.dff = (
+            int(num_layers),
+            int(d_model),
+            int(num_heads),
+            int(dff),
+        )
         self.dropout_rate = float(dropout)
         policy = self.dtype_policy
         self.inp_transform = layers.Dense(d_model, name="inp_transform", dtype=policy)
         self.pe = PositionalEncoding(d_model, self.mode.pe_base, self.mode.pe_paired, name="pe", dtype="float32")
         self.dropout = layers.Dropout(dropout, dtype=policy)
         self.enc_layers = [
-            AttentionBlock(d_model, num_heads, dff, dropout, self.mode.residual, self.mode.attention_mask,
-                           name=f"block_{i}", dtype=policy)
+            AttentionBlock(
+                d_model,
+                num_heads,
+                dff,
+                dropout,
+                self.mode.residual,
+                self.mode.attention_mask,
+                name=f"block_{i}",
+                dtype=policy,
+            )
             for i in range(num_layers)
         ]
 
@@ -228,8 +271,15 @@ class Encoder(layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.pop("autocast", None)
-        return {**config, "num_layers": self.num_layers, "d_model": self.d_model,
-                "num_heads": self.num_heads, "dff": self.dff, "dropout": self.dropout_rate, "mode": self.mode.name}
+        return {
+            **config,
+            "num_layers": self.num_layers,
+            "d_model": self.d_model,
+            "num_heads": self.num_heads,
+            "dff": self.dff,
+            "dropout": self.dropout_rate,
+            "mode": self.mode.name,
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

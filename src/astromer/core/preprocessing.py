@@ -8,16 +8,17 @@ Conventions (the authors' package, kept in both modes):
 - ``mask_out = 1`` marks a position counted in the loss;
 - windows shorter than ``max_obs`` are padded at the end with zeros.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from ..errors import LightCurveError
-from .modes import ModeConfig, get_mode
+from .modes import get_mode
 
 MAX_OBS = 200
 # Magnitudes this large are catalogue sentinels (99.999, -99, 999.9 ...), never real photometry.
@@ -64,7 +65,9 @@ def check_light_curve(array, object_id="<unnamed>", source=None, min_obs: int = 
     dt = np.diff(arr[:, 0])
     if (dt < 0).any():
         row = int(np.flatnonzero(dt < 0)[0]) + 1
-        raise LightCurveError(f"{where}: times are not sorted (row {row}: {float(arr[row, 0])!r} after {float(arr[row - 1, 0])!r})")
+        raise LightCurveError(
+            f"{where}: times are not sorted (row {row}: {float(arr[row, 0])!r} after {float(arr[row - 1, 0])!r})"
+        )
     if (dt == 0).any():
         row = int(np.flatnonzero(dt == 0)[0]) + 1
         raise LightCurveError(f"{where}: duplicate time {float(arr[row, 0])!r} at rows {row - 1} and {row}")
@@ -118,7 +121,7 @@ class Flat:
         self.mag = np.asarray(mag)
 
     @classmethod
-    def from_arrays(cls, arrays: Sequence[np.ndarray]) -> "Flat":
+    def from_arrays(cls, arrays: Sequence[np.ndarray]) -> Flat:
         lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         if len(arrays):
@@ -176,10 +179,10 @@ def make_windows(flat: Flat, index, starts, max_obs: int = MAX_OBS, mode="legacy
     times, mags, valid, lengths = _gather(flat, index, starts, max_obs, mode.float32_raw)
     times = times - _masked_mean(times, valid)[:, None]
     mags = mags - _masked_mean(mags, valid)[:, None]
+    validf = valid.astype(np.float32)
     zero = np.zeros((), dtype=np.float32)
     times = np.where(valid, times, 0).astype(np.float32)
     mags = np.where(valid, mags, 0).astype(np.float32)
-    validf = valid.astype(np.float32)
     return {
         "input": mags[..., None],
         "times": times[..., None],
@@ -212,8 +215,17 @@ def mask_counts(n_valid: np.ndarray, msk_frac: float, rnd_frac: float, same_frac
     return nmask, n_same, n_rand
 
 
-def mask_windows(flat: Flat, index, starts, msk_frac=0.5, rnd_frac=0.2, same_frac=0.2,
-                 max_obs: int = MAX_OBS, mode="paper", rng: np.random.Generator | None = None) -> dict:
+def mask_windows(
+    flat: Flat,
+    index,
+    starts,
+    msk_frac=0.5,
+    rnd_frac=0.2,
+    same_frac=0.2,
+    max_obs: int = MAX_OBS,
+    mode="paper",
+    rng: np.random.Generator | None = None,
+) -> dict:
     """Windows with BERT-style masking for (pre)training.
 
     Of ``msk_frac`` of each window's observations (the loss targets, ``mask_out=1``) a fraction keeps its
@@ -259,13 +271,12 @@ def mask_windows(flat: Flat, index, starts, msk_frac=0.5, rnd_frac=0.2, same_fra
     source = np.take_along_axis(pool_order, pick, axis=1)
     replacement = np.take_along_axis(mags, source, axis=1)
     no_pool = pool_n[:, None] == 0
-    hidden = hidden | (random_ & no_pool)   # nothing visible to copy from: hide instead
+    hidden = hidden | (random_ & no_pool)  # nothing visible to copy from: hide instead
     random_ = random_ & ~no_pool
 
     inputs = np.where(random_, replacement, mags)
     if mode.hide_masked_input:
         inputs = np.where(hidden, 0, inputs)
-    validf = valid.astype(np.float32)
     return {
         "input": np.where(valid, inputs, 0).astype(np.float32)[..., None],
         "times": np.where(valid, times, 0).astype(np.float32)[..., None],
@@ -304,12 +315,22 @@ def prepare_windows(arrays, max_obs: int = MAX_OBS, window: str = "first", rng=N
 def iter_batches(windows: dict, batch_size: int, keys: Iterable[str] = WINDOW_KEYS):
     n = len(windows["input"])
     for lo in range(0, n, batch_size):
-        yield {k: windows[k][lo:lo + batch_size] for k in keys}
+        yield {k: windows[k][lo : lo + batch_size] for k in keys}
 
 
-def load_numpy(data, batch_size: int = 256, msk_frac: float = 0.5, rnd_frac: float = 0.2,
-               same_frac: float = 0.2, max_obs: int = MAX_OBS, sampling: bool = True, shuffle: bool = False,
-               mode="paper", seed: int | None = None, min_obs: int = 1):
+def load_numpy(
+    data,
+    batch_size: int = 256,
+    msk_frac: float = 0.5,
+    rnd_frac: float = 0.2,
+    same_frac: float = 0.2,
+    max_obs: int = MAX_OBS,
+    sampling: bool = True,
+    shuffle: bool = False,
+    mode="paper",
+    seed: int | None = None,
+    min_obs: int = 1,
+):
     """A ``tf.data.Dataset`` of window batches from a list of (n, 3) arrays (the paper's API, Sect. 9).
 
     With ``sampling=True`` each curve gives one random window (training, Fig. 7 of the paper), else its
@@ -347,6 +368,7 @@ def load_numpy(data, batch_size: int = 256, msk_frac: float = 0.5, rnd_frac: flo
 @dataclasses.dataclass(frozen=True)
 class DatasetSource:
     """What a :func:`load_numpy` dataset was made from: its checked curves and its batch and masking settings."""
+
     curves: list
     batch_size: int
     msk_frac: float

@@ -6,6 +6,7 @@ validation windows are fixed, so a run killed (SIGTERM/SIGKILL, as Slurm does at
 restarted continues exactly where the last completed epoch left it and stops at the same epoch. The resume
 state is keyed on the settings, the data, the starting weights and the version (:mod:`astromer.core.resume`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -93,8 +94,15 @@ class Trainer:
     the whole batch's, and one optimizer update per batch as before (:meth:`loss_and_gradients`).
     """
 
-    def __init__(self, encoder, lr: float = 1e-3, jit_compile: bool = False, max_targets: int | None = None,
-                 full_last_block: bool = False, micro_batch: int | None | str = "auto"):
+    def __init__(
+        self,
+        encoder,
+        lr: float = 1e-3,
+        jit_compile: bool = False,
+        max_targets: int | None = None,
+        full_last_block: bool = False,
+        micro_batch: int | None | str = "auto",
+    ):
         import keras
         import tensorflow as tf
 
@@ -128,11 +136,13 @@ class Trainer:
             total = tf.constant(0.0)
             grads = [tf.zeros(v.shape, tf.float32) for v in variables]
             for lo in tf.range(0, n, micro_batch):
-                part = {key: value[lo:lo + micro_batch] for key, value in batch.items()}
+                part = {key: value[lo : lo + micro_batch] for key, value in batch.items()}
                 with tf.GradientTape() as tape:
                     part_total = tf.reduce_sum(per_window_mse(*forward(part, True)))
-                grads = [a + tf.reshape(tf.cast(g, tf.float32), a.shape)
-                         for a, g in zip(grads, tape.gradient(part_total, variables))]
+                grads = [
+                    a + tf.reshape(tf.cast(g, tf.float32), a.shape)
+                    for a, g in zip(grads, tape.gradient(part_total, variables))
+                ]
                 total += part_total
             loss = tf.sqrt(total / tf.cast(n, tf.float32))
             scale = 1.0 / (2.0 * tf.cast(n, tf.float32) * loss)
@@ -148,7 +158,7 @@ class Trainer:
                 return tf.reduce_sum(per_window_mse(*forward(batch, False)))
             total = tf.constant(0.0)
             for lo in tf.range(0, tf.shape(batch["input"])[0], micro_batch):
-                part = {key: value[lo:lo + micro_batch] for key, value in batch.items()}
+                part = {key: value[lo : lo + micro_batch] for key, value in batch.items()}
                 total += tf.reduce_sum(per_window_mse(*forward(part, False)))
             return total
 
@@ -161,8 +171,15 @@ class Trainer:
 WINDOWS_PER_EPOCH = ("one", "all")
 
 
-def _window_batches(flat: Flat, batch_size: int, rng: np.random.Generator, mask_args: dict, mode, max_obs: int,
-                    windows_per_epoch: str = "one"):
+def _window_batches(
+    flat: Flat,
+    batch_size: int,
+    rng: np.random.Generator,
+    mask_args: dict,
+    mode,
+    max_obs: int,
+    windows_per_epoch: str = "one",
+):
     """numpy batches of masked windows in a random order (chunked, vectorised): one random window per curve
     (``one``, the authors' package) or every sequential window of every curve once (``all``, the paper)."""
     if windows_per_epoch == "all":
@@ -175,8 +192,12 @@ def _window_batches(flat: Flat, batch_size: int, rng: np.random.Generator, mask_
         raise ValueError(f"windows_per_epoch must be one of {WINDOWS_PER_EPOCH}, not {windows_per_epoch!r}")
     chunk = max(batch_size, CHUNK_WINDOWS // batch_size * batch_size)
     for lo in range(0, index.size, chunk):
-        part = index[lo:lo + chunk]
-        begin = starts[lo:lo + chunk] if starts is not None else preprocessing.random_starts(flat.lengths[part], max_obs, rng)
+        part = index[lo : lo + chunk]
+        begin = (
+            starts[lo : lo + chunk]
+            if starts is not None
+            else preprocessing.random_starts(flat.lengths[part], max_obs, rng)
+        )
         win = preprocessing.mask_windows(flat, part, begin, max_obs=max_obs, mode=mode, rng=rng, **mask_args)
         yield from preprocessing.iter_batches(win, batch_size)
 
@@ -188,8 +209,9 @@ def _dataset(generator_fn, max_obs: int):
     return tf.data.Dataset.from_generator(generator_fn, output_signature=spec).prefetch(tf.data.AUTOTUNE)
 
 
-def fixed_validation_windows(flat: Flat, seed: int, mask_args: dict, mode, max_obs: int,
-                             windows_per_epoch: str = "one") -> dict:
+def fixed_validation_windows(
+    flat: Flat, seed: int, mask_args: dict, mode, max_obs: int, windows_per_epoch: str = "one"
+) -> dict:
     """Validation windows and masks drawn once (so early stopping compares like with like): one random window
     per curve, or every sequential window with ``all``."""
     rng = np.random.default_rng([seed, 7919])
@@ -208,11 +230,27 @@ def evaluate(trainer: Trainer, windows: dict, batch_size: int) -> float:
     return float(np.sqrt(total / max(n, 1)))
 
 
-def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_size: int = 256,
-        lr: float = 1e-3, msk_frac: float = 0.5, rnd_frac: float = 0.2, same_frac: float = 0.2,
-        seed: int = 0, ckpt_dir=None, tensorboard_dir=None, jit_compile: bool = False,
-        log=None, max_epochs_this_run: int | None = None, restart: bool = False, identity=None,
-        windows_per_epoch: str = "one") -> fitting.History:
+def fit(
+    encoder,
+    train,
+    valid,
+    epochs: int = 100000,
+    patience: int = 40,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    msk_frac: float = 0.5,
+    rnd_frac: float = 0.2,
+    same_frac: float = 0.2,
+    seed: int = 0,
+    ckpt_dir=None,
+    tensorboard_dir=None,
+    jit_compile: bool = False,
+    log=None,
+    max_epochs_this_run: int | None = None,
+    restart: bool = False,
+    identity=None,
+    windows_per_epoch: str = "one",
+) -> fitting.History:
     """Train ``encoder`` (a :class:`SingleBandEncoder`) on masked reconstruction; keeps the best weights.
 
     An epoch is one random window of every training curve (``windows_per_epoch="one"``, the authors'
@@ -229,8 +267,16 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
     mode, max_obs = encoder.mode, encoder.max_obs
     mask_args = {"msk_frac": msk_frac, "rnd_frac": rnd_frac, "same_frac": same_frac}
     train_flat, valid_flat = _as_flat(train), _as_flat(valid)
-    settings = {"config": encoder.config, "epochs": epochs, "patience": patience, "batch_size": batch_size,
-                "lr": lr, "mask": mask_args, "seed": seed, "windows_per_epoch": windows_per_epoch}
+    settings = {
+        "config": encoder.config,
+        "epochs": epochs,
+        "patience": patience,
+        "batch_size": batch_size,
+        "lr": lr,
+        "mask": mask_args,
+        "seed": seed,
+        "windows_per_epoch": windows_per_epoch,
+    }
     data = [flat_digest(train_flat), flat_digest(valid_flat)]
     key = run_key(settings, [data, identity], encoder.model.get_weights())
     trainer = Trainer(encoder, lr=lr, jit_compile=jit_compile)
@@ -239,8 +285,9 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
 
     def train_epoch(epoch):
         rng = np.random.default_rng([seed, epoch])
-        batches = _dataset(lambda: _window_batches(train_flat, batch_size, rng, mask_args, mode, max_obs,
-                                                   windows_per_epoch), max_obs)
+        batches = _dataset(
+            lambda: _window_batches(train_flat, batch_size, rng, mask_args, mode, max_obs, windows_per_epoch), max_obs
+        )
         total, n = 0.0, 0
         for batch in batches:
             total += float(trainer.train_step(batch))
@@ -255,24 +302,49 @@ def fit(encoder, train, valid, epochs: int = 100000, patience: int = 40, batch_s
             writer.flush()
 
     checkpoint = Checkpoint(ckpt_dir, key, log, restart=restart) if ckpt_dir else None
-    return fitting.fit_loop(encoder.model, trainer.optimizer, train_epoch,
-                            lambda: {"val_loss": evaluate(trainer, valid_windows, batch_size)},
-                            epochs=epochs, patience=patience, checkpoint=checkpoint, log=log,
-                            max_epochs_this_run=max_epochs_this_run, initial_validation=True, on_epoch=on_epoch)
+    return fitting.fit_loop(
+        encoder.model,
+        trainer.optimizer,
+        train_epoch,
+        lambda: {"val_loss": evaluate(trainer, valid_windows, batch_size)},
+        epochs=epochs,
+        patience=patience,
+        checkpoint=checkpoint,
+        log=log,
+        max_epochs_this_run=max_epochs_this_run,
+        initial_validation=True,
+        on_epoch=on_epoch,
+    )
 
 
-def test_rmse(encoder, data, batch_size: int = 256, seed: int = 0, msk_frac=0.5, rnd_frac=0.2,
-              same_frac=0.2, windows_per_epoch: str = "one") -> float:
+def test_rmse(
+    encoder,
+    data,
+    batch_size: int = 256,
+    seed: int = 0,
+    msk_frac=0.5,
+    rnd_frac=0.2,
+    same_frac=0.2,
+    windows_per_epoch: str = "one",
+) -> float:
     """Masked RMSE on a held-out set with fixed windows and masks (one random window per curve, or all)."""
     trainer = Trainer(encoder, jit_compile=False)
     mask_args = {"msk_frac": msk_frac, "rnd_frac": rnd_frac, "same_frac": same_frac}
-    windows = fixed_validation_windows(_as_flat(data), seed + 1, mask_args, encoder.mode, encoder.max_obs,
-                                       windows_per_epoch)
+    windows = fixed_validation_windows(
+        _as_flat(data), seed + 1, mask_args, encoder.mode, encoder.max_obs, windows_per_epoch
+    )
     return evaluate(trainer, windows, batch_size)
 
 
-def train_throughput(encoder, curves, batch_size: int = 256, steps: int = 20, warmup: int = 3,
-                     lr: float = 1e-3, jit_compile: bool = False) -> float:
+def train_throughput(
+    encoder,
+    curves,
+    batch_size: int = 256,
+    steps: int = 20,
+    warmup: int = 3,
+    lr: float = 1e-3,
+    jit_compile: bool = False,
+) -> float:
     """Training windows/s through the full input pipeline (benchmarks)."""
     mask_args = {"msk_frac": 0.5, "rnd_frac": 0.2, "same_frac": 0.2}
     # a static bound on the targets per window, so that an XLA step also computes the last block there only

@@ -7,6 +7,7 @@ key, a run that already completed, or ``restart``) is moved aside under a name t
 trains from scratch: a rerun never returns the model of another run. The command line deletes the state
 once a run's outputs are written.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -21,6 +21,7 @@ Cache: ``$ASTROMER_WEIGHTS_DIR/<name>`` if that variable is set, else
 repository's base URL (a mirror). To place the weights by hand, unzip ``macho_a0.zip`` so that
 ``<cache>/macho_a0/weights.index`` exists.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,9 +39,9 @@ REPOSITORY_URL = "https://github.com/astromer-science/weights/raw/main/"  # as a
 
 @dataclasses.dataclass(frozen=True)
 class Published:
-    name: str              # the cache folder's name
-    zips: tuple            # file names in the weights repository, tried in this order
-    files: dict            # path inside the unzipped folder -> SHA-256
+    name: str  # the cache folder's name
+    zips: tuple  # file names in the weights repository, tried in this order
+    files: dict  # path inside the unzipped folder -> SHA-256
     description: str
 
 
@@ -52,15 +53,19 @@ _MACHO_V0_FILES = {
     "weights.data-00000-of-00001": "052a4d96e6c1d0fbb468e181c383a1e5c5873ebb810aca8628e50f967a545e96",
 }
 PUBLISHED = {
-    "macho_a0": Published("macho_a0", ("macho_a0.zip", "macho.zip"), _MACHO_V0_FILES,
-                          "the paper's encoder pretrained on MACHO (v0; legacy mode)"),
+    "macho_a0": Published(
+        "macho_a0",
+        ("macho_a0.zip", "macho.zip"),
+        _MACHO_V0_FILES,
+        "the paper's encoder pretrained on MACHO (v0; legacy mode)",
+    ),
 }
 ALIASES = {"macho": "macho_a0"}  # the name of the paper's listing and of astromer 0.1.8
 # Names the authors publish that this library does not load by name, and why.
 NOT_LOADED = {
     "macho_a1": "Astromer v1 (mask token and residual connections) is another architecture than this library's",
     "atlas": "listed by the authors' package, but its files' SHA-256 are not recorded here: download atlas.zip "
-             "yourself and pass its unzipped folder as a path",
+    "yourself and pass its unzipped folder as a path",
 }
 
 
@@ -106,13 +111,17 @@ def verify(folder, spec: Published) -> None:
             raise WeightsError(f"published weights {spec.name!r}: {path} is missing")
         got = sha256_file(path)
         if got != expected:
-            raise WeightsError(f"published weights {spec.name!r}: {path} has SHA-256 {got}, expected {expected} "
-                               "(corrupt, truncated or other weights)")
+            raise WeightsError(
+                f"published weights {spec.name!r}: {path} has SHA-256 {got}, expected {expected} "
+                "(corrupt, truncated or other weights)"
+            )
 
 
 def _by_hand(spec: Published, dest: Path, base_url: str | None) -> str:
-    return (f"To place them by hand: download {urls(spec, base_url)[0]} and unzip it so that "
-            f"{dest / 'weights.index'} exists (the cache folder is set by ${ENV_DIR}).")
+    return (
+        f"To place them by hand: download {urls(spec, base_url)[0]} and unzip it so that "
+        f"{dest / 'weights.index'} exists (the cache folder is set by ${ENV_DIR})."
+    )
 
 
 @contextlib.contextmanager
@@ -134,7 +143,8 @@ def fetch(name: str, dest=None, base_url: str | None = None, zip_sha256: str | N
     gives its output folder. Used by :meth:`SingleBandEncoder.from_pretraining` and
     ``astromer data download-weights``.
     """
-    from ..download import DownloadError, fetch as download, unpack
+    from ..download import DownloadError, unpack
+    from ..download import fetch as download
 
     spec = lookup(name)
     if spec is None:
@@ -150,8 +160,9 @@ def fetch(name: str, dest=None, base_url: str | None = None, zip_sha256: str | N
             return dest
         archive = dest.with_name(f"{dest.name}.zip")
         try:
-            download(urls(spec, base_url), archive, what=what, by_hand=_by_hand(spec, dest, base_url),
-                     sha256=zip_sha256)
+            download(
+                urls(spec, base_url), archive, what=what, by_hand=_by_hand(spec, dest, base_url), sha256=zip_sha256
+            )
             unpack(archive, dest, check=lambda folder: verify(folder, spec))
         except DownloadError as exc:
             raise WeightsError(str(exc)) from None

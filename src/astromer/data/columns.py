@@ -8,11 +8,12 @@ A folder written once (``astromer data columns``), in store order:
   has to read the columns again.
 
 :meth:`TrainingColumns.select` gives the curves of a split part as a view that the window sampler of
-:mod:`astromer.core.pretraining` uses like a :class:`~astromer.core.preprocessing.Flat` (``starts``, ``lengths``, ``time``,
-``mag``, ``len``; no ``offsets``: the part is not contiguous). ``time`` and ``mag`` are memory maps whose
-pages are released after every gather, so resident memory stays bounded by the windows being built,
-not by the pool (issue 17).
+:mod:`astromer.core.pretraining` uses like a :class:`~astromer.core.preprocessing.Flat`
+(``starts``, ``lengths``, ``time``, ``mag``, ``len``; no ``offsets``: the part is not contiguous).
+``time`` and ``mag`` are memory maps whose pages are released after every gather, so resident memory
+stays bounded by the windows being built, not by the pool (issue 17).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,7 +38,8 @@ class ColumnsError(AstromerError, ValueError):
 
 def _npy_header(handle, dtype, n: int) -> None:
     np.lib.format.write_array_header_1_0(
-        handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n,)})
+        handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n,)}
+    )
 
 
 def write_columns(store_path, out, chunk_rows: int | None = None) -> dict:
@@ -67,12 +69,17 @@ def write_columns(store_path, out, chunk_rows: int | None = None) -> dict:
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64), out=offsets[1:])
         if offsets[-1] != n_obs or len(offsets) != n + 1:
-            raise ColumnsError(f"{store_path}: metadata n_obs ({n_obs}) does not match the light curves "
-                               f"({offsets[-1]} observations)")
+            raise ColumnsError(
+                f"{store_path}: metadata n_obs ({n_obs}) does not match the light curves ({offsets[-1]} observations)"
+            )
         np.save(tmp / "offsets.npy", offsets)
-        meta = {"digest": _digest_files(offsets, [tmp / f"{name}.npy" for name, _ in COLUMNS]),
-                "n_objects": n, "n_observations": n_obs, "store": str(store_path),
-                "store_simulated": store.simulated}
+        meta = {
+            "digest": _digest_files(offsets, [tmp / f"{name}.npy" for name, _ in COLUMNS]),
+            "n_objects": n,
+            "n_observations": n_obs,
+            "store": str(store_path),
+            "store_simulated": store.simulated,
+        }
         atomic_write_json(tmp / META, meta, sort_keys=True)
     return meta
 
@@ -128,7 +135,6 @@ class MappedColumn:
             self._map.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
         return out
 
-
     def _windows(self, index: np.ndarray) -> np.ndarray:
         """Rows of windows (each row one window's positions): one pread per window of its span. A page
         fault on the map would map the pages around it too (fault-around), ~64 kB per window, so that a
@@ -138,8 +144,9 @@ class MappedColumn:
         out = np.empty(index.shape, dtype=self.dtype)
         fd = self._fd
         for k in range(len(index)):
-            span = np.frombuffer(os.pread(fd, int(hi[k] - lo[k]) * item, self._offset + int(lo[k]) * item),
-                                 dtype=self.dtype)
+            span = np.frombuffer(
+                os.pread(fd, int(hi[k] - lo[k]) * item, self._offset + int(lo[k]) * item), dtype=self.dtype
+            )
             out[k] = span[index[k] - lo[k]]
         return out
 
@@ -152,27 +159,34 @@ class TrainingColumns:
         files = [META, "offsets.npy", "ids.txt", *(f"{name}.npy" for name, _ in COLUMNS)]
         missing = [name for name in files if not (self.path / name).is_file()]
         if missing:
-            raise ColumnsError(f"{self.path}: not training columns (missing {missing}); "
-                               "write them with `astromer data columns`")
+            raise ColumnsError(
+                f"{self.path}: not training columns (missing {missing}); write them with `astromer data columns`"
+            )
         self.meta = json.loads((self.path / META).read_text())
         self.offsets = np.load(self.path / "offsets.npy")
         self.ids = (self.path / "ids.txt").read_text(encoding="utf-8").splitlines()
         self.time = MappedColumn(self.path / "time.npy")
         self.mag = MappedColumn(self.path / "mag.npy")
-        if not (len(self.ids) + 1 == len(self.offsets) == self.meta["n_objects"] + 1
-                and self.offsets[-1] == len(self.time) == len(self.mag) == self.meta["n_observations"]):
-            raise ColumnsError(f"{self.path}: ids, offsets and columns disagree with {META} "
-                               f"({self.meta['n_objects']} curves, {self.meta['n_observations']} observations)")
+        if not (
+            len(self.ids) + 1 == len(self.offsets) == self.meta["n_objects"] + 1
+            and self.offsets[-1] == len(self.time) == len(self.mag) == self.meta["n_observations"]
+        ):
+            raise ColumnsError(
+                f"{self.path}: ids, offsets and columns disagree with {META} "
+                f"({self.meta['n_objects']} curves, {self.meta['n_observations']} observations)"
+            )
         self._row = None
 
     def check_store(self, store: LightCurveStore) -> None:
         """Refuse columns made from another store (other ids, order or observation counts)."""
         n_obs = store.metadata["n_obs"].to_numpy(dtype=np.int64)
         if list(store.metadata["id"].astype(str)) != self.ids or not np.array_equal(n_obs, np.diff(self.offsets)):
-            raise ColumnsError(f"{self.path}: training columns of another store than {store.path} "
-                               f"(made from {self.meta.get('store')}); rewrite them with `astromer data columns`")
+            raise ColumnsError(
+                f"{self.path}: training columns of another store than {store.path} "
+                f"(made from {self.meta.get('store')}); rewrite them with `astromer data columns`"
+            )
 
-    def select(self, ids) -> "ColumnsView":
+    def select(self, ids) -> ColumnsView:
         if self._row is None:
             self._row = {obj: k for k, obj in enumerate(self.ids)}
         try:

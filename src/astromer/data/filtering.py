@@ -14,11 +14,11 @@ kurtosis (scipy.stats defaults, bias=True), computed vectorised over the store's
 at a time, a second copies the kept curves chunk by chunk into the filtered store (same files as filtering
 the whole store at once: tests/test_data_streaming.py).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 
 DEFAULTS = {"kurtosis": 10.0, "skewness": 1.0, "std": 0.1, "combine": "any", "reading": "variability"}
 # Curves per chunk of filter_store (issue 17): a row group (store.ROWS_PER_GROUP) read and copied at once put
@@ -33,33 +33,52 @@ def curve_moments(offsets: np.ndarray, mag: np.ndarray):
     starts = offsets[:-1]
     mean = np.add.reduceat(mag, starts) / n
     dev = mag - np.repeat(mean, np.diff(offsets))
-    m2 = np.add.reduceat(dev ** 2, starts) / n
-    m3 = np.add.reduceat(dev ** 3, starts) / n
-    m4 = np.add.reduceat(dev ** 4, starts) / n
+    m2 = np.add.reduceat(dev**2, starts) / n
+    m3 = np.add.reduceat(dev**3, starts) / n
+    m4 = np.add.reduceat(dev**4, starts) / n
     with np.errstate(divide="ignore", invalid="ignore"):
-        skew = np.where(m2 > 0, m3 / m2 ** 1.5, 0.0)
-        kurt = np.where(m2 > 0, m4 / m2 ** 2 - 3.0, -3.0)
+        skew = np.where(m2 > 0, m3 / m2**1.5, 0.0)
+        kurt = np.where(m2 > 0, m4 / m2**2 - 3.0, -3.0)
     return np.sqrt(m2), skew, kurt
 
 
-def white_noise_filter(ids, offsets, mag, labels=None, kurtosis: float = 10.0, skewness: float = 1.0,
-                       std: float = 0.1, combine: str = "any", reading: str = "variability"):
+def white_noise_filter(
+    ids,
+    offsets,
+    mag,
+    labels=None,
+    kurtosis: float = 10.0,
+    skewness: float = 1.0,
+    std: float = 0.1,
+    combine: str = "any",
+    reading: str = "variability",
+):
     """Return (kept ids, log dict). See the module docstring for the reading."""
     moments = curve_moments(np.asarray(offsets), np.asarray(mag))
     keep, report = decide(moments, labels, kurtosis, skewness, std, combine, reading)
     return np.asarray(ids, dtype=object)[keep], report
 
 
-def decide(moments, labels=None, kurtosis: float = 10.0, skewness: float = 1.0, std: float = 0.1,
-           combine: str = "any", reading: str = "variability"):
+def decide(
+    moments,
+    labels=None,
+    kurtosis: float = 10.0,
+    skewness: float = 1.0,
+    std: float = 0.1,
+    combine: str = "any",
+    reading: str = "variability",
+):
     """(keep mask, log dict) from the per-curve (std, skewness, kurtosis) of :func:`curve_moments`."""
     if combine not in ("any", "all"):
         raise ValueError(f"combine must be 'any' or 'all', not {combine!r}")
     if reading not in ("variability", "literal"):
         raise ValueError(f"reading must be 'variability' or 'literal', not {reading!r}")
     sigma, skew, kurt = moments
-    conditions = {"abs_kurtosis_gt": np.abs(kurt) > kurtosis, "abs_skewness_gt": np.abs(skew) > skewness,
-                  "std_gt": sigma > std}
+    conditions = {
+        "abs_kurtosis_gt": np.abs(kurt) > kurtosis,
+        "abs_skewness_gt": np.abs(skew) > skewness,
+        "std_gt": sigma > std,
+    }
     stacked = np.vstack(list(conditions.values()))
     signal = stacked.any(axis=0) if combine == "any" else stacked.all(axis=0)
     keep = signal if reading == "variability" else ~signal
@@ -75,9 +94,12 @@ def decide(moments, labels=None, kurtosis: float = 10.0, skewness: float = 1.0, 
             "only_this_condition": int(only.sum()),
         }
     report = {
-        "reading": reading, "combine": combine,
+        "reading": reading,
+        "combine": combine,
         "thresholds": {"kurtosis": kurtosis, "skewness": skewness, "std": std},
-        "n_in": int(len(sigma)), "n_kept": int(keep.sum()), "n_removed": int((~keep).sum()),
+        "n_in": int(len(sigma)),
+        "n_kept": int(keep.sum()),
+        "n_removed": int((~keep).sum()),
         "conditions": per_condition,
     }
     if labels is not None:
@@ -113,7 +135,7 @@ def filter_store(src, out, chunk_rows: int | None = None, paper_kept: int | None
     with LightCurveStore.writer(out) as writer:
         done = 0
         for ids, offsets, time, mag, err in store.iter_flat(chunk_rows):
-            mask = keep[done:done + len(ids)]
+            mask = keep[done : done + len(ids)]
             done += len(ids)
             if mask.any():
                 rows = np.flatnonzero(mask)

@@ -21,6 +21,7 @@ order, so their cleaned or parsed curves wait in a spill file beside the output 
 store order: the same store, skips and errors as reading the whole input at once
 (tests/test_data_ingest_streaming.py). Per-object metadata (ids, labels, where a curve lies) is held whole.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,16 +39,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import store as store_mod
-from .store import LightCurveStore
 from ..errors import AstromerError
 from ..io import make_dir
+from . import store as store_mod
+from .store import LightCurveStore
 
 log = logging.getLogger(__name__)
 
 SENTINEL_MAGS = (99.999, 99.99, 99.0, -99.0, -99.99, -99.999, 999.0, -999.0)
 SENTINEL_LIMIT = 90.0  # any |mag| above this is a fill value, not a star
-MAX_ERR = 1.0           # the authors' cut: 0 < err < 1
+MAX_ERR = 1.0  # the authors' cut: 0 < err < 1
 # Rows of a long table read at a time (issue 17: ingest in bounded memory)
 TABLE_CHUNK_ROWS = 250_000
 
@@ -59,6 +60,7 @@ class ReaderError(AstromerError, ValueError):
 @dataclass
 class SkipLog:
     """Counts of dropped points and skipped curves, with a few examples for the provenance."""
+
     points: Counter = field(default_factory=Counter)
     curves: Counter = field(default_factory=Counter)
     examples: list = field(default_factory=list)
@@ -75,12 +77,14 @@ class SkipLog:
             self.examples.append(message)
 
     def as_dict(self) -> dict:
-        return {"points_dropped": dict(self.points), "curves_skipped": dict(self.curves),
-                "examples": list(self.examples)}
+        return {
+            "points_dropped": dict(self.points),
+            "curves_skipped": dict(self.curves),
+            "examples": list(self.examples),
+        }
 
 
-def clean_curve(time, mag, err, obj: str, source: str, skips: SkipLog, min_obs: int = 5,
-                max_err: float = MAX_ERR):
+def clean_curve(time, mag, err, obj: str, source: str, skips: SkipLog, min_obs: int = 5, max_err: float = MAX_ERR):
     """Return a clean (n, 3) array or None (a counted skip)."""
     time = np.asarray(time, dtype=np.float64)
     mag = np.asarray(mag, dtype=np.float64)
@@ -132,11 +136,13 @@ def check_text_file(path: Path) -> None:
                 decoder.decode(block)
                 nul = block.find(b"\x00")
                 if nul >= 0:
-                    raise ReaderError(f"{path}: not a text file (NUL byte at byte offset {offset + nul}); "
-                                      "binary input?")
+                    raise ReaderError(
+                        f"{path}: not a text file (NUL byte at byte offset {offset + nul}); binary input?"
+                    )
             except UnicodeDecodeError as exc:
-                raise ReaderError(f"{path}: not UTF-8 text (byte 0x{block[exc.start]:02x} at byte offset "
-                                  f"{offset + exc.start})") from None
+                raise ReaderError(
+                    f"{path}: not UTF-8 text (byte 0x{block[exc.start]:02x} at byte offset {offset + exc.start})"
+                ) from None
             offset += len(block)
 
 
@@ -244,8 +250,10 @@ class Spill:
 
     def __getitem__(self, key) -> np.ndarray:
         self._handle.flush()
-        parts = [np.frombuffer(os.pread(self._handle.fileno(), n * 24, at), dtype=np.float64).reshape(n, 3)
-                 for at, n in self._where[key]]
+        parts = [
+            np.frombuffer(os.pread(self._handle.fileno(), n * 24, at), dtype=np.float64).reshape(n, 3)
+            for at, n in self._where[key]
+        ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def close(self) -> None:
@@ -270,7 +278,7 @@ def group_long(ids: np.ndarray, *columns: np.ndarray):
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     for k, name in enumerate(uniques):
-        sel = order[bounds[k]:bounds[k + 1]]
+        sel = order[bounds[k] : bounds[k + 1]]
         yield name, *(c[sel] for c in columns)
 
 
@@ -292,8 +300,15 @@ def _find_authors_root(root: Path) -> tuple[Path, Path]:
     return (preferred or metas)[0], lc_dir
 
 
-def read_authors(src, survey: str, out, min_obs: int = 5, classes: list[str] | None = None,
-                 band: str | None = None, class_map: dict[str, str] | None = None):
+def read_authors(
+    src,
+    survey: str,
+    out,
+    min_obs: int = 5,
+    classes: list[str] | None = None,
+    band: str | None = None,
+    class_map: dict[str, str] | None = None,
+):
     """Read the authors' published layout (a directory or a zip) into a store at ``out``.
 
     ``class_map`` renames labels first (e.g. ATLAS CBF/CBH -> CB); with ``classes`` (the paper's class
@@ -329,15 +344,44 @@ def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name, cl
     if not shards:
         raise ReaderError(f"{lc_dir}: no shard parquet files")
     with spill_beside(out) as curves:  # id -> cleaned curve, on disk: the shards are not in metadata order
-        return _read_authors_shards(meta, meta_path, lc_dir, shards, labels, survey, out, min_obs, classes, band,
-                                    source_name, class_map, class_drops, curves)
+        return _read_authors_shards(
+            meta,
+            meta_path,
+            lc_dir,
+            shards,
+            labels,
+            survey,
+            out,
+            min_obs,
+            classes,
+            band,
+            source_name,
+            class_map,
+            class_drops,
+            curves,
+        )
 
 
-def _read_authors_shards(meta, meta_path, lc_dir, shards, labels, survey, out, min_obs, classes, band,
-                         source_name, class_map, class_drops, curves):
+def _read_authors_shards(
+    meta,
+    meta_path,
+    lc_dir,
+    shards,
+    labels,
+    survey,
+    out,
+    min_obs,
+    classes,
+    band,
+    source_name,
+    class_map,
+    class_drops,
+    curves,
+):
     skips = SkipLog()
-    new_to_id = dict(zip(meta["newID"].tolist(),
-                         (meta["ID"] if "ID" in meta.columns else meta["newID"]).astype(str).tolist()))
+    new_to_id = dict(
+        zip(meta["newID"].tolist(), (meta["ID"] if "ID" in meta.columns else meta["newID"]).astype(str).tolist())
+    )
     seen: set = set()
     for shard in shards:
         frame = pd.read_parquet(shard)
@@ -345,8 +389,9 @@ def _read_authors_shards(meta, meta_path, lc_dir, shards, labels, survey, out, m
         if absent:
             raise ReaderError(f"{lc_dir.name}/{shard.name}: light-curve shard lacks columns {absent}")
         source = f"{source_name}:{lc_dir.name}/{shard.name}"
-        for new_id, t, m, e in group_long(frame["newID"].to_numpy(), frame["mjd"].to_numpy(),
-                                          frame["mag"].to_numpy(), frame["errmag"].to_numpy()):
+        for new_id, t, m, e in group_long(
+            frame["newID"].to_numpy(), frame["mjd"].to_numpy(), frame["mag"].to_numpy(), frame["errmag"].to_numpy()
+        ):
             key = _as_key(new_id, new_to_id)
             if key is None:
                 skips.curve("light_curve_without_metadata", str(new_id), source)
@@ -369,20 +414,43 @@ def _read_authors_shards(meta, meta_path, lc_dir, shards, labels, survey, out, m
             class_drops["(no label)" if pd.isna(label) else str(label)] += 1
             skips.curves["class_not_used"] += 1
             continue
-        rows.append({"id": obj, "survey": survey,
-                     "band": band or (str(row.Band) if "Band" in meta.columns else ""),
-                     "label": None if pd.isna(label) else str(label), "newID": str(row.newID)})
+        rows.append(
+            {
+                "id": obj,
+                "survey": survey,
+                "band": band or (str(row.Band) if "Band" in meta.columns else ""),
+                "label": None if pd.isna(label) else str(label),
+                "newID": str(row.newID),
+            }
+        )
     if class_drops:
-        log.warning("%s: dropped %d objects of classes outside %s: %s", source_name, sum(class_drops.values()),
-                    classes, dict(sorted(class_drops.items())))
+        log.warning(
+            "%s: dropped %d objects of classes outside %s: %s",
+            source_name,
+            sum(class_drops.values()),
+            classes,
+            dict(sorted(class_drops.items())),
+        )
     kept = Counter(str(r["label"]) for r in rows)
     missing = sorted(set(classes or ()) - set(kept))
     if missing:
         log.warning("%s: classes %s of the class list have no object", source_name, missing)
-    return write_store(out, curves, rows, skips, {
-        "reader": "authors", "source": source_name, "survey": survey, "min_obs": min_obs,
-        "classes": list(classes) if classes is not None else None, "class_map": dict(class_map or {}),
-        "class_dropped": dict(sorted(class_drops.items())), "class_kept": dict(sorted(kept.items()))})
+    return write_store(
+        out,
+        curves,
+        rows,
+        skips,
+        {
+            "reader": "authors",
+            "source": source_name,
+            "survey": survey,
+            "min_obs": min_obs,
+            "classes": list(classes) if classes is not None else None,
+            "class_map": dict(class_map or {}),
+            "class_dropped": dict(sorted(class_drops.items())),
+            "class_kept": dict(sorted(kept.items())),
+        },
+    )
 
 
 def _as_key(new_id, mapping):
@@ -475,8 +543,9 @@ def read_labels(path) -> dict:
     return dict(zip(table["id"], table["label"]))
 
 
-def read_macho_mjd(paths, out, band: str = "R", min_obs: int = 5, survey: str = "macho", labels=None,
-                   classes: list[str] | None = None):
+def read_macho_mjd(
+    paths, out, band: str = "R", min_obs: int = 5, survey: str = "macho", labels=None, classes: list[str] | None = None
+):
     """MACHO .mjd curves; ``labels`` (id -> class, e.g. from :func:`read_labels`) labels them, and
     ``classes`` refuses any label outside the list."""
     labels = labels or {}
@@ -504,8 +573,12 @@ def read_macho_mjd(paths, out, band: str = "R", min_obs: int = 5, survey: str = 
 
 
 # ------------------------------------------------------------------ long table
-TABLE_ALIASES = {"id": ("id", "ID", "object_id", "newID"), "time": ("time", "mjd", "MJD", "t"),
-                 "mag": ("mag", "Mag", "magnitude"), "err": ("err", "errmag", "mag_err", "Err")}
+TABLE_ALIASES = {
+    "id": ("id", "ID", "object_id", "newID"),
+    "time": ("time", "mjd", "MJD", "t"),
+    "mag": ("mag", "Mag", "magnitude"),
+    "err": ("err", "errmag", "mag_err", "Err"),
+}
 
 
 def read_table(src, survey: str, band: str, out, min_obs: int = 5, classes: list[str] | None = None):
@@ -523,15 +596,14 @@ def read_table(src, survey: str, band: str, out, min_obs: int = 5, classes: list
     for key, aliases in TABLE_ALIASES.items():
         found = [a for a in aliases if a in header]
         if not found:
-            raise ReaderError(f"{src.name}: missing column {key!r} (accepted names {aliases}); "
-                              f"has {header}")
+            raise ReaderError(f"{src.name}: missing column {key!r} (accepted names {aliases}); has {header}")
         columns[key] = found[0]
     # Pass 1, a chunk of rows at a time: each object's rows (parsed) go to a spill on disk, with the first value
     # that is not a number and the distinct labels of each object; pass 2 takes the objects in order of first
     # appearance, as the whole-table reader grouped them (same store, same errors).
     with spill_beside(out) as spill:
-        order: dict = {}       # id -> None, in order of first appearance
-        first_bad: dict = {}   # (id, column key) -> (row, value) of its first value that is not a number
+        order: dict = {}  # id -> None, in order of first appearance
+        first_bad: dict = {}  # (id, column key) -> (row, value) of its first value that is not a number
         label_values: dict = {}
         has_labels, n_rows = "label" in header, 0
         n_empty_id, first_empty_id = 0, None  # rows without an id belong to no curve: a counted, logged drop
@@ -565,8 +637,10 @@ def read_table(src, survey: str, band: str, out, min_obs: int = 5, classes: list
         skips = SkipLog()
         if n_empty_id:
             skips.point("empty_id", n_empty_id)
-            message = (f"dropped {n_empty_id} rows of {src.name} without an {columns['id']!r} "
-                       f"(first: row {first_empty_id + 1})")
+            message = (
+                f"dropped {n_empty_id} rows of {src.name} without an {columns['id']!r} "
+                f"(first: row {first_empty_id + 1})"
+            )
             log.warning(message)
             skips.examples.append(message)
         rows = []
@@ -620,4 +694,4 @@ def _groups(codes: np.ndarray, n: int):
     """Row positions of each code 0..n-1, in row order (rows with code -1, a missing id, belong to none)."""
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(n + 1))
-    return (order[bounds[k]:bounds[k + 1]] for k in range(n))
+    return (order[bounds[k] : bounds[k + 1]] for k in range(n))

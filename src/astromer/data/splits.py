@@ -23,6 +23,7 @@ Memory (issue 17): the split commands read only the ``id`` (and ``label``) colum
 never the light curves; ``write_pretrain_split`` keeps the ids in one Arrow array and writes the table a chunk
 of lines at a time, the same bytes as :func:`pretrain_split`'s DataFrame through ``to_csv``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..io import atomic_path, atomic_write_json, atomic_write_text
 from ..errors import AstromerError
+from ..io import atomic_path, atomic_write_json, atomic_write_text
 
 SPLITS = ("train", "val", "test")
 
@@ -61,8 +62,8 @@ def pretrain_split(ids, seed: int, fractions=(0.6, 0.2, 0.2)) -> pd.DataFrame:
     n_val = int(np.floor(fractions[1] * len(ids)))
     split = np.empty(len(ids), dtype=object)
     split[order[:n_train]] = "train"
-    split[order[n_train:n_train + n_val]] = "val"
-    split[order[n_train + n_val:]] = "test"
+    split[order[n_train : n_train + n_val]] = "val"
+    split[order[n_train + n_val :]] = "test"
     frame = pd.DataFrame({"id": ids, "split": split})
     frame["split"] = pd.Categorical(frame["split"], SPLITS)
     return frame.sort_values(["split", "id"]).reset_index(drop=True).astype({"split": str})
@@ -91,7 +92,7 @@ def write_pretrain_split(ids, seed, out, fractions=(0.6, 0.2, 0.2), chunk_rows: 
     n_train = int(np.floor(fractions[0] * n))
     n_val = int(np.floor(fractions[1] * n))
     part = np.empty(n, dtype=np.int8)
-    part[order[:n_train]], part[order[n_train:n_train + n_val]], part[order[n_train + n_val:]] = 0, 1, 2
+    part[order[:n_train]], part[order[n_train : n_train + n_val]], part[order[n_train + n_val :]] = 0, 1, 2
     del order
     counts = {}
     # the rows of pretrain_split: by part (train, val, test), then by id; quoted as pandas' to_csv quotes
@@ -102,7 +103,7 @@ def write_pretrain_split(ids, seed, out, fractions=(0.6, 0.2, 0.2), chunk_rows: 
             rows = np.flatnonzero(part == code)
             counts[name] = int(len(rows))
             for lo in range(0, len(rows), chunk_rows):
-                chunk = ids.take(pa.array(rows[lo:lo + chunk_rows])).to_pylist()
+                chunk = ids.take(pa.array(rows[lo : lo + chunk_rows])).to_pylist()
                 writer.writerows(zip(chunk, itertools.repeat(name)))
     return counts
 
@@ -111,9 +112,16 @@ def _parse_subset(name) -> int | None:
     return None if str(name) == "all" else int(name)
 
 
-def labeled_splits(ids, labels, seed: int, folds: int = 3, test_per_class: int = 100,
-                   subsets=("20", "50", "100", "500", "all"), val_fraction: float = 0.2,
-                   on_small: str = "skip"):
+def labeled_splits(
+    ids,
+    labels,
+    seed: int,
+    folds: int = 3,
+    test_per_class: int = 100,
+    subsets=("20", "50", "100", "500", "all"),
+    val_fraction: float = 0.2,
+    on_small: str = "skip",
+):
     """Return ({(fold, subset): DataFrame}, report dict)."""
     if on_small not in ("skip", "fail"):
         raise SplitError(f"on_small must be 'skip' or 'fail', not {on_small!r}")
@@ -125,10 +133,17 @@ def labeled_splits(ids, labels, seed: int, folds: int = 3, test_per_class: int =
     frame["label"] = frame["label"].astype(str)
     by_class = {lab: np.array(sorted(g["id"]), dtype=object) for lab, g in frame.groupby("label")}
     subsets = [str(s) for s in subsets]
-    report = {"seed": seed, "folds": folds, "test_per_class": test_per_class, "subsets": subsets,
-              "val_fraction": val_fraction, "on_small": on_small,
-              "class_sizes": {k: int(len(v)) for k, v in by_class.items()}, "too_small": [],
-              "counts": {}}
+    report = {
+        "seed": seed,
+        "folds": folds,
+        "test_per_class": test_per_class,
+        "subsets": subsets,
+        "val_fraction": val_fraction,
+        "on_small": on_small,
+        "class_sizes": {k: int(len(v)) for k, v in by_class.items()},
+        "too_small": [],
+        "counts": {},
+    }
     report["test_overlap"] = {}
     tests, pools = {}, {}  # (fold, class) -> ids
     for lab in sorted(by_class):
@@ -150,9 +165,12 @@ def labeled_splits(ids, labels, seed: int, folds: int = 3, test_per_class: int =
             blocks.append(set(block.tolist()))
         if not disjoint:  # say how the folds' test sets of this class overlap
             report["test_overlap"][lab] = {
-                "n_objects": int(n), "needed_for_disjoint": int(folds * test_per_class),
-                "shared": {f"fold{a}&fold{b}": len(blocks[a] & blocks[b])
-                           for a in range(folds) for b in range(a + 1, folds)}}
+                "n_objects": int(n),
+                "needed_for_disjoint": int(folds * test_per_class),
+                "shared": {
+                    f"fold{a}&fold{b}": len(blocks[a] & blocks[b]) for a in range(folds) for b in range(a + 1, folds)
+                },
+            }
     tables = {}
     for fold in range(folds):
         for subset in subsets:
@@ -165,8 +183,8 @@ def labeled_splits(ids, labels, seed: int, folds: int = 3, test_per_class: int =
                     continue
                 chosen = pool if n is None else pool[:n]
                 n_val = int(round(len(chosen) * val_fraction))
-                rows += [(i, lab, "train") for i in chosen[:len(chosen) - n_val]]
-                rows += [(i, lab, "val") for i in chosen[len(chosen) - n_val:]]
+                rows += [(i, lab, "train") for i in chosen[: len(chosen) - n_val]]
+                rows += [(i, lab, "val") for i in chosen[len(chosen) - n_val :]]
                 rows += [(i, lab, "test") for i in tests[fold, lab]]
             table = pd.DataFrame(rows, columns=["id", "label", "split"])
             table["split"] = pd.Categorical(table["split"], SPLITS)
@@ -174,15 +192,18 @@ def labeled_splits(ids, labels, seed: int, folds: int = 3, test_per_class: int =
             tables[(fold, subset)] = table
             report["counts"][f"fold{fold}/{subset}"] = {
                 lab: {s: int(((table["label"] == lab) & (table["split"] == s)).sum()) for s in SPLITS}
-                for lab in sorted(table["label"].unique())}
+                for lab in sorted(table["label"].unique())
+            }
     return tables, report
 
 
 def _too_small(report, fold, subset, lab, have, need, on_small):
     entry = {"fold": fold, "subset": subset, "class": lab, "available": int(have), "needed": int(need)}
     if on_small == "fail":
-        raise SplitError(f"class {lab!r} has {have} objects, {need} needed for subset {subset} "
-                         f"(fold {fold}); use on_small='skip' to leave it out of that subset")
+        raise SplitError(
+            f"class {lab!r} has {have} objects, {need} needed for subset {subset} "
+            f"(fold {fold}); use on_small='skip' to leave it out of that subset"
+        )
     report["too_small"].append(entry)
 
 
@@ -256,8 +277,9 @@ def check_labeled_splits(store_metadata: pd.DataFrame, split_dir) -> dict:
                 # present must have the same test ids in every subset of the fold.
                 first = test_sets.setdefault(lab, (subset, frozenset(group["id"])))
                 if first[1] != frozenset(group["id"]):
-                    errors.append(f"fold{fold}: test set of class {lab!r} differs between subsets "
-                                  f"{first[0]} and {subset}")
+                    errors.append(
+                        f"fold{fold}: test set of class {lab!r} differs between subsets {first[0]} and {subset}"
+                    )
     # "three cross-validation splits": test sets of different folds share no object where the class allows it
     for lab, size in sorted(sizes.items()):
         if size < params["folds"] * test_per_class:
@@ -267,11 +289,19 @@ def check_labeled_splits(store_metadata: pd.DataFrame, split_dir) -> dict:
                 if lab in fold_tests[a] and lab in fold_tests[b]:
                     shared = fold_tests[a][lab][1] & fold_tests[b][lab][1]
                     if shared:
-                        errors.append(f"class {lab!r} ({size} objects): folds {a} and {b} share {len(shared)} "
-                                      f"test objects, e.g. {sorted(shared)[0]!r}")
-    return {"ok": not errors and checked > 0, "files_checked": checked, "errors": errors[:200],
-            "n_errors": len(errors), "class_sizes": {k: int(v) for k, v in sorted(sizes.items())},
-            "too_small": params["too_small"], "test_overlap": params.get("test_overlap", {})}
+                        errors.append(
+                            f"class {lab!r} ({size} objects): folds {a} and {b} share {len(shared)} "
+                            f"test objects, e.g. {sorted(shared)[0]!r}"
+                        )
+    return {
+        "ok": not errors and checked > 0,
+        "files_checked": checked,
+        "errors": errors[:200],
+        "n_errors": len(errors),
+        "class_sizes": {k: int(v) for k, v in sorted(sizes.items())},
+        "too_small": params["too_small"],
+        "test_overlap": params.get("test_overlap", {}),
+    }
 
 
 def check_pretrain_split(ids, csv_path, fractions=(0.6, 0.2, 0.2)) -> dict:

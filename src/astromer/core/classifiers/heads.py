@@ -18,6 +18,7 @@ kernel. The encoder is
 frozen (``train_encoder=False``: its weights are not trainable and it runs in inference mode) or trained
 with the classifier.
 """
+
 from __future__ import annotations
 
 import keras
@@ -117,9 +118,15 @@ class RightPaddedLSTM(layers.LSTM):
         import tensorflow as tf
 
         cell = self.cell
-        return (keras.backend.backend() == "tensorflow" and not tf.config.list_logical_devices("GPU")
-                and cudnn_conditions(self) and not self.go_backwards and not self.stateful
-                and (not training or cell.dropout == 0) and cell.compute_dtype == "float32")
+        return (
+            keras.backend.backend() == "tensorflow"
+            and not tf.config.list_logical_devices("GPU")
+            and cudnn_conditions(self)
+            and not self.go_backwards
+            and not self.stateful
+            and (not training or cell.dropout == 0)
+            and cell.compute_dtype == "float32"
+        )
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not self._fused_ok(sequences, training):
@@ -135,7 +142,9 @@ class RightPaddedLSTM(layers.LSTM):
         else:
             valid = tf.cast(mask, tf.int32)
             lengths = tf.reduce_sum(valid, axis=1)
-            right_padded = tf.reduce_all(tf.equal(valid, tf.cast(tf.range(steps)[None, :] < lengths[:, None], tf.int32)))
+            right_padded = tf.reduce_all(
+                tf.equal(valid, tf.cast(tf.range(steps)[None, :] < lengths[:, None], tf.int32))
+            )
             tf.debugging.Assert(right_padded, ["RightPaddedLSTM: the mask is not right-padded (valid steps first)"])
 
         def icfo(t):  # Keras' gate order i, f, c, o -> BlockLSTM's i, c, f, o
@@ -145,9 +154,19 @@ class RightPaddedLSTM(layers.LSTM):
         kernel = icfo(tf.concat([self.cell.kernel, self.cell.recurrent_kernel], axis=0))
         zeros = tf.zeros([units], sequences.dtype)
         out = tf.raw_ops.BlockLSTM(  # time-major; forget_bias 0 and no clipping: Keras' cell exactly
-            seq_len_max=tf.cast(tf.reduce_max(lengths), tf.int64), x=tf.transpose(sequences, (1, 0, 2)),
-            cs_prev=c0, h_prev=h0, w=kernel, wci=zeros, wcf=zeros, wco=zeros, b=icfo(self.cell.bias),
-            forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
+            seq_len_max=tf.cast(tf.reduce_max(lengths), tf.int64),
+            x=tf.transpose(sequences, (1, 0, 2)),
+            cs_prev=c0,
+            h_prev=h0,
+            w=kernel,
+            wci=zeros,
+            wcf=zeros,
+            wco=zeros,
+            b=icfo(self.cell.bias),
+            forget_bias=0.0,
+            cell_clip=-1.0,
+            use_peephole=False,
+        )
         h, c = tf.transpose(out.h, (1, 0, 2)), tf.transpose(out.cs, (1, 0, 2))
         last = tf.maximum(lengths - 1, 0)
         has_steps = (lengths > 0)[:, None]
@@ -166,17 +185,26 @@ def cudnn_conditions(lstm) -> bool:
     from keras.src.backend.tensorflow.rnn import _do_lstm_arguments_support_cudnn
 
     cell = lstm.cell
-    return bool(_do_lstm_arguments_support_cudnn(cell.activation, cell.recurrent_activation, lstm.unroll,
-                                                 cell.use_bias) and cell.recurrent_dropout == 0
-                and lstm.use_cudnn in ("auto", True))
+    return bool(
+        _do_lstm_arguments_support_cudnn(cell.activation, cell.recurrent_activation, lstm.unroll, cell.use_bias)
+        and cell.recurrent_dropout == 0
+        and lstm.use_cudnn in ("auto", True)
+    )
 
 
 def _window_inputs(max_obs: int) -> dict:
     return {k: keras.Input((max_obs, 1), name=k, dtype="float32") for k in WINDOW_INPUTS}
 
 
-def build_lstm_head(n_features: int, n_classes: int, max_obs: int = 200, units: int = 256,
-                    dropout: float = 0.3, name: str = "lstm_head", standardize: bool = False) -> keras.Model:
+def build_lstm_head(
+    n_features: int,
+    n_classes: int,
+    max_obs: int = 200,
+    units: int = 256,
+    dropout: float = 0.3,
+    name: str = "lstm_head",
+    standardize: bool = False,
+) -> keras.Model:
     """Two masked LSTM layers (LayerNorm + Dropout after each) and a softmax head.
 
     Inputs: a (B, L, n_features) sequence and ``mask_in`` (B, L, 1); ``standardize``: each feature
@@ -196,8 +224,9 @@ def build_lstm_head(n_features: int, n_classes: int, max_obs: int = 200, units: 
     return keras.Model([seq, mask_in], out, name=name)
 
 
-def build_mlp_head(n_features: int, n_classes: int, max_obs: int = 200, units=(1024, 512, 256),
-                   name: str = "mlp_head") -> keras.Model:
+def build_mlp_head(
+    n_features: int, n_classes: int, max_obs: int = 200, units=(1024, 512, 256), name: str = "mlp_head"
+) -> keras.Model:
     """Dense ReLU stack on the embeddings averaged over valid steps, softmax head."""
     seq = keras.Input((max_obs, n_features), name="sequence")
     mask_in = keras.Input((max_obs, 1), name="mask_in")
@@ -245,8 +274,15 @@ def embedding_size(encoder, max_obs: int = 200) -> int:
     return int(out.shape[-1])
 
 
-def build_classifier(kind: str, n_classes: int, encoder=None, train_encoder: bool = False, max_obs: int = 200,
-                     units: int = 256, dropout: float = 0.3) -> keras.Model:
+def build_classifier(
+    kind: str,
+    n_classes: int,
+    encoder=None,
+    train_encoder: bool = False,
+    max_obs: int = 200,
+    units: int = 256,
+    dropout: float = 0.3,
+) -> keras.Model:
     """``kind`` in :data:`CLASSIFIERS`; ``encoder`` is ``SingleBandEncoder.encoder`` for the ATT models."""
     if kind == "lstm":
         return build_lstm_baseline(n_classes, max_obs, units, dropout)
@@ -255,8 +291,11 @@ def build_classifier(kind: str, n_classes: int, encoder=None, train_encoder: boo
     if encoder is None:
         raise ValueError(f"classifier {kind!r} needs an encoder")
     d = embedding_size(encoder, max_obs)
-    head = (build_lstm_head(d, n_classes, max_obs, units, dropout, standardize=True) if kind == "lstm_att"
-            else build_mlp_head(d, n_classes, max_obs))
+    head = (
+        build_lstm_head(d, n_classes, max_obs, units, dropout, standardize=True)
+        if kind == "lstm_att"
+        else build_mlp_head(d, n_classes, max_obs)
+    )
     model = EncoderClassifier(encoder, head, train_encoder, name=kind)
     zeros = {k: keras.ops.zeros((1, max_obs, 1)) for k in WINDOW_INPUTS}
     model(zeros)  # build, so weights exist before fit/load

@@ -6,15 +6,16 @@ first 200 observations); a head on a frozen encoder trains on embeddings compute
 :mod:`astromer.core.fitting`: a job killed by Slurm loses at most an epoch, and a state is resumed only by the
 same run (settings, data, starting weights: :mod:`astromer.core.resume`).
 """
+
 from __future__ import annotations
 
 import sys
 
 import numpy as np
 
-from .heads import WINDOW_INPUTS
 from ..fitting import History, fit_loop
 from ..resume import Checkpoint, run_key
+from .heads import WINDOW_INPUTS
 
 STATE_FILE = "classifier_state.npz"
 FROZEN_CACHE_BYTES = 1 << 30
@@ -29,8 +30,7 @@ def make_dataset(windows: dict, labels: np.ndarray, batch_size: int, shuffle: bo
     return _batched(features, labels, batch_size, shuffle, seed)
 
 
-def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed: int = 0,
-                    shuffle=("train",)) -> dict:
+def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed: int = 0, shuffle=("train",)) -> dict:
     """{split: ((embeddings, mask_in), labels) batches} for a head trained on a frozen encoder.
 
     A frozen encoder runs in inference mode, so its embeddings are the same every epoch: computing them
@@ -47,8 +47,9 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
             embed = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
         n = len(features["input"])
         step = call_windows(256)  # at most 32 windows per call on a CPU (astromer.core.encoder.call_windows)
-        embeddings = np.concatenate([embed({k: v[i:i + step] for k, v in features.items()}).numpy()
-                                     for i in range(0, max(n, 1), step)])
+        embeddings = np.concatenate(
+            [embed({k: v[i : i + step] for k, v in features.items()}).numpy() for i in range(0, max(n, 1), step)]
+        )
         out[split] = _batched((embeddings, features["mask_in"]), labels[split], batch_size, split in shuffle, seed)
     return out
 
@@ -118,9 +119,20 @@ def _run_epoch(step, dataset):
     return total_loss / max(count, 1), correct / max(count, 1)
 
 
-def fit_classifier(model, train_ds, val_ds, epochs: int = 100000, patience: int = 20, lr: float = 1e-3,
-                   ckpt_dir=None, settings=None, data=None, restart: bool = False, log=None,
-                   max_epochs_this_run: int | None = None) -> History:
+def fit_classifier(
+    model,
+    train_ds,
+    val_ds,
+    epochs: int = 100000,
+    patience: int = 20,
+    lr: float = 1e-3,
+    ckpt_dir=None,
+    settings=None,
+    data=None,
+    restart: bool = False,
+    log=None,
+    max_epochs_this_run: int | None = None,
+) -> History:
     """Adam on sparse categorical cross-entropy; stops after ``patience`` epochs without a lower validation
     loss; the model ends with the best epoch's weights. With ``ckpt_dir`` an interrupted run resumes, if its
     state has the same key: ``settings`` and ``data`` (what the caller loaded: digests of the curves, labels and
@@ -128,8 +140,9 @@ def fit_classifier(model, train_ds, val_ds, epochs: int = 100000, patience: int 
     import keras
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.optimizer.build(model.trainable_variables)
     key = run_key({"epochs": epochs, "patience": patience, "lr": lr, "run": settings}, data, model.get_weights())
     checkpoint = Checkpoint(ckpt_dir, key, log, restart=restart, filename=STATE_FILE) if ckpt_dir else None
@@ -143,8 +156,17 @@ def fit_classifier(model, train_ds, val_ds, epochs: int = 100000, patience: int 
         val_loss, val_acc = _run_epoch(test_step, val_ds)
         return {"val_loss": val_loss, "val_accuracy": val_acc}
 
-    return fit_loop(model, model.optimizer, train_epoch, validate, epochs=epochs, patience=patience,
-                    checkpoint=checkpoint, log=log, max_epochs_this_run=max_epochs_this_run)
+    return fit_loop(
+        model,
+        model.optimizer,
+        train_epoch,
+        validate,
+        epochs=epochs,
+        patience=patience,
+        checkpoint=checkpoint,
+        log=log,
+        max_epochs_this_run=max_epochs_this_run,
+    )
 
 
 def predict_labels(model, dataset) -> np.ndarray:

