@@ -327,6 +327,38 @@ def read_authors(
 
 def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name, class_map=None):
     meta_path, lc_dir = _find_authors_root(root)
+    meta, labels = _authors_metadata(meta_path, classes, class_map)
+    shards = sorted(lc_dir.glob("*.parquet"))
+    if not shards:
+        raise ReaderError(f"{lc_dir}: no shard parquet files")
+    with spill_beside(out) as curves:  # id -> cleaned curve, on disk: the shards are not in metadata order
+        skips = SkipLog()
+        new_to_id = dict(
+            zip(meta["newID"].tolist(), (meta["ID"] if "ID" in meta.columns else meta["newID"]).astype(str).tolist())
+        )
+        seen = _read_authors_shards(shards, lc_dir, source_name, new_to_id, min_obs, skips, curves)
+        rows, class_drops = _authors_rows(meta, meta_path, labels, seen, new_to_id, classes, survey, band, skips)
+        kept = _log_class_drops(source_name, classes, class_drops, rows)
+        return write_store(
+            out,
+            curves,
+            rows,
+            skips,
+            {
+                "reader": "authors",
+                "source": source_name,
+                "survey": survey,
+                "min_obs": min_obs,
+                "classes": list(classes) if classes is not None else None,
+                "class_map": dict(class_map or {}),
+                "class_dropped": dict(sorted(class_drops.items())),
+                "class_kept": dict(sorted(kept.items())),
+            },
+        )
+
+
+def _authors_metadata(meta_path, classes, class_map):
+    """(metadata, labels after ``class_map``) of the authors' metadata parquet, its columns checked."""
     meta = pd.read_parquet(meta_path)
     missing = [c for c in ("newID",) if c not in meta.columns]
     if missing:
@@ -339,49 +371,11 @@ def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name, cl
         labels = labels.replace(dict(class_map))
     if classes is not None and "Class" not in meta.columns:
         raise ReaderError(f"{meta_path.name}: a class list was given but the metadata has no 'Class' column")
-    class_drops: Counter = Counter()
-    shards = sorted(lc_dir.glob("*.parquet"))
-    if not shards:
-        raise ReaderError(f"{lc_dir}: no shard parquet files")
-    with spill_beside(out) as curves:  # id -> cleaned curve, on disk: the shards are not in metadata order
-        return _read_authors_shards(
-            meta,
-            meta_path,
-            lc_dir,
-            shards,
-            labels,
-            survey,
-            out,
-            min_obs,
-            classes,
-            band,
-            source_name,
-            class_map,
-            class_drops,
-            curves,
-        )
+    return meta, labels
 
 
-def _read_authors_shards(
-    meta,
-    meta_path,
-    lc_dir,
-    shards,
-    labels,
-    survey,
-    out,
-    min_obs,
-    classes,
-    band,
-    source_name,
-    class_map,
-    class_drops,
-    curves,
-):
-    skips = SkipLog()
-    new_to_id = dict(
-        zip(meta["newID"].tolist(), (meta["ID"] if "ID" in meta.columns else meta["newID"]).astype(str).tolist())
-    )
+def _read_authors_shards(shards, lc_dir, source_name, new_to_id, min_obs, skips, curves) -> set:
+    """Clean every curve of the shards into ``curves``; return the newIDs seen (each in one shard only)."""
     seen: set = set()
     for shard in shards:
         frame = pd.read_parquet(shard)
@@ -403,6 +397,12 @@ def _read_authors_shards(
             if arr is not None:
                 curves.put(new_to_id[key], arr)
         del frame
+    return seen
+
+
+def _authors_rows(meta, meta_path, labels, seen, new_to_id, classes, survey, band, skips):
+    """(the store's metadata rows, objects dropped per class): objects with a curve and a class in use."""
+    class_drops: Counter = Counter()
     rows = []
     for k, row in enumerate(meta.itertuples(index=False)):
         obj = new_to_id[row.newID]
@@ -423,6 +423,11 @@ def _read_authors_shards(
                 "newID": str(row.newID),
             }
         )
+    return rows, class_drops
+
+
+def _log_class_drops(source_name, classes, class_drops: Counter, rows: list) -> Counter:
+    """Log the objects dropped for their class and the listed classes left empty; return the kept counts."""
     if class_drops:
         log.warning(
             "%s: dropped %d objects of classes outside %s: %s",
@@ -435,22 +440,7 @@ def _read_authors_shards(
     missing = sorted(set(classes or ()) - set(kept))
     if missing:
         log.warning("%s: classes %s of the class list have no object", source_name, missing)
-    return write_store(
-        out,
-        curves,
-        rows,
-        skips,
-        {
-            "reader": "authors",
-            "source": source_name,
-            "survey": survey,
-            "min_obs": min_obs,
-            "classes": list(classes) if classes is not None else None,
-            "class_map": dict(class_map or {}),
-            "class_dropped": dict(sorted(class_drops.items())),
-            "class_kept": dict(sorted(kept.items())),
-        },
-    )
+    return kept
 
 
 def _as_key(new_id, mapping):
