@@ -1,14 +1,6 @@
-"""The experiments' jobs behind ``astromer classify``, ``lr-search`` and ``figure``
-(their parser: astromer.cli.experiments).
-
-    astromer classify --encoder MODEL --data STORE --split CSV --classifier lstm_att --encoder-mode frozen \
-        --out DIR --ckpt-dir DIR [--survey macho --case a --subset 500 --fold 1]
-    astromer lr-search --data STORE --split CSV --lrs 1e-2,1e-3,1e-4 --out DIR
-    astromer figure fig11 --out fig11.pdf --inputs results/*/metrics.json [--simulated]
-
-``classify`` writes ``DIR/metrics.json`` (macro_f1, accuracy, epochs, best_epoch, wall_seconds, seed, device,
-precision, the survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``report.csv`` and
-``confusion.csv``.
+"""The experiments' jobs: one classifier run (train, test, write its results), the learning-rate search and
+the paper's figures from result files. Their command lines (``astromer classify``, ``lr-search``, ``figure``)
+and the files a run writes are described in :mod:`astromer.cli.experiments`.
 """
 
 from __future__ import annotations
