@@ -120,3 +120,46 @@ def test_the_detector_flags_a_planted_bad_import(module, source, culprit):
 )
 def test_the_detector_allows_downward_and_shared_imports(module, source):
     assert violations(source, module) == []
+
+
+# ------------------------------------------------------------------ function length (issue 10)
+MAX_FUNCTION_LINES = 60  # no function in src/ longer than this
+MAX_FITTING_LINES = 40  # the one training loop's functions stay shorter still
+
+
+def long_functions(source: str, limit: int) -> list[str]:
+    """``name (lines, from line N)`` of every function or method in ``source`` longer than ``limit`` lines
+    (decorators not counted, the signature and docstring counted)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = node.end_lineno - node.lineno + 1
+            if length > limit:
+                found.append(f"{node.name} ({length} lines, from line {node.lineno})")
+    return found
+
+
+def test_no_function_in_src_is_longer_than_60_lines():
+    offenders = [
+        f"{path.relative_to(SRC)}: {entry}"
+        for path in all_modules()
+        for entry in long_functions(path.read_text(), MAX_FUNCTION_LINES)
+    ]
+    assert not offenders, f"functions over {MAX_FUNCTION_LINES} lines (split them into helpers): {offenders}"
+
+
+def test_the_fitting_loops_functions_are_at_most_40_lines():
+    path = SRC / "astromer" / "core" / "fitting.py"
+    offenders = long_functions(path.read_text(), MAX_FITTING_LINES)
+    assert not offenders, f"{path.name}: functions over {MAX_FITTING_LINES} lines: {offenders}"
+
+
+def _planted(name: str, lines: int, indent: str = "") -> str:
+    body = "".join(f"{indent}    x{i} = {i}\n" for i in range(lines - 2))
+    return f"{indent}def {name}():\n{body}{indent}    return 0\n"
+
+
+def test_the_length_detector_flags_a_planted_61_line_function_and_not_a_60_line_one():
+    source = _planted("fine", 60) + "\n\nclass Holder:\n" + _planted("too_long", 61, indent="    ")
+    assert long_functions(source, MAX_FUNCTION_LINES) == ["too_long (61 lines, from line 64)"]
+    assert long_functions(_planted("fine", 41), MAX_FITTING_LINES) == ["fine (41 lines, from line 1)"]

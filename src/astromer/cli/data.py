@@ -253,20 +253,24 @@ def register(commands) -> None:
         group(sub)
 
 
+def _checksum_and_mirror(p, sha256_note: str, url_help: str) -> None:
+    """The --sha256 and --url options of the download commands."""
+    p.add_argument("--sha256", default=None, help=f"expected SHA-256 of the zip {sha256_note}")
+    p.add_argument("--url", default=None, help=url_help)
+
+
 def _downloads(sub) -> None:  # downloads and unpacking
     p = sub.add_parser("download", help="download a Google-Drive file (the authors' zips); resumes, checks")
     p.add_argument("--file-id", required=True)
     p.add_argument("--out", required=True, help="zip path to write")
     p.add_argument("--dataset", default=None, help="its name, for the messages")
-    p.add_argument("--sha256", default=None, help="expected SHA-256 of the zip (checked when given)")
-    p.add_argument("--url", default=None, help="download from this URL instead of Google Drive (a mirror)")
+    _checksum_and_mirror(p, "(checked when given)", "download from this URL instead of Google Drive (a mirror)")
     p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("download-weights", help="the authors' published weights by name, unzipped and checked")
     p.add_argument("--name", required=True, help="e.g. macho_a0 (= macho)")
     p.add_argument("--out", required=True, help="folder to unpack into (atomically)")
-    p.add_argument("--sha256", default=None, help="expected SHA-256 of the zip (the files are always checked)")
-    p.add_argument("--url", default=None, help="base URL instead of the authors' weights repository")
+    _checksum_and_mirror(p, "(the files are always checked)", "base URL instead of the authors' weights repository")
     p.set_defaults(func=cmd_download_weights)
 
     p = sub.add_parser("unpack", help="unzip atomically (one top-level folder is flattened)")

@@ -50,46 +50,34 @@ def _figure(args) -> int:
     return figure(args)
 
 
-def register(sub) -> None:
-    """Adds classify, lr-search and figure to the astromer command tree."""
+def _common_training(p) -> None:
+    """The options classify and lr-search share: data, outputs, training, resume, device, precision."""
+    p.add_argument("--data", required=True, help="light-curve store (directory)")
+    p.add_argument("--split", required=True, help="CSV with columns id,label,split (train/val/test)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--ckpt-dir", help="resume state (keep it out of the workflow's outputs)")
+    p.add_argument("--epochs", type=int, default=100000)
+    p.add_argument("--patience", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-obs", type=int, default=200)
+    p.add_argument("--units", type=int, default=256, help="LSTM units (the paper: 256; smaller for a quick demo)")
+    for key in ("survey", "case", "subset"):
+        p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
+    p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
+    add_resume_options(p)
+    add_device_option(p)
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="mixed_bfloat16: the encoder and the head compute in bf16, weights and softmax in "
+        "float32 (the random forest ignores it); recorded in metrics.json",
+    )
 
-    def common_training(p):
-        p.add_argument("--data", required=True, help="light-curve store (directory)")
-        p.add_argument("--split", required=True, help="CSV with columns id,label,split (train/val/test)")
-        p.add_argument("--out", required=True, help="output folder")
-        p.add_argument("--ckpt-dir", help="resume state (keep it out of the workflow's outputs)")
-        p.add_argument("--epochs", type=int, default=100000)
-        p.add_argument("--patience", type=int, default=20)
-        p.add_argument("--batch-size", type=int, default=256)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--max-obs", type=int, default=200)
-        p.add_argument("--units", type=int, default=256, help="LSTM units (the paper: 256; smaller for a quick demo)")
-        for key in ("survey", "case", "subset"):
-            p.add_argument(f"--{key}", help="recorded in metrics.json for the figures")
-        p.add_argument("--fold", type=int, help="recorded in metrics.json for the figures")
-        add_resume_options(p)
-        add_device_option(p)
-        p.add_argument(
-            "--precision",
-            choices=PRECISIONS,
-            default="float32",
-            help="mixed_bfloat16: the encoder and the head compute in bf16, weights and softmax in "
-            "float32 (the random forest ignores it); recorded in metrics.json",
-        )
 
-    p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
-    common_training(p)
-    p.add_argument("--encoder", help="ASTROMER model (.keras, folder or zip); not needed for lstm and rf")
-    p.add_argument("--classifier", required=True, choices=["lstm", "lstm_att", "mlp_att", "rf"])
-    p.add_argument("--encoder-mode", choices=["frozen", "trained"], default="frozen")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.set_defaults(func=_classify)
-
-    p = sub.add_parser("lr-search", help="the LSTM baseline at several learning rates (Fig. D.1)")
-    common_training(p)
-    p.add_argument("--lrs", default="1e-2,1e-3,1e-4")
-    p.set_defaults(func=_lr_search)
-
+def _figure_parser(sub) -> None:
+    """astromer figure NAME: a figure or table of the paper from result files."""
     p = sub.add_parser("figure", help="a figure (PDF) or table (CSV + .tex) of the paper from result files")
     p.add_argument("name", choices=FIGURES)
     p.add_argument("--out", required=True)
@@ -114,3 +102,21 @@ def register(sub) -> None:
     )
     p.add_argument("--max-obs", type=int, default=200, help="fig2: observations drawn when no encoder is given")
     p.set_defaults(func=_figure)
+
+
+def register(sub) -> None:
+    """Adds classify, lr-search and figure to the astromer command tree."""
+    p = sub.add_parser("classify", help="train and test one classifier (writes metrics.json, history, report)")
+    _common_training(p)
+    p.add_argument("--encoder", help="ASTROMER model (.keras, folder or zip); not needed for lstm and rf")
+    p.add_argument("--classifier", required=True, choices=["lstm", "lstm_att", "mlp_att", "rf"])
+    p.add_argument("--encoder-mode", choices=["frozen", "trained"], default="frozen")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.set_defaults(func=_classify)
+
+    p = sub.add_parser("lr-search", help="the LSTM baseline at several learning rates (Fig. D.1)")
+    _common_training(p)
+    p.add_argument("--lrs", default="1e-2,1e-3,1e-4")
+    p.set_defaults(func=_lr_search)
+
+    _figure_parser(sub)

@@ -119,35 +119,30 @@ def _read_split(path, store) -> dict:
     return {part: list(group["id"]) for part, group in table.groupby("split")}
 
 
-def _train(args, command: str) -> int:
-    import keras
-
-    from ..core.devices import select_device
-    from ..core.encoder import SingleBandEncoder
-    from ..core.preprocessing import Flat
-    from ..core.pretraining import fit, flat_digest, test_rmse
-    from ..core.resume import discard
-    from ..data.store import LightCurveStore
-    from ..io import atomic_write_json, make_dir
-
-    began = time.perf_counter()
-    device = select_device(args.device)  # before any data is read: no silent CPU fallback
-    keras.utils.set_random_seed(args.seed)
-    store = LightCurveStore.open(args.data)
-    parts = _read_split(args.split, store)
+def _training_parts(path, store) -> dict:
+    """The split's parts, with the train and val parts that every training run needs."""
+    parts = _read_split(path, store)
     for needed in ("train", "val"):
         if not parts.get(needed):
-            raise RunInputError(f"{args.split}: no '{needed}' rows")
-    conf = _model_config(args.model_config)
-    precision = resolve_precision(args.precision)
+            raise RunInputError(f"{path}: no '{needed}' rows")
+    return parts
+
+
+def _start_encoder(args, conf: dict, precision):
+    """The encoder a run starts from: the pretrained weights of --init, or a fresh one."""
+    from ..core.encoder import SingleBandEncoder
+
     if args.init:
-        encoder = SingleBandEncoder.from_pretraining(
+        return SingleBandEncoder.from_pretraining(
             args.init, mode=args.mode, dropout=conf.get("dropout"), dtype=precision
         )
-    else:
-        encoder = SingleBandEncoder(**conf, mode=args.mode or "paper", seed=args.seed, dtype=precision)
-    out = Path(args.out)
-    make_dir(out)
+    return SingleBandEncoder(**conf, mode=args.mode or "paper", seed=args.seed, dtype=precision)
+
+
+def _part_loader(args, store, parts: dict):
+    """A function part -> flat columns, from the columns on disk (--columns) or the store."""
+    from ..core.preprocessing import Flat
+
     columns = None
     if args.columns:  # windows read from the columns on disk (issue 17), the same windows as in memory
         from ..data.columns import TrainingColumns
@@ -161,25 +156,110 @@ def _train(args, command: str) -> int:
         _, offsets, times, mags, _ = store.load_flat(parts[part])
         return Flat(offsets, times, mags)
 
+    return load
+
+
+def _mask_args(args) -> dict:
+    return {
+        "msk_frac": args.msk_frac,
+        "rnd_frac": args.rnd_frac,
+        "same_frac": args.same_frac,
+        "windows_per_epoch": args.windows_per_epoch,
+    }
+
+
+def _run_identity(parts: dict, data: dict, precision) -> dict:
+    """Beyond the settings, data and starting weights that fit() keys the run on: the ids and the test set."""
+    from ..core.pretraining import flat_digest
+
+    return {
+        "ids": {part: parts[part] for part in data},
+        "precision": precision,
+        "test": flat_digest(data["test"]) if "test" in data else None,
+    }
+
+
+def _save_model(encoder, history, out: Path, precision):
+    """Write model.keras and history.csv; return the float32 encoder that was saved."""
+    if precision is not None:  # saved models are float32: encode() and fine-tuning stay exact
+        encoder = encoder.with_dtype(None)
+    encoder.save(out / "model.keras")
+    history.to_csv(out / "history.csv")
+    return encoder
+
+
+def _train_metrics(args, command, encoder, history, run: dict) -> dict:
+    """metrics.json of a training run; ``run`` holds parts, data, device, precision, test_before, began."""
+    from ..core.pretraining import test_rmse
+
+    parts, data = run["parts"], run["data"]
+    wall_seconds = round(time.perf_counter() - run["began"], 2)  # before the final test RMSE, as always
+    test_after = (
+        test_rmse(encoder, data["test"], args.batch_size, args.seed, **_mask_args(args)) if "test" in data else None
+    )
+    return {
+        "command": command,
+        "label": args.label,
+        "mode": encoder.config["mode"],
+        "config": encoder.config,
+        "survey": args.survey,
+        "subset": args.subset,
+        "fold": args.fold,
+        "case": None,
+        "classifier": None,
+        "seed": args.seed,
+        "precision": run["precision"] or "float32",
+        "device": run["device"],
+        "epochs": history.n_epochs,
+        "best_epoch": history.best_epoch,
+        "best_val_rmse": history.best_val_loss,
+        "initial_val_rmse": history.initial_val_loss,
+        "test_rmse_before": run["test_before"],
+        "stopped_early": history.stopped_early,
+        "resumed_from": history.resumed_from,
+        "wall_seconds": wall_seconds,
+        "train_seconds": history.train_seconds,
+        "checkpoint_seconds": history.checkpoint_seconds,
+        "n_train": len(parts["train"]),
+        "n_val": len(parts["val"]),
+        "n_test": len(parts.get("test", [])),
+        "test_rmse": test_after,
+        "init": args.init,
+        "data": args.data,
+        "split": args.split,
+        "args": vars(args),
+    }
+
+
+def _train(args, command: str) -> int:
+    import keras
+
+    from ..core.devices import select_device
+    from ..core.pretraining import fit, test_rmse
+    from ..core.resume import discard
+    from ..data.store import LightCurveStore
+    from ..io import atomic_write_json, make_dir
+
+    began = time.perf_counter()
+    device = select_device(args.device)  # before any data is read: no silent CPU fallback
+    keras.utils.set_random_seed(args.seed)
+    store = LightCurveStore.open(args.data)
+    parts = _training_parts(args.split, store)
+    conf = _model_config(args.model_config)
+    precision = resolve_precision(args.precision)
+    encoder = _start_encoder(args, conf, precision)
+    out = Path(args.out)
+    make_dir(out)
+    load = _part_loader(args, store, parts)
     print(
         f"{command}: {len(parts['train'])} train / {len(parts['val'])} val curves, mode {encoder.config['mode']}, "
         f"config {encoder.config}",
         file=sys.stderr,
         flush=True,
     )
-    mask_args = {
-        "msk_frac": args.msk_frac,
-        "rnd_frac": args.rnd_frac,
-        "same_frac": args.same_frac,
-        "windows_per_epoch": args.windows_per_epoch,
-    }
+    mask_args = _mask_args(args)
     data = {part: load(part) for part in ("train", "val", "test") if parts.get(part)}
-    # beyond the settings, data and starting weights that fit() keys the run on: the ids and the test set
-    identity = {
-        "ids": {part: parts[part] for part in data},
-        "precision": precision,
-        "test": flat_digest(data["test"]) if "test" in data else None,
-    }
+    identity = _run_identity(parts, data, precision)
     # the starting point's test RMSE, so that "fine-tuning lowers the RMSE" can be checked per run
     test_before = test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None
     history = fit(
@@ -198,44 +278,9 @@ def _train(args, command: str) -> int:
         restart=args.restart,
         identity=identity,
     )
-    if precision is not None:  # saved models are float32: encode() and fine-tuning stay exact
-        encoder = encoder.with_dtype(None)
-    encoder.save(out / "model.keras")
-    history.to_csv(out / "history.csv")
-    metrics = {
-        "command": command,
-        "label": args.label,
-        "mode": encoder.config["mode"],
-        "config": encoder.config,
-        "survey": args.survey,
-        "subset": args.subset,
-        "fold": args.fold,
-        "case": None,
-        "classifier": None,
-        "seed": args.seed,
-        "precision": precision or "float32",
-        "device": device,
-        "epochs": history.n_epochs,
-        "best_epoch": history.best_epoch,
-        "best_val_rmse": history.best_val_loss,
-        "initial_val_rmse": history.initial_val_loss,
-        "test_rmse_before": test_before,
-        "stopped_early": history.stopped_early,
-        "resumed_from": history.resumed_from,
-        "wall_seconds": round(time.perf_counter() - began, 2),
-        "train_seconds": history.train_seconds,
-        "checkpoint_seconds": history.checkpoint_seconds,
-        "n_train": len(parts["train"]),
-        "n_val": len(parts["val"]),
-        "n_test": len(parts.get("test", [])),
-        "test_rmse": test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args)
-        if "test" in data
-        else None,
-        "init": args.init,
-        "data": args.data,
-        "split": args.split,
-        "args": vars(args),
-    }
+    encoder = _save_model(encoder, history, out, precision)
+    run = {"parts": parts, "data": data, "device": device, "precision": precision, "test_before": test_before}
+    metrics = _train_metrics(args, command, encoder, history, {**run, "began": began})
     atomic_write_json(out / "metrics.json", metrics)
     if not args.keep_checkpoint:  # the run is complete and its outputs are written
         discard(args.ckpt_dir)

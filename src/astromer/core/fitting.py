@@ -70,6 +70,33 @@ def _epoch_line(record: dict, epochs: int, history: History) -> str:
     )
 
 
+def _run_epoch(train_epoch, validate, history: History) -> dict:
+    """Train and validate one epoch; append and return its record."""
+    began = time.perf_counter()
+    record = {"epoch": history.n_epochs + 1, **train_epoch(history.n_epochs + 1), **validate()}
+    record["seconds"] = round(time.perf_counter() - began, 3)
+    history.epochs.append(record)
+    return record
+
+
+def _track_best(record: dict, history: History, model, best_weights, wait: int, patience: int, epochs: int):
+    """Keep the best weights and the patience count; mark the run stopped early or complete."""
+    if record["val_loss"] < history.best_val_loss:
+        history.best_val_loss, history.best_epoch, wait = record["val_loss"], record["epoch"], 0
+        best_weights = _weights(model)
+    else:
+        wait += 1
+    history.stopped_early = wait >= patience
+    history.completed = history.stopped_early or history.n_epochs >= epochs
+    return best_weights, wait
+
+
+def _save_state(checkpoint, model, optimizer, best_weights, history: History, wait: int) -> None:
+    saving = time.perf_counter()
+    checkpoint.save(model, optimizer, best_weights, {"history": dataclasses.asdict(history), "wait": wait})
+    history.checkpoint_seconds = round(history.checkpoint_seconds + time.perf_counter() - saving, 3)
+
+
 def fit_loop(
     model,
     optimizer,
@@ -96,24 +123,13 @@ def fit_loop(
         log(f"epoch    0  val_loss {history.initial_val_loss:.4f} (before training)")
     run_epochs = 0
     while history.n_epochs < epochs and (max_epochs_this_run is None or run_epochs < max_epochs_this_run):
-        began = time.perf_counter()
-        record = {"epoch": history.n_epochs + 1, **train_epoch(history.n_epochs + 1), **validate()}
-        record["seconds"] = round(time.perf_counter() - began, 3)
-        history.epochs.append(record)
-        if record["val_loss"] < history.best_val_loss:
-            history.best_val_loss, history.best_epoch, wait = record["val_loss"], record["epoch"], 0
-            best_weights = _weights(model)
-        else:
-            wait += 1
-        history.stopped_early = wait >= patience
-        history.completed = history.stopped_early or history.n_epochs >= epochs
+        record = _run_epoch(train_epoch, validate, history)
+        best_weights, wait = _track_best(record, history, model, best_weights, wait, patience, epochs)
         if on_epoch is not None:
             on_epoch(record)
         log(_epoch_line(record, epochs, history))
         if checkpoint is not None:
-            saving = time.perf_counter()
-            checkpoint.save(model, optimizer, best_weights, {"history": dataclasses.asdict(history), "wait": wait})
-            history.checkpoint_seconds = round(history.checkpoint_seconds + time.perf_counter() - saving, 3)
+            _save_state(checkpoint, model, optimizer, best_weights, history, wait)
         run_epochs += 1
         if history.completed:
             break

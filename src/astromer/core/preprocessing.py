@@ -215,6 +215,31 @@ def mask_counts(n_valid: np.ndarray, msk_frac: float, rnd_frac: float, same_frac
     return nmask, n_same, n_rand
 
 
+def _mask_roles(valid, nmask, n_same, n_rand, rng: np.random.Generator):
+    """(target, same, random) positions: a random order of each window's valid positions, whose first
+    ``nmask`` entries are the targets, the first ``n_same`` of those kept and the next ``n_rand`` replaced."""
+    n_win, max_obs = valid.shape
+    keys = np.where(valid, rng.random((n_win, max_obs)), np.inf)
+    order = np.argsort(keys, axis=1)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(max_obs)[None, :].repeat(n_win, 0), axis=1)
+    target = rank < nmask[:, None]
+    same = rank < n_same[:, None]
+    random_ = (rank >= n_same[:, None]) & (rank < (n_same + n_rand)[:, None])
+    return target, same, random_
+
+
+def _replacements(mags, pool, rng: np.random.Generator):
+    """(a replacement magnitude per position drawn from the window's ``pool`` positions, windows with an
+    empty pool)."""
+    n_win, max_obs = pool.shape
+    pool_n = pool.sum(axis=1)
+    pool_order = np.argsort(np.where(pool, rng.random((n_win, max_obs)), np.inf), axis=1)
+    pick = np.floor(rng.random((n_win, max_obs)) * np.maximum(pool_n, 1)[:, None]).astype(np.int64)
+    source = np.take_along_axis(pool_order, pick, axis=1)
+    return np.take_along_axis(mags, source, axis=1), pool_n[:, None] == 0
+
+
 def mask_windows(
     flat: Flat,
     index,
@@ -242,17 +267,9 @@ def mask_windows(
     index = np.asarray(index, dtype=np.int64)
     starts = np.asarray(starts, dtype=np.int64)
     times, raw, valid, lengths = _gather(flat, index, starts, max_obs, mode.float32_raw)
-    n_win = index.size
     nmask, n_same, n_rand = mask_counts(lengths, msk_frac, rnd_frac, same_frac, mode)
 
-    # A random order of each window's valid positions; its first nmask entries are the targets.
-    keys = np.where(valid, rng.random((n_win, max_obs)), np.inf)
-    order = np.argsort(keys, axis=1)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(max_obs)[None, :].repeat(n_win, 0), axis=1)
-    target = rank < nmask[:, None]
-    same = rank < n_same[:, None]
-    random_ = (rank >= n_same[:, None]) & (rank < (n_same + n_rand)[:, None])
+    target, same, random_ = _mask_roles(valid, nmask, n_same, n_rand, rng)
     hidden = target & ~same & ~random_
     context = valid & ~target  # visible, never a target
 
@@ -263,14 +280,8 @@ def mask_windows(
         mean = _masked_mean(raw, valid)
     mags = raw - mean[:, None]
 
-    # Source position of each replacement: any valid position (legacy permutation) or a context position.
-    pool = context if mode.random_from_visible else valid
-    pool_n = pool.sum(axis=1)
-    pool_order = np.argsort(np.where(pool, rng.random((n_win, max_obs)), np.inf), axis=1)
-    pick = np.floor(rng.random((n_win, max_obs)) * np.maximum(pool_n, 1)[:, None]).astype(np.int64)
-    source = np.take_along_axis(pool_order, pick, axis=1)
-    replacement = np.take_along_axis(mags, source, axis=1)
-    no_pool = pool_n[:, None] == 0
+    # Replacements come from any valid position (legacy permutation) or a context position.
+    replacement, no_pool = _replacements(mags, context if mode.random_from_visible else valid, rng)
     hidden = hidden | (random_ & no_pool)  # nothing visible to copy from: hide instead
     random_ = random_ & ~no_pool
 

@@ -79,6 +79,62 @@ def predict_targets(model, batch, training: bool, k=None):
     return gather(batch["output"]), pred, gather(batch["mask_out"])
 
 
+def _forward_fn(model, full: bool, k: int | None):
+    """(targets, predictions, mask_out) of a batch: the whole last block, or the target positions only."""
+
+    def forward(batch, training):
+        if full:
+            pred = model({key: batch[key] for key in ("input", "times", "mask_in")}, training=training)
+            return batch["output"], pred, batch["mask_out"]
+        return predict_targets(model, batch, training, k)
+
+    return forward
+
+
+def _loss_and_gradients_fn(forward, variables, micro_batch: int | None):
+    import tensorflow as tf
+
+    def loss_and_gradients(batch):
+        """(S, gradients of the masked RMSE): S the batch's sum of per-window MSEs."""
+        n = tf.shape(batch["input"])[0]
+        if micro_batch is None:
+            with tf.GradientTape() as tape:
+                total = tf.reduce_sum(per_window_mse(*forward(batch, True)))
+                loss = tf.sqrt(total / tf.cast(n, tf.float32))
+            return total, tape.gradient(loss, variables)
+        total = tf.constant(0.0)
+        grads = [tf.zeros(v.shape, tf.float32) for v in variables]
+        for lo in tf.range(0, n, micro_batch):
+            part = {key: value[lo : lo + micro_batch] for key, value in batch.items()}
+            with tf.GradientTape() as tape:
+                part_total = tf.reduce_sum(per_window_mse(*forward(part, True)))
+            grads = [
+                a + tf.reshape(tf.cast(g, tf.float32), a.shape)
+                for a, g in zip(grads, tape.gradient(part_total, variables))
+            ]
+            total += part_total
+        loss = tf.sqrt(total / tf.cast(n, tf.float32))
+        scale = 1.0 / (2.0 * tf.cast(n, tf.float32) * loss)
+        return total, [g * scale for g in grads]
+
+    return loss_and_gradients
+
+
+def _eval_step_fn(forward, micro_batch: int | None):
+    import tensorflow as tf
+
+    def eval_step(batch):
+        if micro_batch is None:
+            return tf.reduce_sum(per_window_mse(*forward(batch, False)))
+        total = tf.constant(0.0)
+        for lo in tf.range(0, tf.shape(batch["input"])[0], micro_batch):
+            part = {key: value[lo : lo + micro_batch] for key, value in batch.items()}
+            total += tf.reduce_sum(per_window_mse(*forward(part, False)))
+        return total
+
+    return eval_step
+
+
 class Trainer:
     """Compiled train/eval steps of one model and optimizer.
 
@@ -115,53 +171,18 @@ class Trainer:
         full = full_last_block or (jit_compile and max_targets is None)
         k = None if max_targets is None else min(int(max_targets), encoder.max_obs)
 
-        def forward(batch, training):
-            if full:
-                pred = model({key: batch[key] for key in ("input", "times", "mask_in")}, training=training)
-                return batch["output"], pred, batch["mask_out"]
-            return predict_targets(model, batch, training, k)
-
+        forward = _forward_fn(model, full, k)
         if micro_batch == "auto":
             micro_batch = None if (jit_compile or tf.config.list_logical_devices("GPU")) else CPU_MICRO_BATCH
         variables = model.trainable_variables
-
-        def loss_and_gradients(batch):
-            """(S, gradients of the masked RMSE): S the batch's sum of per-window MSEs."""
-            n = tf.shape(batch["input"])[0]
-            if micro_batch is None:
-                with tf.GradientTape() as tape:
-                    total = tf.reduce_sum(per_window_mse(*forward(batch, True)))
-                    loss = tf.sqrt(total / tf.cast(n, tf.float32))
-                return total, tape.gradient(loss, variables)
-            total = tf.constant(0.0)
-            grads = [tf.zeros(v.shape, tf.float32) for v in variables]
-            for lo in tf.range(0, n, micro_batch):
-                part = {key: value[lo : lo + micro_batch] for key, value in batch.items()}
-                with tf.GradientTape() as tape:
-                    part_total = tf.reduce_sum(per_window_mse(*forward(part, True)))
-                grads = [
-                    a + tf.reshape(tf.cast(g, tf.float32), a.shape)
-                    for a, g in zip(grads, tape.gradient(part_total, variables))
-                ]
-                total += part_total
-            loss = tf.sqrt(total / tf.cast(n, tf.float32))
-            scale = 1.0 / (2.0 * tf.cast(n, tf.float32) * loss)
-            return total, [g * scale for g in grads]
+        loss_and_gradients = _loss_and_gradients_fn(forward, variables, micro_batch)
 
         def train_step(batch):
             total, grads = loss_and_gradients(batch)
             optimizer.apply_gradients(zip(grads, variables))
             return total
 
-        def eval_step(batch):
-            if micro_batch is None:
-                return tf.reduce_sum(per_window_mse(*forward(batch, False)))
-            total = tf.constant(0.0)
-            for lo in tf.range(0, tf.shape(batch["input"])[0], micro_batch):
-                part = {key: value[lo : lo + micro_batch] for key, value in batch.items()}
-                total += tf.reduce_sum(per_window_mse(*forward(part, False)))
-            return total
-
+        eval_step = _eval_step_fn(forward, micro_batch)
         self.forward = forward
         self.loss_and_gradients = tf.function(loss_and_gradients)
         self.train_step = tf.function(train_step, jit_compile=jit_compile)
@@ -230,6 +251,57 @@ def evaluate(trainer: Trainer, windows: dict, batch_size: int) -> float:
     return float(np.sqrt(total / max(n, 1)))
 
 
+def _fit_key(
+    encoder, train_flat, valid_flat, identity, epochs, patience, batch_size, lr, mask_args, seed, windows_per_epoch
+) -> str:
+    """The run's key: its settings, data, the caller's ``identity`` and the starting weights."""
+    settings = {
+        "config": encoder.config,
+        "epochs": epochs,
+        "patience": patience,
+        "batch_size": batch_size,
+        "lr": lr,
+        "mask": mask_args,
+        "seed": seed,
+        "windows_per_epoch": windows_per_epoch,
+    }
+    data = [flat_digest(train_flat), flat_digest(valid_flat)]
+    return run_key(settings, [data, identity], encoder.model.get_weights())
+
+
+def _train_epoch_fn(trainer, train_flat, batch_size, seed, mask_args, mode, max_obs, windows_per_epoch):
+    """One training pass over freshly masked windows (seeded by the epoch); returns its masked RMSE."""
+
+    def train_epoch(epoch):
+        rng = np.random.default_rng([seed, epoch])
+        batches = _dataset(
+            lambda: _window_batches(train_flat, batch_size, rng, mask_args, mode, max_obs, windows_per_epoch), max_obs
+        )
+        total, n = 0.0, 0
+        for batch in batches:
+            total += float(trainer.train_step(batch))
+            n += int(batch["input"].shape[0])
+        return {"loss": float(np.sqrt(total / max(n, 1)))}
+
+    return train_epoch
+
+
+def _tensorboard_fn(tensorboard_dir):
+    """The per-epoch hook writing loss and val_loss to TensorBoard (a no-op without a folder)."""
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
+
+    def on_epoch(record):
+        if writer is not None:
+            with writer.as_default():
+                tf.summary.scalar("loss", record["loss"], step=record["epoch"])
+                tf.summary.scalar("val_loss", record["val_loss"], step=record["epoch"])
+            writer.flush()
+
+    return on_epoch
+
+
 def fit(
     encoder,
     train,
@@ -261,46 +333,17 @@ def fit(
     beyond them, e.g. ids and the test set); any other state is moved aside and training starts fresh, as it
     does with ``restart``. ``max_epochs_this_run`` ends the process's share early without finishing the run.
     """
-    import tensorflow as tf
-
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     mode, max_obs = encoder.mode, encoder.max_obs
     mask_args = {"msk_frac": msk_frac, "rnd_frac": rnd_frac, "same_frac": same_frac}
     train_flat, valid_flat = _as_flat(train), _as_flat(valid)
-    settings = {
-        "config": encoder.config,
-        "epochs": epochs,
-        "patience": patience,
-        "batch_size": batch_size,
-        "lr": lr,
-        "mask": mask_args,
-        "seed": seed,
-        "windows_per_epoch": windows_per_epoch,
-    }
-    data = [flat_digest(train_flat), flat_digest(valid_flat)]
-    key = run_key(settings, [data, identity], encoder.model.get_weights())
+    key = _fit_key(
+        encoder, train_flat, valid_flat, identity, epochs, patience, batch_size, lr, mask_args, seed, windows_per_epoch
+    )
     trainer = Trainer(encoder, lr=lr, jit_compile=jit_compile)
     valid_windows = fixed_validation_windows(valid_flat, seed, mask_args, mode, max_obs, windows_per_epoch)
-    writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
-
-    def train_epoch(epoch):
-        rng = np.random.default_rng([seed, epoch])
-        batches = _dataset(
-            lambda: _window_batches(train_flat, batch_size, rng, mask_args, mode, max_obs, windows_per_epoch), max_obs
-        )
-        total, n = 0.0, 0
-        for batch in batches:
-            total += float(trainer.train_step(batch))
-            n += int(batch["input"].shape[0])
-        return {"loss": float(np.sqrt(total / max(n, 1)))}
-
-    def on_epoch(record):
-        if writer is not None:
-            with writer.as_default():
-                tf.summary.scalar("loss", record["loss"], step=record["epoch"])
-                tf.summary.scalar("val_loss", record["val_loss"], step=record["epoch"])
-            writer.flush()
-
+    on_epoch = _tensorboard_fn(tensorboard_dir)
+    train_epoch = _train_epoch_fn(trainer, train_flat, batch_size, seed, mask_args, mode, max_obs, windows_per_epoch)
     checkpoint = Checkpoint(ckpt_dir, key, log, restart=restart) if ckpt_dir else None
     return fitting.fit_loop(
         encoder.model,

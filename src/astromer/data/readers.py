@@ -327,6 +327,38 @@ def read_authors(
 
 def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name, class_map=None):
     meta_path, lc_dir = _find_authors_root(root)
+    meta, labels = _authors_metadata(meta_path, classes, class_map)
+    shards = sorted(lc_dir.glob("*.parquet"))
+    if not shards:
+        raise ReaderError(f"{lc_dir}: no shard parquet files")
+    with spill_beside(out) as curves:  # id -> cleaned curve, on disk: the shards are not in metadata order
+        skips = SkipLog()
+        new_to_id = dict(
+            zip(meta["newID"].tolist(), (meta["ID"] if "ID" in meta.columns else meta["newID"]).astype(str).tolist())
+        )
+        seen = _read_authors_shards(shards, lc_dir, source_name, new_to_id, min_obs, skips, curves)
+        rows, class_drops = _authors_rows(meta, meta_path, labels, seen, new_to_id, classes, survey, band, skips)
+        kept = _log_class_drops(source_name, classes, class_drops, rows)
+        return write_store(
+            out,
+            curves,
+            rows,
+            skips,
+            {
+                "reader": "authors",
+                "source": source_name,
+                "survey": survey,
+                "min_obs": min_obs,
+                "classes": list(classes) if classes is not None else None,
+                "class_map": dict(class_map or {}),
+                "class_dropped": dict(sorted(class_drops.items())),
+                "class_kept": dict(sorted(kept.items())),
+            },
+        )
+
+
+def _authors_metadata(meta_path, classes, class_map):
+    """(metadata, labels after ``class_map``) of the authors' metadata parquet, its columns checked."""
     meta = pd.read_parquet(meta_path)
     missing = [c for c in ("newID",) if c not in meta.columns]
     if missing:
@@ -339,49 +371,11 @@ def _read_authors_dir(root, survey, out, min_obs, classes, band, source_name, cl
         labels = labels.replace(dict(class_map))
     if classes is not None and "Class" not in meta.columns:
         raise ReaderError(f"{meta_path.name}: a class list was given but the metadata has no 'Class' column")
-    class_drops: Counter = Counter()
-    shards = sorted(lc_dir.glob("*.parquet"))
-    if not shards:
-        raise ReaderError(f"{lc_dir}: no shard parquet files")
-    with spill_beside(out) as curves:  # id -> cleaned curve, on disk: the shards are not in metadata order
-        return _read_authors_shards(
-            meta,
-            meta_path,
-            lc_dir,
-            shards,
-            labels,
-            survey,
-            out,
-            min_obs,
-            classes,
-            band,
-            source_name,
-            class_map,
-            class_drops,
-            curves,
-        )
+    return meta, labels
 
 
-def _read_authors_shards(
-    meta,
-    meta_path,
-    lc_dir,
-    shards,
-    labels,
-    survey,
-    out,
-    min_obs,
-    classes,
-    band,
-    source_name,
-    class_map,
-    class_drops,
-    curves,
-):
-    skips = SkipLog()
-    new_to_id = dict(
-        zip(meta["newID"].tolist(), (meta["ID"] if "ID" in meta.columns else meta["newID"]).astype(str).tolist())
-    )
+def _read_authors_shards(shards, lc_dir, source_name, new_to_id, min_obs, skips, curves) -> set:
+    """Clean every curve of the shards into ``curves``; return the newIDs seen (each in one shard only)."""
     seen: set = set()
     for shard in shards:
         frame = pd.read_parquet(shard)
@@ -403,6 +397,12 @@ def _read_authors_shards(
             if arr is not None:
                 curves.put(new_to_id[key], arr)
         del frame
+    return seen
+
+
+def _authors_rows(meta, meta_path, labels, seen, new_to_id, classes, survey, band, skips):
+    """(the store's metadata rows, objects dropped per class): objects with a curve and a class in use."""
+    class_drops: Counter = Counter()
     rows = []
     for k, row in enumerate(meta.itertuples(index=False)):
         obj = new_to_id[row.newID]
@@ -423,6 +423,11 @@ def _read_authors_shards(
                 "newID": str(row.newID),
             }
         )
+    return rows, class_drops
+
+
+def _log_class_drops(source_name, classes, class_drops: Counter, rows: list) -> Counter:
+    """Log the objects dropped for their class and the listed classes left empty; return the kept counts."""
     if class_drops:
         log.warning(
             "%s: dropped %d objects of classes outside %s: %s",
@@ -435,22 +440,7 @@ def _read_authors_shards(
     missing = sorted(set(classes or ()) - set(kept))
     if missing:
         log.warning("%s: classes %s of the class list have no object", source_name, missing)
-    return write_store(
-        out,
-        curves,
-        rows,
-        skips,
-        {
-            "reader": "authors",
-            "source": source_name,
-            "survey": survey,
-            "min_obs": min_obs,
-            "classes": list(classes) if classes is not None else None,
-            "class_map": dict(class_map or {}),
-            "class_dropped": dict(sorted(class_drops.items())),
-            "class_kept": dict(sorted(kept.items())),
-        },
-    )
+    return kept
 
 
 def _as_key(new_id, mapping):
@@ -585,6 +575,32 @@ def read_table(src, survey: str, band: str, out, min_obs: int = 5, classes: list
     """A long CSV/parquet with id, time, mag, err (+ optional label) per observation; ``classes`` refuses
     labels outside the list."""
     src = Path(src)
+    header, columns = _table_header(src)
+    # Pass 1, a chunk of rows at a time: each object's rows (parsed) go to a spill on disk, with the first value
+    # that is not a number and the distinct labels of each object; pass 2 takes the objects in order of first
+    # appearance, as the whole-table reader grouped them (same store, same errors).
+    with spill_beside(out) as spill:
+        found = _TablePass(has_labels="label" in header)
+        for frame in _table_chunks(src):
+            found.add_chunk(frame, columns, spill)
+            del frame
+        if found.n_rows == 0:
+            raise ReaderError(f"{src.name}: no rows")
+        skips = SkipLog()
+        if found.n_empty_id:
+            skips.point("empty_id", found.n_empty_id)
+            message = (
+                f"dropped {found.n_empty_id} rows of {src.name} without an {columns['id']!r} "
+                f"(first: row {found.first_empty_id + 1})"
+            )
+            log.warning(message)
+            skips.examples.append(message)
+        _write_table_store(src, out, found, spill, columns, skips, survey, band, min_obs, classes)
+    return LightCurveStore.open(out)
+
+
+def _table_header(src: Path) -> tuple[list, dict]:
+    """(the table's columns, {id, time, mag, err: the column that holds it}); an unusable file is an error."""
     if not src.is_file():
         raise ReaderError(f"{src}: does not exist")
     if src.stat().st_size == 0:
@@ -598,73 +614,70 @@ def read_table(src, survey: str, band: str, out, min_obs: int = 5, classes: list
         if not found:
             raise ReaderError(f"{src.name}: missing column {key!r} (accepted names {aliases}); has {header}")
         columns[key] = found[0]
-    # Pass 1, a chunk of rows at a time: each object's rows (parsed) go to a spill on disk, with the first value
-    # that is not a number and the distinct labels of each object; pass 2 takes the objects in order of first
-    # appearance, as the whole-table reader grouped them (same store, same errors).
-    with spill_beside(out) as spill:
-        order: dict = {}  # id -> None, in order of first appearance
-        first_bad: dict = {}  # (id, column key) -> (row, value) of its first value that is not a number
-        label_values: dict = {}
-        has_labels, n_rows = "label" in header, 0
-        n_empty_id, first_empty_id = 0, None  # rows without an id belong to no curve: a counted, logged drop
-        for frame in _table_chunks(src):
-            ids = pd.Series(frame[columns["id"]].to_numpy(), dtype=str)
-            empty = (ids.isna() | (ids.str.strip() == "")).to_numpy()
-            if empty.any():
-                if first_empty_id is None:
-                    first_empty_id = n_rows + int(np.argmax(empty))
-                n_empty_id += int(empty.sum())
-                ids = ids.mask(empty)
-            codes, uniques = pd.factorize(ids, sort=False)
-            parsed = []
+    return header, columns
+
+
+@dataclass
+class _TablePass:
+    """What pass 1 of :func:`read_table` learns while it spills each object's rows."""
+
+    has_labels: bool
+    order: dict = field(default_factory=dict)  # id -> None, in order of first appearance
+    first_bad: dict = field(default_factory=dict)  # (id, column key) -> (row, value) of its first non-number
+    label_values: dict = field(default_factory=dict)
+    n_rows: int = 0
+    n_empty_id: int = 0  # rows without an id belong to no curve: a counted, logged drop
+    first_empty_id: int | None = None
+
+    def add_chunk(self, frame, columns: dict, spill) -> None:
+        ids = pd.Series(frame[columns["id"]].to_numpy(), dtype=str)
+        empty = (ids.isna() | (ids.str.strip() == "")).to_numpy()
+        if empty.any():
+            if self.first_empty_id is None:
+                self.first_empty_id = self.n_rows + int(np.argmax(empty))
+            self.n_empty_id += int(empty.sum())
+            ids = ids.mask(empty)
+        codes, uniques = pd.factorize(ids, sort=False)
+        parsed = []
+        for key in ("time", "mag", "err"):
+            series, numbers, bad = _parse_numbers(frame[columns[key]].to_numpy())
+            for at in np.flatnonzero(bad & (codes >= 0)):
+                self.first_bad.setdefault((uniques[codes[at]], key), (self.n_rows + at, series.iloc[at]))
+            parsed.append(numbers)
+        stacked = np.column_stack(parsed)
+        labels = frame["label"].to_numpy() if self.has_labels else None
+        for obj, sel in zip(uniques, _groups(codes, len(uniques))):
+            self.order.setdefault(obj, None)
+            spill.put(obj, stacked[sel], append=True)
+            if labels is not None:
+                known = self.label_values.setdefault(obj, [])
+                known += [v for v in pd.unique(pd.Series(labels[sel]).dropna()) if v not in known]
+        self.n_rows += len(frame)
+
+
+def _write_table_store(src, out, found: _TablePass, spill, columns, skips, survey, band, min_obs, classes) -> None:
+    """Pass 2: the objects in order of first appearance, checked and cleaned, into the store at ``out``."""
+    rows = []
+    with store_sink(out) as sink:
+        for obj in found.order:
             for key in ("time", "mag", "err"):
-                series, numbers, bad = _parse_numbers(frame[columns[key]].to_numpy())
-                for at in np.flatnonzero(bad & (codes >= 0)):
-                    first_bad.setdefault((uniques[codes[at]], key), (n_rows + at, series.iloc[at]))
-                parsed.append(numbers)
-            stacked = np.column_stack(parsed)
-            labels = frame["label"].to_numpy() if has_labels else None
-            for obj, sel in zip(uniques, _groups(codes, len(uniques))):
-                order.setdefault(obj, None)
-                spill.put(obj, stacked[sel], append=True)
-                if labels is not None:
-                    known = label_values.setdefault(obj, [])
-                    known += [v for v in pd.unique(pd.Series(labels[sel]).dropna()) if v not in known]
-            n_rows += len(frame)
-            del frame, stacked, parsed, labels
-        if n_rows == 0:
-            raise ReaderError(f"{src.name}: no rows")
-        skips = SkipLog()
-        if n_empty_id:
-            skips.point("empty_id", n_empty_id)
-            message = (
-                f"dropped {n_empty_id} rows of {src.name} without an {columns['id']!r} "
-                f"(first: row {first_empty_id + 1})"
-            )
-            log.warning(message)
-            skips.examples.append(message)
-        rows = []
-        with store_sink(out) as sink:
-            for obj in order:
-                for key in ("time", "mag", "err"):
-                    if (obj, key) in first_bad:
-                        row, value = first_bad[obj, key]
-                        raise ReaderError(_not_a_number(src, row, obj, columns[key], value))
-                curve = spill[obj]
-                arr = clean_curve(curve[:, 0], curve[:, 1], curve[:, 2], obj, src.name, skips, min_obs)
-                if arr is None:
-                    continue
-                label = None
-                if has_labels:
-                    values = label_values.get(obj, [])
-                    if len(values) > 1:
-                        raise ReaderError(f"{src.name}: object {obj!r} has several labels {list(values)}")
-                    label = str(values[0]) if len(values) else None
-                sink.add(obj, arr)
-                rows.append({"id": obj, "survey": survey, "band": band, "label": label})
-            check_classes({row["id"]: row["label"] for row in rows}, classes, src)
-            sink.finish(rows, skips, {"reader": "table", "source": str(src), "min_obs": min_obs})
-    return LightCurveStore.open(out)
+                if (obj, key) in found.first_bad:
+                    row, value = found.first_bad[obj, key]
+                    raise ReaderError(_not_a_number(src, row, obj, columns[key], value))
+            curve = spill[obj]
+            arr = clean_curve(curve[:, 0], curve[:, 1], curve[:, 2], obj, src.name, skips, min_obs)
+            if arr is None:
+                continue
+            label = None
+            if found.has_labels:
+                values = found.label_values.get(obj, [])
+                if len(values) > 1:
+                    raise ReaderError(f"{src.name}: object {obj!r} has several labels {list(values)}")
+                label = str(values[0]) if len(values) else None
+            sink.add(obj, arr)
+            rows.append({"id": obj, "survey": survey, "band": band, "label": label})
+        check_classes({row["id"]: row["label"] for row in rows}, classes, src)
+        sink.finish(rows, skips, {"reader": "table", "source": str(src), "min_obs": min_obs})
 
 
 def _table_columns(src: Path) -> list:

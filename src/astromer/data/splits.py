@@ -112,40 +112,23 @@ def _parse_subset(name) -> int | None:
     return None if str(name) == "all" else int(name)
 
 
-def labeled_splits(
-    ids,
-    labels,
-    seed: int,
-    folds: int = 3,
-    test_per_class: int = 100,
-    subsets=("20", "50", "100", "500", "all"),
-    val_fraction: float = 0.2,
-    on_small: str = "skip",
-):
-    """Return ({(fold, subset): DataFrame}, report dict)."""
-    if on_small not in ("skip", "fail"):
-        raise SplitError(f"on_small must be 'skip' or 'fail', not {on_small!r}")
+def _label_frame(ids, labels) -> pd.DataFrame:
+    """id, label (both str) of labelled objects; an unlabelled or duplicated object is an error."""
     frame = pd.DataFrame({"id": [str(i) for i in ids], "label": list(labels)})
     if frame["label"].isna().any():
         raise SplitError(f"object {frame.loc[frame['label'].isna(), 'id'].iloc[0]!r} has no label")
     if frame["id"].duplicated().any():
         raise SplitError(f"duplicate id {frame.loc[frame['id'].duplicated(), 'id'].iloc[0]!r}")
     frame["label"] = frame["label"].astype(str)
-    by_class = {lab: np.array(sorted(g["id"]), dtype=object) for lab, g in frame.groupby("label")}
-    subsets = [str(s) for s in subsets]
-    report = {
-        "seed": seed,
-        "folds": folds,
-        "test_per_class": test_per_class,
-        "subsets": subsets,
-        "val_fraction": val_fraction,
-        "on_small": on_small,
-        "class_sizes": {k: int(len(v)) for k, v in by_class.items()},
-        "too_small": [],
-        "counts": {},
-    }
-    report["test_overlap"] = {}
-    tests, pools = {}, {}  # (fold, class) -> ids
+    return frame
+
+
+def _test_blocks(by_class: dict, seed: int, folds: int, test_per_class: int, on_small: str, report: dict):
+    """(tests, pools), both (fold, class) -> ids: each fold's test ids of a class and the shuffled rest.
+
+    A class too small for a test set is reported (or fails); folds' test sets overlap only where the class
+    has fewer than ``folds * test_per_class`` objects, and that overlap goes into the report."""
+    tests, pools = {}, {}
     for lab in sorted(by_class):
         key = zlib.crc32(lab.encode())
         members = by_class[lab][np.random.default_rng([seed, key]).permutation(len(by_class[lab]))]
@@ -171,29 +154,68 @@ def labeled_splits(
                     f"fold{a}&fold{b}": len(blocks[a] & blocks[b]) for a in range(folds) for b in range(a + 1, folds)
                 },
             }
+    return tests, pools
+
+
+def _subset_table(fold, subset, tests, pools, by_class, report, test_per_class, val_fraction, on_small):
+    """The id, label, split table of one fold and training subset; its per-class counts go into the report."""
+    n = _parse_subset(subset)
+    rows = []
+    for lab in sorted(lab for f, lab in pools if f == fold):
+        pool = pools[fold, lab]
+        if n is not None and len(pool) < n:
+            _too_small(report, fold, subset, lab, len(by_class[lab]), test_per_class + n, on_small)
+            continue
+        chosen = pool if n is None else pool[:n]
+        n_val = int(round(len(chosen) * val_fraction))
+        rows += [(i, lab, "train") for i in chosen[: len(chosen) - n_val]]
+        rows += [(i, lab, "val") for i in chosen[len(chosen) - n_val :]]
+        rows += [(i, lab, "test") for i in tests[fold, lab]]
+    table = pd.DataFrame(rows, columns=["id", "label", "split"])
+    table["split"] = pd.Categorical(table["split"], SPLITS)
+    table = table.sort_values(["split", "label", "id"]).reset_index(drop=True).astype({"split": str})
+    report["counts"][f"fold{fold}/{subset}"] = {
+        lab: {s: int(((table["label"] == lab) & (table["split"] == s)).sum()) for s in SPLITS}
+        for lab in sorted(table["label"].unique())
+    }
+    return table
+
+
+def labeled_splits(
+    ids,
+    labels,
+    seed: int,
+    folds: int = 3,
+    test_per_class: int = 100,
+    subsets=("20", "50", "100", "500", "all"),
+    val_fraction: float = 0.2,
+    on_small: str = "skip",
+):
+    """Return ({(fold, subset): DataFrame}, report dict)."""
+    if on_small not in ("skip", "fail"):
+        raise SplitError(f"on_small must be 'skip' or 'fail', not {on_small!r}")
+    frame = _label_frame(ids, labels)
+    by_class = {lab: np.array(sorted(g["id"]), dtype=object) for lab, g in frame.groupby("label")}
+    subsets = [str(s) for s in subsets]
+    report = {
+        "seed": seed,
+        "folds": folds,
+        "test_per_class": test_per_class,
+        "subsets": subsets,
+        "val_fraction": val_fraction,
+        "on_small": on_small,
+        "class_sizes": {k: int(len(v)) for k, v in by_class.items()},
+        "too_small": [],
+        "counts": {},
+    }
+    report["test_overlap"] = {}
+    tests, pools = _test_blocks(by_class, seed, folds, test_per_class, on_small, report)
     tables = {}
     for fold in range(folds):
         for subset in subsets:
-            n = _parse_subset(subset)
-            rows = []
-            for lab in sorted(lab for f, lab in pools if f == fold):
-                pool = pools[fold, lab]
-                if n is not None and len(pool) < n:
-                    _too_small(report, fold, subset, lab, len(by_class[lab]), test_per_class + n, on_small)
-                    continue
-                chosen = pool if n is None else pool[:n]
-                n_val = int(round(len(chosen) * val_fraction))
-                rows += [(i, lab, "train") for i in chosen[: len(chosen) - n_val]]
-                rows += [(i, lab, "val") for i in chosen[len(chosen) - n_val :]]
-                rows += [(i, lab, "test") for i in tests[fold, lab]]
-            table = pd.DataFrame(rows, columns=["id", "label", "split"])
-            table["split"] = pd.Categorical(table["split"], SPLITS)
-            table = table.sort_values(["split", "label", "id"]).reset_index(drop=True).astype({"split": str})
-            tables[(fold, subset)] = table
-            report["counts"][f"fold{fold}/{subset}"] = {
-                lab: {s: int(((table["label"] == lab) & (table["split"] == s)).sum()) for s in SPLITS}
-                for lab in sorted(table["label"].unique())
-            }
+            tables[(fold, subset)] = _subset_table(
+                fold, subset, tests, pools, by_class, report, test_per_class, val_fraction, on_small
+            )
     return tables, report
 
 
@@ -217,6 +239,69 @@ def write_labeled_splits(ids, labels, out_dir, **kwargs) -> dict:
 
 
 # ------------------------------------------------------------------ checker
+def _check_rows(where: str, table: pd.DataFrame, known: dict, errors: list) -> None:
+    """No id twice, known split values, every id in the store with the store's label (first offender)."""
+    dup = table["id"][table["id"].duplicated()]
+    if len(dup):
+        errors.append(f"{where}: id {dup.iloc[0]!r} appears in more than one part (or twice)")
+    bad_split = set(table["split"]) - set(SPLITS)
+    if bad_split:
+        errors.append(f"{where}: unknown split values {sorted(bad_split)}")
+    for obj, lab in zip(table["id"], table["label"]):
+        if obj not in known:
+            errors.append(f"{where}: id {obj!r} is not in the store")
+            break
+        if str(known[obj]) != lab:
+            errors.append(f"{where}: id {obj!r} labelled {lab!r}, store says {known[obj]!r}")
+            break
+
+
+def _check_counts(where, table, fold, subset, sizes, small, small_test, params, errors: list) -> None:
+    """Each class's train/val/test counts are exact; a class reported too small is absent."""
+    n = _parse_subset(subset)
+    test_per_class, val_fraction = params["test_per_class"], params["val_fraction"]
+    for lab in sorted(sizes):
+        skipped = lab in small_test or (fold, subset, lab) in small
+        part = table[table["label"] == lab]
+        if skipped:
+            if len(part):
+                errors.append(f"{where}: class {lab!r} was reported too small but is present")
+            continue
+        chosen = sizes[lab] - test_per_class if n is None else n
+        n_val = int(round(chosen * val_fraction))
+        expect = {"train": chosen - n_val, "val": n_val, "test": test_per_class}
+        got = {s: int((part["split"] == s).sum()) for s in SPLITS}
+        if got != expect:
+            errors.append(f"{where}: class {lab!r} counts {got} != expected {expect}")
+
+
+def _check_same_tests(table, fold, subset, test_sets: dict, errors: list) -> None:
+    """Record this subset's test ids per class; they must equal those of the fold's earlier subsets."""
+    test = table[table["split"] == "test"]
+    for lab, group in test.groupby("label"):
+        # A class left out of a subset (reported too small) has no rows there; every class
+        # present must have the same test ids in every subset of the fold.
+        first = test_sets.setdefault(lab, (subset, frozenset(group["id"])))
+        if first[1] != frozenset(group["id"]):
+            errors.append(f"fold{fold}: test set of class {lab!r} differs between subsets {first[0]} and {subset}")
+
+
+def _check_disjoint_folds(sizes: dict, fold_tests: list, params: dict, errors: list) -> None:
+    """ "Three cross-validation splits": test sets of different folds share no object where the class allows it."""
+    for lab, size in sorted(sizes.items()):
+        if size < params["folds"] * params["test_per_class"]:
+            continue
+        for a in range(len(fold_tests)):
+            for b in range(a + 1, len(fold_tests)):
+                if lab in fold_tests[a] and lab in fold_tests[b]:
+                    shared = fold_tests[a][lab][1] & fold_tests[b][lab][1]
+                    if shared:
+                        errors.append(
+                            f"class {lab!r} ({size} objects): folds {a} and {b} share {len(shared)} "
+                            f"test objects, e.g. {sorted(shared)[0]!r}"
+                        )
+
+
 def check_labeled_splits(store_metadata: pd.DataFrame, split_dir) -> dict:
     """Prove: no id in two parts of a fold, ids exist with their store label, counts exact, test sets
     identical across subsets, too-small classes absent. Returns a report with ``ok`` and ``errors``."""
@@ -226,7 +311,6 @@ def check_labeled_splits(store_metadata: pd.DataFrame, split_dir) -> dict:
     known = dict(zip(store_metadata["id"].astype(str), store_metadata["label"].astype("string")))
     sizes = store_metadata["label"].dropna().astype(str).value_counts().to_dict()
     small = {(e["fold"], e["subset"], e["class"]) for e in params["too_small"]}
-    test_per_class, val_fraction = params["test_per_class"], params["val_fraction"]
     checked = 0
     fold_tests = []  # per fold: class -> test ids
     for fold in range(params["folds"]):
@@ -244,55 +328,10 @@ def check_labeled_splits(store_metadata: pd.DataFrame, split_dir) -> dict:
             if list(table.columns) != ["id", "label", "split"]:
                 errors.append(f"{where}: columns {list(table.columns)} != ['id', 'label', 'split']")
                 continue
-            dup = table["id"][table["id"].duplicated()]
-            if len(dup):
-                errors.append(f"{where}: id {dup.iloc[0]!r} appears in more than one part (or twice)")
-            bad_split = set(table["split"]) - set(SPLITS)
-            if bad_split:
-                errors.append(f"{where}: unknown split values {sorted(bad_split)}")
-            for obj, lab in zip(table["id"], table["label"]):
-                if obj not in known:
-                    errors.append(f"{where}: id {obj!r} is not in the store")
-                    break
-                if str(known[obj]) != lab:
-                    errors.append(f"{where}: id {obj!r} labelled {lab!r}, store says {known[obj]!r}")
-                    break
-            n = _parse_subset(subset)
-            for lab in sorted(sizes):
-                skipped = lab in small_test or (fold, subset, lab) in small
-                part = table[table["label"] == lab]
-                if skipped:
-                    if len(part):
-                        errors.append(f"{where}: class {lab!r} was reported too small but is present")
-                    continue
-                chosen = sizes[lab] - test_per_class if n is None else n
-                n_val = int(round(chosen * val_fraction))
-                expect = {"train": chosen - n_val, "val": n_val, "test": test_per_class}
-                got = {s: int((part["split"] == s).sum()) for s in SPLITS}
-                if got != expect:
-                    errors.append(f"{where}: class {lab!r} counts {got} != expected {expect}")
-            test = table[table["split"] == "test"]
-            for lab, group in test.groupby("label"):
-                # A class left out of a subset (reported too small) has no rows there; every class
-                # present must have the same test ids in every subset of the fold.
-                first = test_sets.setdefault(lab, (subset, frozenset(group["id"])))
-                if first[1] != frozenset(group["id"]):
-                    errors.append(
-                        f"fold{fold}: test set of class {lab!r} differs between subsets {first[0]} and {subset}"
-                    )
-    # "three cross-validation splits": test sets of different folds share no object where the class allows it
-    for lab, size in sorted(sizes.items()):
-        if size < params["folds"] * test_per_class:
-            continue
-        for a in range(len(fold_tests)):
-            for b in range(a + 1, len(fold_tests)):
-                if lab in fold_tests[a] and lab in fold_tests[b]:
-                    shared = fold_tests[a][lab][1] & fold_tests[b][lab][1]
-                    if shared:
-                        errors.append(
-                            f"class {lab!r} ({size} objects): folds {a} and {b} share {len(shared)} "
-                            f"test objects, e.g. {sorted(shared)[0]!r}"
-                        )
+            _check_rows(where, table, known, errors)
+            _check_counts(where, table, fold, subset, sizes, small, small_test, params, errors)
+            _check_same_tests(table, fold, subset, test_sets, errors)
+    _check_disjoint_folds(sizes, fold_tests, params, errors)
     return {
         "ok": not errors and checked > 0,
         "files_checked": checked,

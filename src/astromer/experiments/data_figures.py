@@ -60,6 +60,15 @@ def _save(fig, out) -> None:
         fig.savefig(tmp, format="pdf")
 
 
+def _finish(plt, fig, stores, out) -> bool:
+    """Lay out, stamp (when any store is simulated), write the PDF atomically and close; True when stamped."""
+    fig.tight_layout()
+    stamped = _stamp(fig, stores)
+    _save(fig, out)
+    plt.close(fig)
+    return stamped
+
+
 def figure6(unlabeled: LightCurveStore, labeled: dict[str, LightCurveStore], out) -> bool:
     plt = _pyplot()
     fig, (ax_mag, ax_dt) = plt.subplots(1, 2, figsize=(10, 4))
@@ -76,11 +85,7 @@ def figure6(unlabeled: LightCurveStore, labeled: dict[str, LightCurveStore], out
     ax_mag.legend(fontsize=8)
     ax_dt.legend(fontsize=8)
     fig.suptitle("Magnitude and time-difference distributions (Fig. 6)")
-    fig.tight_layout()
-    stamped = _stamp(fig, series.values())
-    _save(fig, out)
-    plt.close(fig)
-    return stamped
+    return _finish(plt, fig, series.values(), out)
 
 
 def figure_b1(stores: dict[str, LightCurveStore], out) -> bool:
@@ -94,8 +99,4 @@ def figure_b1(stores: dict[str, LightCurveStore], out) -> bool:
     ax.set_yscale("log")
     ax.legend(fontsize=8)
     ax.set_title("Light-curve lengths (Fig. B.1)")
-    fig.tight_layout()
-    stamped = _stamp(fig, stores.values())
-    _save(fig, out)
-    plt.close(fig)
-    return stamped
+    return _finish(plt, fig, stores.values(), out)

@@ -1,14 +1,6 @@
-"""The experiments' jobs behind ``astromer classify``, ``lr-search`` and ``figure``
-(their parser: astromer.cli.experiments).
-
-    astromer classify --encoder MODEL --data STORE --split CSV --classifier lstm_att --encoder-mode frozen \
-        --out DIR --ckpt-dir DIR [--survey macho --case a --subset 500 --fold 1]
-    astromer lr-search --data STORE --split CSV --lrs 1e-2,1e-3,1e-4 --out DIR
-    astromer figure fig11 --out fig11.pdf --inputs results/*/metrics.json [--simulated]
-
-``classify`` writes ``DIR/metrics.json`` (macro_f1, accuracy, epochs, best_epoch, wall_seconds, seed, device,
-precision, the survey/case/classifier/subset/fold it was given, args), ``history.csv``, ``report.csv`` and
-``confusion.csv``.
+"""The experiments' jobs: one classifier run (train, test, write its results), the learning-rate search and
+the paper's figures from result files. Their command lines (``astromer classify``, ``lr-search``, ``figure``)
+and the files a run writes are described in :mod:`astromer.cli.experiments`.
 """
 
 from __future__ import annotations
@@ -104,37 +96,24 @@ def _classify_rf(args, parts, curves):
     )
 
 
-def _classify_deep(args, parts, curves, classes, identity):
-    import keras
+def _classify_encoder(args):
+    """(the pretrained encoder, its mode) for the attention classifiers; (None, "legacy") for the LSTM baseline."""
+    if args.classifier == "lstm":
+        return None, "legacy"
+    if not args.encoder:
+        raise UsageError(f"--classifier {args.classifier} needs --encoder")
+    from ..core.encoder import SingleBandEncoder
 
-    from ..core.classifiers.heads import build_classifier, embedding_size
-    from ..core.classifiers.training import (
-        HISTORY_COLUMNS,
-        fit_classifier,
-        frozen_cache_fits,
-        frozen_datasets,
-        make_dataset,
-        predict_labels,
-    )
-    from ..core.devices import precision_policy
+    encoder = SingleBandEncoder.from_pretraining(args.encoder, dtype=_precision(args))
+    if encoder.max_obs != args.max_obs:
+        raise UsageError(f"{args.encoder}: encoder windows are {encoder.max_obs} long, not --max-obs {args.max_obs}")
+    return encoder, encoder.config["mode"]
+
+
+def _labelled_windows(args, parts, curves, classes, mode):
+    """({part: first windows}, {part: class index per window}); a label never seen in train is an error."""
     from ..core.preprocessing import prepare_windows
 
-    # `astromer batch` runs many commands in one process: start each clean and seed everything (the encoder's
-    # dropout seeds, tf.data's shuffle, the head's initial weights) before anything random is created
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(args.seed)
-    encoder, mode = None, "legacy"
-    if args.classifier != "lstm":
-        if not args.encoder:
-            raise UsageError(f"--classifier {args.classifier} needs --encoder")
-        from ..core.encoder import SingleBandEncoder
-
-        encoder = SingleBandEncoder.from_pretraining(args.encoder, dtype=_precision(args))
-        mode = encoder.config["mode"]
-        if encoder.max_obs != args.max_obs:
-            raise UsageError(
-                f"{args.encoder}: encoder windows are {encoder.max_obs} long, not --max-obs {args.max_obs}"
-            )
     index = {c: i for i, c in enumerate(classes)}
     windows, labels = {}, {}
     for name in ("train", "val", "test"):
@@ -144,15 +123,14 @@ def _classify_deep(args, parts, curves, classes, identity):
             raise RunInputError(f"{args.split}: {name} labels {unknown} never occur in train")
         windows[name] = prepare_windows(curves[name], max_obs=args.max_obs, window="first", mode=mode)
         labels[name] = np.array([index[label] for label in names], np.int32)[windows[name]["index"]]
-    with precision_policy(_precision(args)):  # the head's layers compute in the run's precision
-        model = build_classifier(
-            args.classifier,
-            len(classes),
-            encoder=encoder.encoder if encoder else None,
-            train_encoder=args.encoder_mode == "trained",
-            max_obs=args.max_obs,
-            units=args.units,
-        )
+    return windows, labels
+
+
+def _classifier_data(args, model, encoder, windows, labels):
+    """(datasets per part, the model to train, whether a frozen encoder's embeddings were cached)."""
+    from ..core.classifiers.heads import embedding_size
+    from ..core.classifiers.training import frozen_cache_fits, frozen_datasets, make_dataset
+
     # a frozen encoder's embeddings are computed once and only the head trains on them (same result)
     cached = (
         encoder is not None
@@ -175,6 +153,32 @@ def _classify_deep(args, parts, curves, classes, identity):
         win = windows["train"]
         emb = encoder.encode_windows(win["times"], win["input"], win["mask_in"])
         adapt_standardization(model if cached else model.head, emb, win["mask_in"])
+    return data, model, cached
+
+
+def _classify_deep(args, parts, curves, classes, identity):
+    import keras
+
+    from ..core.classifiers.heads import build_classifier
+    from ..core.classifiers.training import HISTORY_COLUMNS, fit_classifier, predict_labels
+    from ..core.devices import precision_policy
+
+    # `astromer batch` runs many commands in one process: start each clean and seed everything (the encoder's
+    # dropout seeds, tf.data's shuffle, the head's initial weights) before anything random is created
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(args.seed)
+    encoder, mode = _classify_encoder(args)
+    windows, labels = _labelled_windows(args, parts, curves, classes, mode)
+    with precision_policy(_precision(args)):  # the head's layers compute in the run's precision
+        model = build_classifier(
+            args.classifier,
+            len(classes),
+            encoder=encoder.encoder if encoder else None,
+            train_encoder=args.encoder_mode == "trained",
+            max_obs=args.max_obs,
+            units=args.units,
+        )
+    data, model, cached = _classifier_data(args, model, encoder, windows, labels)
     settings, inputs = identity
     history = fit_classifier(
         model,
@@ -242,6 +246,27 @@ def _precision(args):
     return args.precision
 
 
+def _fit_or_reuse(args, parts, curves, classes, identity):
+    """(test predictions, history, fit info) of the run: trained here, or reused from the same run earlier in
+    this batch (only its labels differ)."""
+    run_key = resume.digest(*identity)  # the resume key's parts, so in-batch reuse and resume agree on "same run"
+    if _FINISHED_RUNS is not None and run_key in _FINISHED_RUNS:
+        y_pred, history, fit_info = _FINISHED_RUNS[run_key]
+        fit_info = dict(fit_info)
+        _log(
+            f"classify {args.classifier}: the same run as {fit_info['same_run_as']} (only its labels differ): "
+            "its predictions are reused"
+        )
+    elif args.classifier == "rf":
+        y_pred, history, fit_info = _classify_rf(args, parts, curves)
+    else:
+        y_pred, history, fit_info = _classify_deep(args, parts, curves, classes, identity)
+    fit_info.setdefault("same_run_as", None)
+    if _FINISHED_RUNS is not None:
+        _FINISHED_RUNS.setdefault(run_key, (y_pred, history, {**fit_info, "same_run_as": str(args.out)}))
+    return y_pred, history, fit_info
+
+
 def classify(args) -> int:
     from ..core.devices import select_device
     from ..data.store import LightCurveStore
@@ -262,21 +287,7 @@ def classify(args) -> int:
     )
     curves = {name: store.load(ids) for name, (ids, _) in parts.items()}
     identity = _run_identity(args, parts, curves)
-    run_key = resume.digest(*identity)  # the resume key's parts, so in-batch reuse and resume agree on "same run"
-    if _FINISHED_RUNS is not None and run_key in _FINISHED_RUNS:
-        y_pred, history, fit_info = _FINISHED_RUNS[run_key]
-        fit_info = dict(fit_info)
-        _log(
-            f"classify {args.classifier}: the same run as {fit_info['same_run_as']} (only its labels differ): "
-            "its predictions are reused"
-        )
-    elif args.classifier == "rf":
-        y_pred, history, fit_info = _classify_rf(args, parts, curves)
-    else:
-        y_pred, history, fit_info = _classify_deep(args, parts, curves, classes, identity)
-    fit_info.setdefault("same_run_as", None)
-    if _FINISHED_RUNS is not None:
-        _FINISHED_RUNS.setdefault(run_key, (y_pred, history, {**fit_info, "same_run_as": str(args.out)}))
+    y_pred, history, fit_info = _fit_or_reuse(args, parts, curves, classes, identity)
     y_true = parts["test"][1]  # one window per curve ("first"), so windows and curves align
     if len(y_pred) != len(y_true):
         raise RuntimeError(f"{len(y_pred)} predictions for {len(y_true)} test curves")
