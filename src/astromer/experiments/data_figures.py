@@ -7,57 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.store import LightCurveStore
-from ..io import atomic_path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ..data.store import LightCurveStore, inner_dt
+from .figures import _pyplot, save_figure
 
 
 def _dt_and_mag(store: LightCurveStore):
     _, offsets, time, mag, _ = store.load_flat()
-    dt = np.diff(time)
-    inner = np.ones(len(dt), dtype=bool)
-    inner[offsets[1:-1] - 1] = False
-    return dt[inner], mag, np.diff(offsets)
-
-
-def _stamp(fig, stores) -> bool:
-    if any(s.simulated for s in stores):
-        fig.text(
-            0.5,
-            0.5,
-            "SIMULATED DATA",
-            fontsize=36,
-            color="red",
-            alpha=0.25,
-            ha="center",
-            va="center",
-            rotation=20,
-            weight="bold",
-        )
-        fig.text(
-            0.99,
-            0.01,
-            "SIMULATED DATA (survey simulator, not real observations)",
-            fontsize=8,
-            color="red",
-            ha="right",
-            va="bottom",
-        )
-        return True
-    return False
-
-
-def _save(fig, out) -> None:
-    with atomic_path(out, suffix=".pdf") as tmp:
-        fig.savefig(tmp, format="pdf")
+    return inner_dt(offsets, time), mag, np.diff(offsets)
 
 
 def figure6(unlabeled: LightCurveStore, labeled: dict[str, LightCurveStore], out) -> bool:
@@ -77,10 +33,9 @@ def figure6(unlabeled: LightCurveStore, labeled: dict[str, LightCurveStore], out
     ax_dt.legend(fontsize=8)
     fig.suptitle("Magnitude and time-difference distributions (Fig. 6)")
     fig.tight_layout()
-    stamped = _stamp(fig, series.values())
-    _save(fig, out)
-    plt.close(fig)
-    return stamped
+    simulated = any(s.simulated for s in series.values())
+    save_figure(fig, out, simulated)  # the figures' one writer: "SIMULATED DATA" on its face when simulated
+    return simulated
 
 
 def figure_b1(stores: dict[str, LightCurveStore], out) -> bool:
@@ -95,7 +50,6 @@ def figure_b1(stores: dict[str, LightCurveStore], out) -> bool:
     ax.legend(fontsize=8)
     ax.set_title("Light-curve lengths (Fig. B.1)")
     fig.tight_layout()
-    stamped = _stamp(fig, stores.values())
-    _save(fig, out)
-    plt.close(fig)
-    return stamped
+    simulated = any(s.simulated for s in stores.values())
+    save_figure(fig, out, simulated)  # the figures' one writer: "SIMULATED DATA" on its face when simulated
+    return simulated
