@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..data.store import LightCurveStore, inner_dt
 from ..io import atomic_write_text
+from .figures import SIMULATED_NOTE
 
 # Which paper table shows which labeled survey; anything else gets the next free number after 4.
 TABLE_FOR_SURVEY = {"macho": 1, "alcock": 1, "ogle": 2, "atlas": 4}
@@ -144,7 +145,7 @@ def write_tables(
         used.add(number)
         frame = class_distribution(store, PAPER_TOTALS.get(name.lower()), split_reports.get(name))
         frame.insert(0, "source", "simulated" if store.simulated else "real")
-        note = " SIMULATED DATA: not comparable with the paper's counts." if store.simulated else ""
+        note = f" {SIMULATED_NOTE}: not comparable with the paper's counts." if store.simulated else ""
         written += _write(
             frame,
             out_dir / f"table{number}",
@@ -152,7 +153,7 @@ def write_tables(
             f"tab:classes-{name}",
         )
     summary = survey_summary(stores)
-    note = " SIMULATED DATA." if (summary["source"] == "simulated").any() else ""
+    note = f" {SIMULATED_NOTE}." if (summary["source"] == "simulated").any() else ""
     written += _write(summary, out_dir / "table3", f"Surveys and filters.{note}", "tab:surveys")
     return written
 
