@@ -14,9 +14,11 @@ from astromer.data.splits import (
     check_pretrain_split,
     labeled_splits,
     pretrain_split,
+    read_split,
     write_labeled_splits,
 )
 from astromer.data.store import LightCurveStore
+from astromer.errors import RunInputError
 
 
 def main(argv):  # `astromer data ARGV`
@@ -207,3 +209,40 @@ def test_too_small_class_is_in_the_split_report(tmp_path):
     assert small == {("C", "100", 0), ("C", "100", 1)}
     assert report["class_sizes"] == {"A": 200, "B": 150, "C": 70}
     assert set(pd.read_csv(tmp_path / "s/fold0/100.csv").label) == {"A", "B"}
+
+
+def test_read_split_one_reader_for_both_tables(tmp_path):
+    class Store:  # the reader only asks the store for its ids
+        metadata = pd.DataFrame({"id": ["a", "b", "c", "d"]})
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text("id,split\nc,train\na,val\nb,train\n")
+    assert read_split(plain, Store) == {"train": ["c", "b"], "val": ["a"]}  # table order; absent parts left out
+    labeled = tmp_path / "labeled.csv"
+    labeled.write_text("id,label,split\nc,RRL,train\na,EB,val\nb,EB,test\n")
+    parts = read_split(labeled, Store, labels=True)
+    assert {k: (ids, list(lab)) for k, (ids, lab) in parts.items()} == {
+        "train": (["c"], ["RRL"]),
+        "val": (["a"], ["EB"]),
+        "test": (["b"], ["EB"]),
+    }
+    bad = {
+        "id,split\na,training\n": r"unknown split values \['training'\]",
+        "id,split\nzz,train\n": r"1 ids not in the store, e.g. \['zz'\]",
+        "id,label\na,EB\n": r"missing columns \['split'\] \(need id,split\)",
+    }
+    for text, message in bad.items():
+        plain.write_text(text)
+        with pytest.raises(RunInputError, match=f"plain.csv: {message}"):
+            read_split(plain, Store)
+    plain.write_text("id,split\na,train\n")
+    with pytest.raises(RunInputError, match=r"plain.csv: missing columns \['label'\] \(need id,label,split\)"):
+        read_split(plain, Store, labels=True)
+    labeled.write_text("id,label,split\nc,RRL,train\na,,val\nb,EB,test\n")
+    with pytest.raises(RunInputError, match="labeled.csv: 1 rows without a label"):
+        read_split(labeled, Store, labels=True)
+    labeled.write_text("id,label,split\nc,RRL,train\nb,EB,test\n")
+    with pytest.raises(RunInputError, match="labeled.csv: no 'val' rows"):
+        read_split(labeled, Store, labels=True)
+    with pytest.raises(RunInputError, match="missing.csv: cannot read the split table"):
+        read_split(tmp_path / "missing.csv", Store)

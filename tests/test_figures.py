@@ -425,11 +425,28 @@ def test_fig2_takes_the_configured_star_from_the_store_and_never_stamps_a_real_o
     assert "1.4176.155 is a real star" in err and "not marked SIMULATED" in err
 
 
-def test_positional_encoding_formula():
-    t = np.array([0.0, 1.0, 10.0])
-    pe = F.positional_encoding(t, d_model=8, base=1000.0)
-    assert pe[1, 0] == pytest.approx(np.sin(1.0)) and pe[1, 1] == pytest.approx(np.cos(1000 ** (-2 / 8)))
-    assert pe[2, 4] == pytest.approx(np.sin(10 * 1000 ** (-8 / 8)))
+def test_positional_encoding_layer_follows_each_modes_formula():
+    """The layer Fig. 2 draws against the reference spec's formula, written out here: PE[t, i] = sin(t·rate_i)
+    on even channels, cos(t·rate_i) on odd ones, rate_i = base^(-2i/d) in legacy mode (every channel its own
+    frequency, base 10000) and base^(-2·floor(i/2)/d) in paper mode (sin/cos pairs share one, base 1000)."""
+    from astromer.core.layers import PositionalEncoding
+    from astromer.core.modes import get_mode
+
+    d = 8
+    i = np.arange(d)
+    t = np.array([-37.5, 0.0, 1.0, 10.0, 250.0], np.float32)
+    exponents = {"legacy": 2 * i / d, "paper": 2 * (i // 2) / d}
+    got = {}
+    for mode, exponent in exponents.items():
+        m = get_mode(mode)
+        angles = t.astype(np.float64)[:, None] * m.pe_base ** (-exponent)
+        expected = np.where(i % 2 == 0, np.sin(angles), np.cos(angles))
+        got[mode] = np.asarray(PositionalEncoding(d, m.pe_base, m.pe_paired)(t[None, :, None]))[0]
+        np.testing.assert_allclose(got[mode], expected, atol=1e-4, err_msg=mode)
+    # numbers by hand at t = 10 d: channel 1's rate is 10000^(-1/4) = 0.1 in legacy, 1000^0 = 1 in paper
+    assert got["legacy"][3, 1] == pytest.approx(np.cos(1.0), abs=1e-5)
+    assert got["paper"][3, 1] == pytest.approx(np.cos(10.0), abs=1e-5)
+    assert got["paper"][3, 2] == pytest.approx(np.sin(10 * 1000 ** (-2 / 8)), abs=1e-5)
 
 
 def test_real_macho_file_read():

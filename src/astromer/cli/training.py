@@ -106,17 +106,10 @@ def register(sub) -> None:
 
 
 def _read_split(path, store) -> dict:
-    import pandas as pd
+    # the one reader is data.splits.read_split, imported when a command runs (the parser starts without pandas)
+    from ..data.splits import read_split
 
-    table = pd.read_csv(path, dtype={"id": str})
-    missing = {"id", "split"} - set(table.columns)
-    if missing:
-        raise RunInputError(f"{path}: missing columns {sorted(missing)} (need id,split)")
-    known = set(store.metadata["id"].astype(str))
-    unknown = sorted(set(table["id"]) - known)
-    if unknown:
-        raise RunInputError(f"{path}: {len(unknown)} ids not in the store (first: {unknown[0]})")
-    return {part: list(group["id"]) for part, group in table.groupby("split")}
+    return read_split(path, store)
 
 
 def _training_parts(path, store) -> dict:

@@ -13,6 +13,16 @@ from pathlib import Path
 
 from ..errors import WeightsError
 from . import weights
+from .layers import MODEL_DEFAULTS
+
+# our config keys -> the authors' conf.json keys
+AUTHORS_CONF_KEYS = {
+    "num_layers": "layers",
+    "d_model": "head_dim",
+    "num_heads": "heads",
+    "dff": "dff",
+    "max_obs": "max_obs",
+}
 
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 KERAS_NAMES = ("model.keras", "astromer.keras")
@@ -66,22 +76,14 @@ def locate(path) -> tuple[str, Path]:
 
 def read_authors_config(prefix: Path) -> dict:
     """Architecture from the authors' conf.json beside the checkpoint (paper defaults if absent)."""
-    conf = {"num_layers": 2, "d_model": 256, "num_heads": 4, "dff": 128, "max_obs": 200}
+    conf = {key: MODEL_DEFAULTS[key] for key in AUTHORS_CONF_KEYS}
     conf_file = prefix.parent / "conf.json"
     if conf_file.is_file():
         try:
             raw = json.loads(conf_file.read_text())
         except json.JSONDecodeError as exc:
             raise WeightsError(f"{conf_file}: unreadable conf.json ({exc})") from None
-        conf.update(
-            {
-                "num_layers": raw.get("layers", 2),
-                "d_model": raw.get("head_dim", 256),
-                "num_heads": raw.get("heads", 4),
-                "dff": raw.get("dff", 128),
-                "max_obs": raw.get("max_obs", 200),
-            }
-        )
+        conf.update({ours: raw.get(theirs, conf[ours]) for ours, theirs in AUTHORS_CONF_KEYS.items()})
     return conf
 
 

@@ -11,26 +11,24 @@ import numpy as np
 from ..errors import LightCurveError, WeightsError
 from ..io import atomic_path
 from . import checkpoint, preprocessing
-from .layers import Encoder, RegressionHead
+from .layers import MODEL_DEFAULTS, Encoder, RegressionHead
 from .modes import get_mode
 
-INPUT_KEYS = ("input", "times", "mask_in")
-DEFAULTS = {
-    "num_layers": 2,
-    "d_model": 256,
-    "num_heads": 4,
-    "dff": 128,
-    "dropout": 0.1,
-    "max_obs": 200,
-    "mode": "paper",
-}
+_D = MODEL_DEFAULTS
 
 
 def build_model(
-    num_layers=2, d_model=256, num_heads=4, dff=128, dropout=0.1, max_obs=200, mode="paper", dtype=None
+    num_layers=_D["num_layers"],
+    d_model=_D["d_model"],
+    num_heads=_D["num_heads"],
+    dff=_D["dff"],
+    dropout=_D["dropout"],
+    max_obs=_D["max_obs"],
+    mode=_D["mode"],
+    dtype=None,
 ) -> keras.Model:
     """The full ASTROMER model: windows {input, times, mask_in} -> reconstructed magnitudes (B, L, 1)."""
-    inputs = {k: keras.Input((max_obs, 1), name=k) for k in INPUT_KEYS}
+    inputs = {k: keras.Input((max_obs, 1), name=k) for k in preprocessing.ENCODER_INPUTS}
     encoder = Encoder(num_layers, d_model, num_heads, dff, dropout, get_mode(mode).name, name="encoder", dtype=dtype)
     head = RegressionHead(name="regression", dtype=dtype)
     outputs = head(encoder(inputs))
@@ -67,13 +65,13 @@ class SingleBandEncoder:
 
     def __init__(
         self,
-        num_layers: int = 2,
-        d_model: int = 256,
-        num_heads: int = 4,
-        dff: int = 128,
-        dropout: float = 0.1,
-        max_obs: int = 200,
-        mode: str = "paper",
+        num_layers: int = _D["num_layers"],
+        d_model: int = _D["d_model"],
+        num_heads: int = _D["num_heads"],
+        dff: int = _D["dff"],
+        dropout: float = _D["dropout"],
+        max_obs: int = _D["max_obs"],
+        mode: str = _D["mode"],
         dtype=None,
         model=None,
         seed: int | None = None,
@@ -182,7 +180,7 @@ class SingleBandEncoder:
     def _compiled(self, which: str):
         import tensorflow as tf
 
-        spec = {k: tf.TensorSpec((None, self.max_obs, 1), tf.float32) for k in INPUT_KEYS}
+        spec = {k: tf.TensorSpec((None, self.max_obs, 1), tf.float32) for k in preprocessing.ENCODER_INPUTS}
         if which == "encode":
             if self._encode_fn is None:
                 encoder = self.encoder
@@ -199,7 +197,7 @@ class SingleBandEncoder:
         width = self.config["d_model"] if which == "encode" else 1
         out = np.empty((n, self.max_obs, width), dtype=np.float32)
         for lo, hi in _batched(n, call_windows(batch_size)):
-            batch = {k: np.asarray(windows[k][lo:hi], dtype=np.float32) for k in INPUT_KEYS}
+            batch = {k: np.asarray(windows[k][lo:hi], dtype=np.float32) for k in preprocessing.ENCODER_INPUTS}
             out[lo:hi] = np.asarray(fn(batch), dtype=np.float32)
         return out
 

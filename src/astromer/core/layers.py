@@ -12,9 +12,21 @@ import tensorflow as tf
 from keras import layers, ops
 
 from .modes import get_mode
+from .preprocessing import MAX_OBS
 
 PACKAGE = "astromer"
 LN_EPSILON = 1e-6
+# The encoder's architecture when nothing else is given: the paper's (and the published weights'), the one
+# definition behind SingleBandEncoder, build_model and the authors' checkpoints without a conf.json.
+MODEL_DEFAULTS = {
+    "num_layers": 2,
+    "d_model": 256,
+    "num_heads": 4,
+    "dff": 128,
+    "dropout": 0.1,
+    "max_obs": MAX_OBS,
+    "mode": "paper",
+}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -141,7 +153,7 @@ class AttentionBlock(layers.Layer):
         d_model: int,
         num_heads: int,
         dff: int,
-        dropout: float = 0.1,
+        dropout: float = MODEL_DEFAULTS["dropout"],
         residual: bool = True,
         mask_style: str = "exclude",
         **kwargs,
@@ -204,12 +216,12 @@ class Encoder(layers.Layer):
 
     def __init__(
         self,
-        num_layers: int = 2,
-        d_model: int = 256,
-        num_heads: int = 4,
-        dff: int = 128,
-        dropout: float = 0.1,
-        mode: str = "paper",
+        num_layers: int = MODEL_DEFAULTS["num_layers"],
+        d_model: int = MODEL_DEFAULTS["d_model"],
+        num_heads: int = MODEL_DEFAULTS["num_heads"],
+        dff: int = MODEL_DEFAULTS["dff"],
+        dropout: float = MODEL_DEFAULTS["dropout"],
+        mode: str = MODEL_DEFAULTS["mode"],
         **kwargs,
     ):
         # Times must reach the positional encoding in float32 even under a bfloat16 policy (bf16 would

@@ -23,7 +23,8 @@ from .modes import get_mode
 MAX_OBS = 200
 # Magnitudes this large are catalogue sentinels (99.999, -99, 999.9 ...), never real photometry.
 SENTINEL_ABS_MAG = 90.0
-WINDOW_KEYS = ("input", "times", "mask_in", "mask_out", "output")
+WINDOW_KEYS = ("input", "times", "mask_in", "mask_out", "output")  # a window batch: what every model step reads
+ENCODER_INPUTS = WINDOW_KEYS[:3]  # what the encoder (and every classifier on it) is called with
 
 
 # ----------------------------------------------------------------------------------------------- checks

@@ -72,7 +72,7 @@ def predict_targets(model, batch, training: bool, k=None):
     import tensorflow as tf
 
     positions = target_positions(batch["mask_out"], k)
-    inputs = {key: batch[key] for key in ("input", "times", "mask_in")}
+    inputs = {key: batch[key] for key in preprocessing.ENCODER_INPUTS}
     embedding = model.get_layer("encoder")(inputs, training=training, query_positions=positions)
     pred = model.get_layer("regression")(embedding)
     gather = lambda t: tf.gather(t, positions, axis=1, batch_dims=1)  # noqa: E731
@@ -84,7 +84,7 @@ def _forward_fn(model, full: bool, k: int | None):
 
     def forward(batch, training):
         if full:
-            pred = model({key: batch[key] for key in ("input", "times", "mask_in")}, training=training)
+            pred = model({key: batch[key] for key in preprocessing.ENCODER_INPUTS}, training=training)
             return batch["output"], pred, batch["mask_out"]
         return predict_targets(model, batch, training, k)
 

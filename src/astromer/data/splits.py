@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import AstromerError
+from ..errors import AstromerError, RunInputError
 from ..io import atomic_path, atomic_write_json, atomic_write_text
 
 SPLITS = ("train", "val", "test")
@@ -357,3 +357,35 @@ def check_pretrain_split(ids, csv_path, fractions=(0.6, 0.2, 0.2)) -> dict:
     if got != expect:
         errors.append(f"{csv_path}: counts {got} != expected {expect}")
     return {"ok": not errors, "errors": errors}
+
+
+def read_split(path, store, labels: bool = False) -> dict:
+    """A run's split table, checked against the store: ``{part: ids}`` from ``id,split`` (pretraining,
+    fine-tuning, encoding), or with ``labels=True`` ``{part: (ids, labels)}`` from ``id,label,split`` with
+    every label present and every part non-empty (classification). Bad tables raise RunInputError naming
+    the file."""
+    path = Path(path)
+    columns = ["id", "label", "split"] if labels else ["id", "split"]
+    try:
+        table = pd.read_csv(path, dtype={"id": str, "label": str, "split": str})
+    except (OSError, pd.errors.ParserError) as exc:
+        raise RunInputError(f"{path}: cannot read the split table ({exc})") from None
+    missing = set(columns) - set(table.columns)
+    if missing:
+        raise RunInputError(f"{path}: missing columns {sorted(missing)} (need {','.join(columns)})")
+    bad = sorted(set(map(str, table["split"])) - set(SPLITS))
+    if bad:
+        raise RunInputError(f"{path}: unknown split values {bad}")
+    if labels and table["label"].isna().any():
+        raise RunInputError(f"{path}: {int(table['label'].isna().sum())} rows without a label")
+    known = set(store.metadata["id"].astype(str))
+    absent = [i for i in table["id"] if i not in known]
+    if absent:
+        raise RunInputError(f"{path}: {len(absent)} ids not in the store, e.g. {absent[:3]}")
+    rows = {part: table[table["split"] == part] for part in SPLITS}
+    if not labels:
+        return {part: part_rows["id"].tolist() for part, part_rows in rows.items() if not part_rows.empty}
+    for part, part_rows in rows.items():
+        if part_rows.empty:
+            raise RunInputError(f"{path}: no '{part}' rows")
+    return {part: (part_rows["id"].tolist(), part_rows["label"].to_numpy()) for part, part_rows in rows.items()}

@@ -59,15 +59,27 @@ def _validate_flat(ids, offsets, time, mag, err, where: str) -> None:
         i = int(np.searchsorted(offsets, np.argmin(finite), side="right") - 1)
         raise StoreError(f"{where}: object {ids[i]!r} has non-finite values")
     step = np.diff(time)
-    boundary = np.zeros(len(step), dtype=bool)
-    inner_starts = offsets[1:-1]
-    boundary[inner_starts[inner_starts > 0] - 1] = True
-    bad_step = (step <= 0) & ~boundary
+    bad_step = (step <= 0) & _inside(offsets, len(step))  # every curve has an observation (checked above)
     if bad_step.any():
         i = int(np.searchsorted(offsets, np.argmax(bad_step), side="right") - 1)
         raise StoreError(f"{where}: object {ids[i]!r} has times that are not strictly increasing")
     if len(set(ids)) != n:
         raise StoreError(f"{where}: duplicate ids")
+
+
+def _inside(offsets: np.ndarray, n_steps: int) -> np.ndarray:
+    """Which of the ``n_steps`` steps between consecutive observations of a flat block lie inside a curve
+    (False for the step from one curve's last observation to the next curve's first)."""
+    inside = np.ones(n_steps, dtype=bool)
+    inside[offsets[1:-1] - 1] = False
+    return inside
+
+
+def inner_dt(offsets: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """The time steps Δt inside the curves of a flat block (``offsets``, ``time`` as from ``load_flat`` or
+    ``iter_flat``), never across two curves."""
+    dt = np.diff(time)
+    return dt[_inside(offsets, len(dt))]
 
 
 def flatten_arrays(arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -7,66 +7,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.store import LightCurveStore
-from ..io import atomic_path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ..data.store import LightCurveStore, inner_dt
+from .figures import _pyplot, save_figure
 
 
 def _dt_and_mag(store: LightCurveStore):
     _, offsets, time, mag, _ = store.load_flat()
-    dt = np.diff(time)
-    inner = np.ones(len(dt), dtype=bool)
-    inner[offsets[1:-1] - 1] = False
-    return dt[inner], mag, np.diff(offsets)
+    return inner_dt(offsets, time), mag, np.diff(offsets)
 
 
-def _stamp(fig, stores) -> bool:
-    if any(s.simulated for s in stores):
-        fig.text(
-            0.5,
-            0.5,
-            "SIMULATED DATA",
-            fontsize=36,
-            color="red",
-            alpha=0.25,
-            ha="center",
-            va="center",
-            rotation=20,
-            weight="bold",
-        )
-        fig.text(
-            0.99,
-            0.01,
-            "SIMULATED DATA (survey simulator, not real observations)",
-            fontsize=8,
-            color="red",
-            ha="right",
-            va="bottom",
-        )
-        return True
-    return False
-
-
-def _save(fig, out) -> None:
-    with atomic_path(out, suffix=".pdf") as tmp:
-        fig.savefig(tmp, format="pdf")
-
-
-def _finish(plt, fig, stores, out) -> bool:
-    """Lay out, stamp (when any store is simulated), write the PDF atomically and close; True when stamped."""
+def _finish(fig, stores, out) -> bool:
+    """Lay out and save through the figures' one writer ("SIMULATED DATA" on its face when any store is
+    simulated; atomic; closes the figure). True when stamped."""
     fig.tight_layout()
-    stamped = _stamp(fig, stores)
-    _save(fig, out)
-    plt.close(fig)
-    return stamped
+    simulated = any(s.simulated for s in stores)
+    save_figure(fig, out, simulated)
+    return simulated
 
 
 def figure6(unlabeled: LightCurveStore, labeled: dict[str, LightCurveStore], out) -> bool:
@@ -85,7 +41,7 @@ def figure6(unlabeled: LightCurveStore, labeled: dict[str, LightCurveStore], out
     ax_mag.legend(fontsize=8)
     ax_dt.legend(fontsize=8)
     fig.suptitle("Magnitude and time-difference distributions (Fig. 6)")
-    return _finish(plt, fig, series.values(), out)
+    return _finish(fig, series.values(), out)
 
 
 def figure_b1(stores: dict[str, LightCurveStore], out) -> bool:
@@ -99,4 +55,4 @@ def figure_b1(stores: dict[str, LightCurveStore], out) -> bool:
     ax.set_yscale("log")
     ax.legend(fontsize=8)
     ax.set_title("Light-curve lengths (Fig. B.1)")
-    return _finish(plt, fig, stores.values(), out)
+    return _finish(fig, stores.values(), out)

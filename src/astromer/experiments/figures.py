@@ -146,14 +146,6 @@ def read_macho_tarball(path, band: str = "R") -> np.ndarray:
     return data[np.argsort(data[:, 0], kind="stable")]
 
 
-def positional_encoding(times: np.ndarray, d_model: int = 256, base: float = 10000.0) -> np.ndarray:
-    """(n, d): sin(t·base^(−2i/d)) for even i, cos(...) for odd i; every channel its own rate (reference spec)."""
-    i = np.arange(d_model)
-    rates = base ** (-2.0 * i / d_model)
-    angles = np.asarray(times, np.float64)[:, None] * rates[None, :]
-    return np.where(i % 2 == 0, np.sin(angles), np.cos(angles))
-
-
 def _star_key(name: str) -> str:
     """'F_1.4175.3433', 'lc_1.4175.3433.R' and '1.4175.3433' name one MACHO star."""
     key = str(name).strip()

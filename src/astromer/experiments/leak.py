@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.modes import LEGACY, ModeConfig, get_mode
-from ..core.preprocessing import Flat, mask_windows, sequential_starts
+from ..core.preprocessing import ENCODER_INPUTS, Flat, mask_windows, sequential_starts
 
 # What makes an evaluation leak-free: nothing about a hidden value reaches the encoder.
 LEAK_FREE_SWITCHES = {
@@ -139,13 +139,13 @@ def with_mode(model, mode: ModeConfig):
     :func:`leak_free` of its own: a new Keras model built with that mode, weights copied one to one."""
     import keras
 
-    from ..core.encoder import INPUT_KEYS, SingleBandEncoder
+    from ..core.encoder import SingleBandEncoder
     from ..core.layers import Encoder, RegressionHead
 
     if mode == model.mode:
         return model
     c = model.config
-    inputs = {k: keras.Input((c["max_obs"], 1), name=k) for k in INPUT_KEYS}
+    inputs = {k: keras.Input((c["max_obs"], 1), name=k) for k in ENCODER_INPUTS}
     encoder = Encoder(c["num_layers"], c["d_model"], c["num_heads"], c["dff"], c["dropout"], mode, name="encoder")
     net = keras.Model(inputs, RegressionHead(name="regression")(encoder(inputs)), name="astromer")
     net.set_weights(model.model.get_weights())
@@ -153,7 +153,7 @@ def with_mode(model, mode: ModeConfig):
 
 
 def predict(model, windows: dict, batch_size: int = 256) -> np.ndarray:
-    return model.reconstruct({k: windows[k] for k in ("input", "times", "mask_in")}, batch_size=batch_size)
+    return model.reconstruct({k: windows[k] for k in ENCODER_INPUTS}, batch_size=batch_size)
 
 
 def scores(windows: dict, prediction: np.ndarray) -> dict:

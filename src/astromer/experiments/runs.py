@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import resume
+from ..data.splits import read_split
 from ..errors import RunInputError, UsageError
 from ..io import atomic_write_text, make_dir
 
@@ -25,34 +26,6 @@ def _log(msg: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ inputs
-def read_split(path, store) -> dict:
-    """{'train': (ids, labels), 'val': ..., 'test': ...} from a split CSV; ids must be in the store."""
-    path = Path(path)
-    try:
-        table = pd.read_csv(path, dtype={"id": str, "label": str, "split": str})
-    except (OSError, pd.errors.ParserError) as exc:
-        raise RunInputError(f"{path}: cannot read the split table ({exc})") from None
-    missing = {"id", "label", "split"} - set(table.columns)
-    if missing:
-        raise RunInputError(f"{path}: missing columns {sorted(missing)} (need id,label,split)")
-    bad = sorted(set(table["split"]) - {"train", "val", "test"})
-    if bad:
-        raise RunInputError(f"{path}: unknown split values {bad}")
-    if table["label"].isna().any():
-        raise RunInputError(f"{path}: {int(table['label'].isna().sum())} rows without a label")
-    known = set(store.metadata["id"].astype(str))
-    absent = [i for i in table["id"] if i not in known]
-    if absent:
-        raise RunInputError(f"{path}: {len(absent)} ids not in the store, e.g. {absent[:3]}")
-    parts = {}
-    for name in ("train", "val", "test"):
-        rows = table[table["split"] == name]
-        if rows.empty:
-            raise RunInputError(f"{path}: no '{name}' rows")
-        parts[name] = (rows["id"].tolist(), rows["label"].to_numpy())
-    return parts
-
-
 def _run_identity(args, parts, curves) -> tuple[dict, dict]:
     """(settings, data) of a classify run: what its result is computed from, without the labels that only
     say where it is filed. The data part holds digests of the curves, ids and labels actually loaded and of
@@ -277,7 +250,7 @@ def classify(args) -> int:
     device = "cpu" if args.classifier == "rf" else select_device(args.device)
     make_dir(args.out)  # an unwritable output fails before any training
     store = LightCurveStore.open(args.data)
-    parts = read_split(args.split, store)
+    parts = read_split(args.split, store, labels=True)
     classes = sorted(set(parts["train"][1]))
     if len(classes) < 2:
         raise RunInputError(f"{args.split}: the train split has {len(classes)} class(es); need at least 2")

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.store import LightCurveStore
+from ..data.store import LightCurveStore, inner_dt
 from ..io import atomic_write_text
+from .figures import SIMULATED_NOTE
 
 # Which paper table shows which labeled survey; anything else gets the next free number after 4.
 TABLE_FOR_SURVEY = {"macho": 1, "alcock": 1, "ogle": 2, "atlas": 4}
@@ -79,14 +80,6 @@ def survey_summary(stores: dict[str, LightCurveStore]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _inner_dt(offsets: np.ndarray, time: np.ndarray) -> np.ndarray:
-    """Time steps inside the curves of a chunk (not across two curves)."""
-    dt = np.diff(time)
-    inner = np.ones(len(dt), dtype=bool)
-    inner[offsets[1:-1] - 1] = False
-    return dt[inner]
-
-
 def _sortable(mag: np.ndarray) -> np.ndarray:
     """float32 -> uint32 keys in the order of the values (the sign bit flipped, negatives reversed)."""
     bits = np.ascontiguousarray(mag, dtype=np.float32).view(np.uint32)
@@ -107,7 +100,7 @@ def _streamed_statistics(store: LightCurveStore):
     high = np.zeros(1 << 16, dtype=np.int64)
     total, count = 0.0, 0
     for _, offsets, time, mag in store.iter_flat(columns=("time", "mag")):
-        dt = _inner_dt(offsets, time)
+        dt = inner_dt(offsets, time)
         total, count = total + float(dt.sum()), count + len(dt)
         high += np.bincount(_sortable(mag) >> 16, minlength=1 << 16)
     n = int(high.sum())
@@ -121,7 +114,7 @@ def _streamed_statistics(store: LightCurveStore):
     squares = 0.0
     for _, offsets, time, mag in store.iter_flat(columns=("time", "mag")):
         if count:
-            squares += float(np.sum((_inner_dt(offsets, time) - mean) ** 2))
+            squares += float(np.sum((inner_dt(offsets, time) - mean) ** 2))
         keys = _sortable(mag)
         for b, counts in low.items():
             counts += np.bincount(keys[(keys >> 16) == b] & 0xFFFF, minlength=1 << 16)
@@ -152,7 +145,7 @@ def write_tables(
         used.add(number)
         frame = class_distribution(store, PAPER_TOTALS.get(name.lower()), split_reports.get(name))
         frame.insert(0, "source", "simulated" if store.simulated else "real")
-        note = " SIMULATED DATA: not comparable with the paper's counts." if store.simulated else ""
+        note = f" {SIMULATED_NOTE}: not comparable with the paper's counts." if store.simulated else ""
         written += _write(
             frame,
             out_dir / f"table{number}",
@@ -160,7 +153,7 @@ def write_tables(
             f"tab:classes-{name}",
         )
     summary = survey_summary(stores)
-    note = " SIMULATED DATA." if (summary["source"] == "simulated").any() else ""
+    note = f" {SIMULATED_NOTE}." if (summary["source"] == "simulated").any() else ""
     written += _write(summary, out_dir / "table3", f"Surveys and filters.{note}", "tab:surveys")
     return written
 

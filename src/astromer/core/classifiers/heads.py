@@ -24,8 +24,9 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from ..preprocessing import ENCODER_INPUTS
+
 CLASSIFIERS = ("lstm", "lstm_att", "mlp_att")
-WINDOW_INPUTS = ("input", "times", "mask_in")
 
 
 @keras.saving.register_keras_serializable(package="astromer")
@@ -193,7 +194,7 @@ def cudnn_conditions(lstm) -> bool:
 
 
 def _window_inputs(max_obs: int) -> dict:
-    return {k: keras.Input((max_obs, 1), name=k, dtype="float32") for k in WINDOW_INPUTS}
+    return {k: keras.Input((max_obs, 1), name=k, dtype="float32") for k in ENCODER_INPUTS}
 
 
 def build_lstm_head(
@@ -260,7 +261,7 @@ class EncoderClassifier(keras.Model):
         self.encoder.trainable = self.train_encoder
 
     def call(self, inputs, training=False):
-        window = {k: inputs[k] for k in WINDOW_INPUTS}
+        window = {k: inputs[k] for k in ENCODER_INPUTS}
         embedding = self.encoder(window, training=bool(training) and self.train_encoder)
         return self.head([embedding, inputs["mask_in"]], training=training)
 
@@ -297,6 +298,6 @@ def build_classifier(
         else build_mlp_head(d, n_classes, max_obs)
     )
     model = EncoderClassifier(encoder, head, train_encoder, name=kind)
-    zeros = {k: keras.ops.zeros((1, max_obs, 1)) for k in WINDOW_INPUTS}
+    zeros = {k: keras.ops.zeros((1, max_obs, 1)) for k in ENCODER_INPUTS}
     model(zeros)  # build, so weights exist before fit/load
     return model

@@ -14,8 +14,8 @@ import sys
 import numpy as np
 
 from ..fitting import History, fit_loop
+from ..preprocessing import ENCODER_INPUTS
 from ..resume import Checkpoint, run_key
-from .heads import WINDOW_INPUTS
 
 STATE_FILE = "classifier_state.npz"
 FROZEN_CACHE_BYTES = 1 << 30
@@ -26,7 +26,7 @@ HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy", "sec
 
 def make_dataset(windows: dict, labels: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0):
     """(inputs dict, integer labels) batches; shuffled per epoch with a fixed seed when ``shuffle``."""
-    features = {k: np.asarray(windows[k], np.float32) for k in WINDOW_INPUTS}
+    features = {k: np.asarray(windows[k], np.float32) for k in ENCODER_INPUTS}
     return _batched(features, labels, batch_size, shuffle, seed)
 
 
@@ -41,7 +41,7 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
 
     embed, out = None, {}
     for split, win in windows.items():
-        features = {k: np.asarray(win[k], np.float32) for k in WINDOW_INPUTS}
+        features = {k: np.asarray(win[k], np.float32) for k in ENCODER_INPUTS}
         if embed is None:  # one trace for every split and batch size
             spec = {k: tf.TensorSpec((None,) + v.shape[1:], tf.float32) for k, v in features.items()}
             embed = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
