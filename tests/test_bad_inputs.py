@@ -138,6 +138,7 @@ def test_ingest_table_and_macho_mjd_refuse_unknown_classes(tmp_path, capsys):
     assert meta.loc["1.3444.614", "label"] == "RRab" and pd.isna(meta.loc["1.3567.1310", "label"])
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_an_unwritable_output_says_cannot_write(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")

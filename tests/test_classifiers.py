@@ -148,6 +148,7 @@ def _fit(model, win, y, epochs=2):
     return fit_classifier(model, ds, ds, epochs=epochs, patience=5, lr=1e-2, log=lambda m: None)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 @pytest.mark.parametrize("kind", ["lstm_att", "mlp_att"])
 def test_frozen_encoder_bit_identical_trained_changes(kind, rng):
     win = windows(16, rng)
@@ -164,6 +165,7 @@ def test_frozen_encoder_bit_identical_trained_changes(kind, rng):
         assert not all(np.array_equal(a, b) for a, b in zip(head_before, model.head.get_weights()))
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_fit_keeps_best_weights_and_resumes(tmp_path, rng):
     win = windows(12, rng)
     y = rng.integers(0, 3, 12)
@@ -186,6 +188,7 @@ def test_fit_keeps_best_weights_and_resumes(tmp_path, rng):
     assert predict_labels(model2, ds).shape == (12,)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_a_state_of_another_run_is_moved_aside_not_resumed(tmp_path, rng):
     win = windows(12, rng)
     ds = make_dataset(win, rng.integers(0, 3, 12), batch_size=4)
@@ -243,6 +246,7 @@ def test_att_classifiers_ignore_padding_with_paper_encoder(kind, rng):
     np.testing.assert_allclose(np.asarray(model(as_inputs(scramble_padding(win, rng)))), ref, atol=1e-5)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_frozen_head_on_cached_embeddings_equals_training_through_the_frozen_encoder(rng):
     """classify trains a frozen case's head on embeddings computed once: the same head as training the whole
     model with the encoder frozen (inference mode either way)."""

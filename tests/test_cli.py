@@ -19,6 +19,7 @@ def store(unlabeled_pool):
     return unlabeled_pool
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_pretrain_finetune_encode(store, tmp_path):
     common = [
         "--data",
@@ -106,6 +107,7 @@ def test_pretrain_finetune_encode(store, tmp_path):
     assert emb["embeddings"].shape == (emb["offsets"][-1], 32)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_finetune_from_published_weights_keeps_legacy_mode(store, tmp_path):
     assert (
         main(

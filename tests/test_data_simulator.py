@@ -20,6 +20,7 @@ def test_cadence_matches_paper_within_25_percent(profile):
         assert np.all(np.diff(a[:, 0]) > 0) and np.isfinite(a).all() and np.all(a[:, 2] < 1)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_catalog_traps_handled():
     cat = load_catalog()
     dsct = component_rows(cat, "DSCT")
@@ -51,6 +52,7 @@ def test_periods_recovered_for_periodic_classes():
     assert np.mean(np.abs(2 * ratio[ecl] - 1) < 0.01) >= 0.6  # EBs at P/2, as in real surveys
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 @pytest.mark.parametrize("profile", ["macho", "ogle", "atlas"])
 def test_random_forest_is_above_chance_but_not_trivial(profile):
     _, arrays, meta, _ = simulate(profile, "labeled", seed=21, per_class=160)

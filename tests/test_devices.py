@@ -87,6 +87,7 @@ def test_without_a_request_the_cpu_is_used_and_named():
     assert select_device("any", environ={"SLURM_JOB_GPUS": "0"}) == "cpu"  # the explicit CPU switch wins
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 @needs_no_gpu
 def test_pretrain_in_a_gpu_allocation_without_gpu_tensorflow_exits_2_before_reading_data(tmp_path):
     """The real command, as a Slurm GPU job would start it: exit status 2 and the message, and nothing
@@ -177,6 +178,7 @@ def test_a_batch_stops_at_a_command_that_finds_no_gpu(stores, tmp_path, capsys):
     assert "asked for a GPU" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_with_the_cpu_switch_pretrain_runs_and_records_device_and_precision(stores, tmp_path):
     assert (
         main(
@@ -207,6 +209,7 @@ def test_with_the_cpu_switch_pretrain_runs_and_records_device_and_precision(stor
     assert metrics["precision"] == "float32"  # the default, whatever this CPU's instruction set
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_with_the_cpu_switch_classify_runs_and_records_device_and_precision(stores, tmp_path, precision):
     import keras
@@ -306,6 +309,7 @@ def _flag(argv, name):
         ),
     ],
 )
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_gpu_rules_pass_the_configs_device_and_precision(config_args, device, precision):
     commands = _training_commands(*config_args)
     assert {argv[0] for argv in commands} == set(precision), commands[:3]

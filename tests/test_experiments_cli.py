@@ -61,6 +61,7 @@ def _run(tiny, classifier, out, *extra):
     return json.loads((out / "metrics.json").read_text())
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 @pytest.mark.parametrize("classifier,extra", [("mlp_att", ("--case", "a", "--encoder-mode", "frozen")), ("rf", ())])
 def test_classify_writes_results(tiny, classifier, extra):
     out = tiny / classifier
@@ -132,6 +133,7 @@ def test_bad_split_is_named(tiny, tmp_path, capsys):
     assert "needs --encoder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_lr_search_runs_each_rate(tiny):
     out = tiny / "lr"
     assert (
@@ -161,6 +163,7 @@ def test_lr_search_runs_each_rate(tiny):
         assert metrics["classifier"] == "lstm" and metrics["lr"] == float(lr)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_batch_gives_the_same_results_as_separate_runs(tiny, tmp_path):
     """`astromer batch` runs several commands in one process (TensorFlow starts once): each result must
     equal that command's result when it runs alone, whatever ran before it."""
@@ -222,6 +225,7 @@ def test_batch_stops_at_the_first_failure_and_names_it(tiny, tmp_path, capsys):
         astromer(["batch", "--not-a-command"])
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_batch_runs_a_repeated_classify_once_and_labels_both(tiny, tmp_path, capsys):
     """Case c at subset "all" is case b (same encoder, split, classifier): in a batch it is trained once."""
     from astromer.cli import main as astromer
@@ -248,6 +252,7 @@ def test_batch_runs_a_repeated_classify_once_and_labels_both(tiny, tmp_path, cap
 NOT_NUMBERS = {"wall_seconds", "args", "resumed_from"}  # timing and the paths given differ between the two runs
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_same_machine_config_and_seed_give_identical_metrics(tiny):
     """Issue 13 item 3: a classifier trained twice from scratch (fresh folders, same config and seed) gives
     the same numbers exactly: metrics, every epoch's losses, the confusion matrix. The trained-encoder

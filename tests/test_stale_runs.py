@@ -60,6 +60,7 @@ def _val_losses(out):
     return pd.read_csv(out / "history.csv")["val_loss"].tolist()
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_a_forced_rerun_of_a_finished_pretraining_trains_again(pool, tmp_path, capfd):
     first = _train("pretrain", pool / "store", pool / "split.csv", tmp_path / "out", tmp_path / "ck")
     assert not (tmp_path / "ck").exists()  # deleted once the outputs were written: nothing stale to find
@@ -75,6 +76,7 @@ def test_a_forced_rerun_of_a_finished_pretraining_trains_again(pool, tmp_path, c
     assert third["resumed_from"] is None and "already completed" in err and "training from scratch" in err
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_changed_magnitudes_with_the_same_ids_train_afresh(pool, tmp_path, capfd):
     _train("pretrain", pool / "store", pool / "split.csv", tmp_path / "out", tmp_path / "ck", "--keep-checkpoint")
     before = _val_losses(tmp_path / "out")
@@ -98,6 +100,7 @@ def test_changed_magnitudes_with_the_same_ids_train_afresh(pool, tmp_path, capfd
     assert _val_losses(tmp_path / "out") != before
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_another_split_of_the_same_size_trains_afresh(pool, tmp_path, capfd):
     _train("pretrain", pool / "store", pool / "split.csv", tmp_path / "out", tmp_path / "ck", "--keep-checkpoint")
     split = pd.read_csv(pool / "split.csv", dtype={"id": str})
@@ -110,6 +113,7 @@ def test_another_split_of_the_same_size_trains_afresh(pool, tmp_path, capfd):
     assert again["resumed_from"] is None and "its data differ" in err_text, err_text
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_finetuning_from_another_init_trains_afresh(pool, tmp_path, capfd):
     for seed in (1, 2):
         SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=16, seed=seed).save(tmp_path / f"init{seed}.keras")
@@ -137,6 +141,7 @@ def test_finetuning_from_another_init_trains_afresh(pool, tmp_path, capfd):
     assert again["resumed_from"] is None and "its weights differ" in err_text, err_text
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_a_classifier_over_an_encoder_rebuilt_in_place_trains_afresh(tmp_path, capfd):
     from astromer.cli import main as experiments
     from astromer.data.simulate.simulator import simulate_to_store
@@ -189,6 +194,7 @@ def test_a_classifier_over_an_encoder_rebuilt_in_place_trains_afresh(tmp_path, c
     assert again["inputs"]["encoder"] != first["inputs"]["encoder"]
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_library_fit_twice_on_other_curves_of_the_same_count(tmp_path, rng):
     curves = synthetic_curves(80, rng)
     histories, said = [], []

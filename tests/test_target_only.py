@@ -29,6 +29,7 @@ def _loss_and_grads(trainer, model, batch):
     return float(loss), [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 @pytest.mark.parametrize("mode", ["legacy", "paper"])
 def test_target_only_last_block_gives_the_full_models_loss_and_gradients(mode, rng):
     # dropout 0: paper mode's training dropout would draw other masks for the gathered rows
@@ -60,6 +61,7 @@ def test_target_positions_lists_each_windows_targets_first_in_order():
     assert target_positions(tf.constant(mask_out), k=5).numpy().shape == (3, 5)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 @pytest.mark.parametrize("mode", ["legacy", "paper"])
 def test_micro_batched_gradients_equal_the_whole_batchs(mode, rng):
     encoder = SingleBandEncoder(

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from astromer import SingleBandEncoder
 from astromer.core.resume import STATE_FILE
@@ -16,6 +17,7 @@ from conftest import synthetic_curves
 HERE = Path(__file__).parent
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_pretraining_lowers_validation_rmse_and_saves_keras(tmp_path, rng):
     curves = synthetic_curves(300, rng)
     encoder = SingleBandEncoder(num_layers=1, d_model=32, num_heads=2, dff=32, mode="paper", seed=0)
@@ -56,6 +58,7 @@ def _epochs_done(ckpt: Path) -> int:
         return 0
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_killed_run_resumes_and_ends_at_the_same_epoch(tmp_path):
     env = {
         **os.environ,
@@ -89,6 +92,7 @@ def test_killed_run_resumes_and_ends_at_the_same_epoch(tmp_path):
     np.testing.assert_allclose([e["val_loss"] for e in b["epochs"]], [e["val_loss"] for e in a["epochs"]], rtol=1e-5)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_an_epoch_of_all_windows_trains_on_every_window_once(rng):
     """windows_per_epoch='all' (the paper): the epoch's batches hold each sequential window exactly once."""
     from astromer.core.preprocessing import Flat, all_window_starts

@@ -85,6 +85,7 @@ def test_columns_of_another_store_are_refused(pool, tmp_path):
         TrainingColumns(columns.path)
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_pretrain_from_columns_trains_as_from_memory(tmp_path):
     from astromer.cli import main
 

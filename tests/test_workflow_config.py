@@ -28,6 +28,7 @@ def _fails_fast(*args):
         ("classify={classifiers: [lstm_att, transformer]}", "'transformer' is not one of ['lstm_att', 'mlp_att']"),
     ],
 )
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_command_line_typo_fails_with_schema_message(override, message):
     output = _fails_fast("--config", override)
     assert message in output, output[-2000:]
@@ -62,6 +63,7 @@ def test_schema_defaults_are_the_paper_config():
     assert _validated({})["pretrain"]["batch_size"] == 5000  # a paper value the shared training defaults lack
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_the_workflow_runs_on_schema_defaults_alone(tmp_path):
     """A checkout whose config/config.yaml is empty builds the same paper DAG as the real one."""
     for name in ("Snakefile", "workflow", "config"):
@@ -76,6 +78,7 @@ def test_the_workflow_runs_on_schema_defaults_alone(tmp_path):
     assert int(jobs[0]) > 100 and jobs[0] == jobs[1], jobs
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_local_gpu_jobs_are_limited_to_the_gpus_present(tmp_path):
     """profiles/local: the `gpu` resource is capped at the GPUs the machine shows (here: CUDA_VISIBLE_DEVICES),
     so two jobs never share a GPU by accident; --resources overrides; without GPUs nothing is limited."""

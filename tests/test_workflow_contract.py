@@ -74,6 +74,7 @@ def test_report_page_holds_every_figure_and_table(stand_in_run):
         assert name in html, name
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 def test_changing_one_survey_reruns_only_its_jobs(tmp_path):
     """After a complete run of two surveys, a change to OGLE's data reruns OGLE's jobs and the figures
     that aggregate over surveys -- nothing of ATLAS, nothing of pretraining (a dry run shows it)."""

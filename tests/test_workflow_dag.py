@@ -267,6 +267,7 @@ def test_paper_training_schedule_reaches_pretraining_and_fine_tuning():
         assert all(part in command for part in schedule), command
 
 
+@pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
 @pytest.mark.parametrize("config", ["config/config.yaml", "config/demo.yaml"])
 def test_every_command_of_the_dag_parses_with_the_real_astromer_parser(config):
     """One job per target (the paper) and batched jobs (the demo): every `astromer ...` a rule runs is a
