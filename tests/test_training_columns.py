@@ -86,51 +86,18 @@ def test_columns_of_another_store_are_refused(pool, tmp_path):
 
 
 @pytest.mark.slow  # > 5 s: left out of the quick loop (pytest -m 'not slow'), run in CI
-def test_pretrain_from_columns_trains_as_from_memory(tmp_path):
+def test_pretrain_from_columns_trains_as_from_memory(unlabeled_pool, tmp_path):
     from astromer.cli import main
 
     tiny = '{"num_layers": 1, "d_model": 16, "num_heads": 2, "dff": 16}'
-    assert (
-        main(
-            [
-                "data",
-                "simulate",
-                "--profile",
-                "ogle",
-                "--pool",
-                "unlabeled",
-                "--n-objects",
-                "60",
-                "--seed",
-                "3",
-                "--out",
-                str(tmp_path / "store"),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "data",
-                "split-pretrain",
-                "--store",
-                str(tmp_path / "store"),
-                "--seed",
-                "3",
-                "--out",
-                str(tmp_path / "split.csv"),
-            ]
-        )
-        == 0
-    )
-    assert main(["data", "columns", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "cols")]) == 0
+    store, split = unlabeled_pool / "store", unlabeled_pool / "split.csv"
+    assert main(["data", "columns", "--store", str(store), "--out", str(tmp_path / "cols")]) == 0
     common = [
         "pretrain",
         "--data",
-        str(tmp_path / "store"),
+        str(store),
         "--split",
-        str(tmp_path / "split.csv"),
+        str(split),
         "--epochs",
         "2",
         "--batch-size",
