@@ -37,13 +37,18 @@ def _long_table(path, mags=None):
     return path
 
 
+def _ingest_table(src, out, *extra) -> list[str]:
+    """`astromer data ingest-table` of a long table into OUT (survey s, band R), with EXTRA options."""
+    return ["data", "ingest-table", "--src", str(src), "--survey", "s", "--band", "R", *extra, "--out", str(out)]
+
+
 def test_a_binary_input_names_file_and_byte_offset(tmp_path, capsys):
     good = _long_table(tmp_path / "good.csv").read_bytes()
     bad = tmp_path / "latin1.csv"
     bad.write_bytes(good[:57] + "é".encode("latin-1") + good[57:])
     err = _error(
         capsys,
-        ["data", "ingest-table", "--src", str(bad), "--survey", "s", "--band", "R", "--out", str(tmp_path / "store")],
+        _ingest_table(bad, tmp_path / "store"),
     )
     assert "latin1.csv" in err and "not UTF-8" in err and "byte offset 57" in err
     binary = tmp_path / "lc_1.2.3.R.mjd"
@@ -56,16 +61,13 @@ def test_a_non_numeric_magnitude_names_file_row_object_and_value(tmp_path, capsy
     src = _long_table(tmp_path / "t.csv", mags={11: "15.3x"})
     err = _error(
         capsys,
-        ["data", "ingest-table", "--src", str(src), "--survey", "s", "--band", "R", "--out", str(tmp_path / "store")],
+        _ingest_table(src, tmp_path / "store"),
     )
     assert "t.csv" in err and "row 12" in err and "'star_b'" in err and "'15.3x'" in err and "not a number" in err
     assert not (tmp_path / "store").exists()
     # a missing magnitude is not an error: it is dropped and counted, as the paper drops such points
     src = _long_table(tmp_path / "gap.csv", mags={3: ""})
-    assert (
-        main(["data", "ingest-table", "--src", str(src), "--survey", "s", "--band", "R", "--out", str(tmp_path / "ok")])
-        == 0
-    )
+    assert main(_ingest_table(src, tmp_path / "ok")) == 0
     provenance = json.loads((tmp_path / "ok" / "provenance.json").read_text())
     assert provenance["skips"]["points_dropped"] == {"nonfinite": 1}
 
@@ -74,41 +76,10 @@ def test_ingest_table_and_macho_mjd_refuse_unknown_classes(tmp_path, capsys):
     src = _long_table(tmp_path / "t.csv")
     err = _error(
         capsys,
-        [
-            "data",
-            "ingest-table",
-            "--src",
-            str(src),
-            "--survey",
-            "s",
-            "--band",
-            "R",
-            "--classes",
-            "RRab,Cep_0",
-            "--out",
-            str(tmp_path / "store"),
-        ],
+        _ingest_table(src, tmp_path / "store", "--classes", "RRab,Cep_0"),
     )
     assert "t.csv" in err and "unknown classes ['EC']" in err and "'star_b'" in err
-    assert (
-        main(
-            [
-                "data",
-                "ingest-table",
-                "--src",
-                str(src),
-                "--survey",
-                "s",
-                "--band",
-                "R",
-                "--classes",
-                "RRab,EC",
-                "--out",
-                str(tmp_path / "store"),
-            ]
-        )
-        == 0
-    )
+    assert main(_ingest_table(src, tmp_path / "store", "--classes", "RRab,EC")) == 0
 
     labels = tmp_path / "labels.csv"
     pd.DataFrame({"id": ["1.3444.614", "1.4176.155"], "label": ["RRab", "QSO"]}).to_csv(labels, index=False)
@@ -161,23 +132,7 @@ def test_an_unwritable_output_says_cannot_write(tmp_path, capsys):
     )
     assert err.startswith(f"error: cannot write {blocker}") and f"{blocker} is a file, not a folder" in err, err
     src = _long_table(tmp_path / "t.csv")
-    assert (
-        main(
-            [
-                "data",
-                "ingest-table",
-                "--src",
-                str(src),
-                "--survey",
-                "s",
-                "--band",
-                "R",
-                "--out",
-                str(tmp_path / "store"),
-            ]
-        )
-        == 0
-    )
+    assert main(_ingest_table(src, tmp_path / "store")) == 0
     rows = pd.DataFrame(
         {
             "id": ["star_a", "star_b"] * 3,
