@@ -293,3 +293,24 @@ def test_same_machine_config_and_seed_give_identical_metrics(tiny):
     }
     pd.testing.assert_frame_equal(h1, h2, check_exact=True)
     pd.testing.assert_frame_equal(c1, c2, check_exact=True)
+
+
+def test_patience_and_cap_in_gradient_steps_become_epochs_of_this_training_set(tiny):
+    """--patience-steps/--max-steps win over --patience/--epochs and become epochs of the run's own size
+    (train windows / batch), recorded in metrics.json; the run never goes past the cap."""
+    out = tiny / "steps"
+    n_train = len(pd.read_csv(tiny / "split.csv").query("split == 'train'"))
+    steps = -(-n_train // 16)  # _run's batch size
+    metrics = _run(
+        tiny, "mlp_att", out, "--encoder", str(tiny / "enc.keras"), "--case", "a", "--encoder-mode", "frozen",
+        "--max-steps", str(3 * steps), "--patience-steps", str(steps + 1),
+    )  # fmt: skip
+    assert metrics["schedule"] == {
+        "steps_per_epoch": steps,
+        "epoch_cap": 3,  # --epochs 2 given, the steps win
+        "patience_epochs": 2,  # ceil((steps + 1) / steps), not --patience 1
+        "max_steps": 3 * steps,
+        "patience_steps": steps + 1,
+    }
+    assert metrics["epochs"] <= 3 and len(pd.read_csv(out / "history.csv")) == metrics["epochs"]
+    assert metrics["stopped_early"] == (metrics["epochs"] - metrics["best_epoch"] >= 2)

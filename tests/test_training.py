@@ -112,3 +112,25 @@ def test_an_epoch_of_all_windows_trains_on_every_window_once(rng):
     encoder = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=16, seed=0)
     history = encoder.fit(curves[:15], curves[15:], epochs=1, batch_size=16, windows_per_epoch="all")
     assert np.isfinite(history.epochs[0]["loss"])
+
+
+def test_steps_per_epoch_counts_the_windows_an_epoch_draws():
+    from astromer.core.fitting import epochs_for_steps, step_schedule
+    from astromer.core.preprocessing import Flat, all_window_starts
+    from astromer.core.pretraining import steps_per_epoch
+
+    lengths = np.array([250, 40, 610])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    flat = Flat(offsets, np.arange(offsets[-1], dtype=np.float32), np.zeros(offsets[-1], np.float32))
+    windows = len(all_window_starts(lengths, 100)[0])
+    assert windows > 3
+    assert steps_per_epoch(flat, 2, 100, "one") == 2  # 3 curves, one window each
+    assert steps_per_epoch(flat, 2, 100, "all") == -(-windows // 2)
+    assert epochs_for_steps(None, 7, 13) == 13 and epochs_for_steps(15, 7, 13) == 3 and epochs_for_steps(1, 7, 13) == 1
+    assert step_schedule(4, 100, 40, max_steps=None, patience_steps=10) == {
+        "steps_per_epoch": 4,
+        "epoch_cap": 100,
+        "patience_epochs": 3,
+        "max_steps": None,
+        "patience_steps": 10,
+    }

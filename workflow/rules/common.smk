@@ -242,12 +242,18 @@ def device_args(stage):
     return f"--device {'any' if config['allow_cpu'] else 'gpu'} --precision {config[stage]['precision']}"
 
 
+def schedule_args(c):
+    """' --patience-steps N --max-steps M' where the stage sets them (they win over --patience/--epochs)."""
+    steps = {"--patience-steps": c.get("patience_steps"), "--max-steps": c.get("max_steps")}
+    return "".join(f" {flag} {n}" for flag, n in steps.items() if n is not None)
+
+
 def training_args(stage):
     """Arguments of `astromer pretrain|finetune`: every value from the config, none left to CLI defaults."""
     c = config[stage]
     return (
-        f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --lr {c['lr']} "
-        f"--windows-per-epoch {c['windows_per_epoch']} --msk-frac {c['msk_frac']} --rnd-frac {c['rnd_frac']} "
+        f"--epochs {c['epochs']} --patience {c['patience']}{schedule_args(c)} --batch-size {c['batch_size']} "
+        f"--lr {c['lr']} --windows-per-epoch {c['windows_per_epoch']} --msk-frac {c['msk_frac']} --rnd-frac {c['rnd_frac']} "
         f"--same-frac {c['same_frac']} --seed {config['seed']} {device_args(stage)} {resume_flags()}"
     ).strip()
 
@@ -255,7 +261,8 @@ def training_args(stage):
 def classifier_args(with_lr=True):
     """Training arguments of the classifiers (classify, baselines, lr-search)."""
     c = config["classify"]
-    args = f"--epochs {c['epochs']} --patience {c['patience']} --batch-size {c['batch_size']} --seed {config['seed']} "
+    args = f"--epochs {c['epochs']} --patience {c['patience']}{schedule_args(c)} --batch-size {c['batch_size']} "
+    args += f"--seed {config['seed']} "
     args += f"--units {c['units']} --max-obs {config['model']['max_obs']} {device_args('classify')} {resume_flags()}".rstrip()
     return args + (f" --lr {c['lr']}" if with_lr else "")
 

@@ -14,7 +14,7 @@ precision, the survey/case/classifier/subset/fold it was given, args), ``history
 from __future__ import annotations
 
 from ..core.devices import PRECISIONS
-from .options import add_device_option, add_resume_options
+from .options import add_device_option, add_resume_options, add_schedule_options
 
 FIGURES = (
     "fig2",
@@ -56,8 +56,7 @@ def _common_training(p) -> None:
     p.add_argument("--split", required=True, help="CSV with columns id,label,split (train/val/test)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--ckpt-dir", help="resume state (keep it out of the workflow's outputs)")
-    p.add_argument("--epochs", type=int, default=100000)
-    p.add_argument("--patience", type=int, default=20)
+    add_schedule_options(p, patience=20)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-obs", type=int, default=200)

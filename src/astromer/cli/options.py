@@ -27,3 +27,16 @@ def add_resume_options(p) -> None:
         action="store_true",
         help="keep the resume state after the outputs are written (default: deleted)",
     )
+
+
+def add_schedule_options(p, patience: int) -> None:
+    """--epochs and --patience, or the same in gradient steps (--max-steps, --patience-steps), which win."""
+    p.add_argument("--epochs", type=int, default=100000, help="epoch cap (a safety net: early stopping decides)")
+    p.add_argument("--patience", type=int, default=patience, help="epochs without a lower validation loss")
+    p.add_argument(
+        "--patience-steps",
+        type=int,
+        default=None,
+        help="patience in gradient steps: ceil(N / steps per epoch) epochs, whatever the training set's size",
+    )
+    p.add_argument("--max-steps", type=int, default=None, help="epoch cap in gradient steps (as --patience-steps)")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..core.devices import resolve_precision
 from ..errors import RunInputError, UsageError
-from .options import add_device_option, add_resume_options
+from .options import add_device_option, add_resume_options, add_schedule_options
 
 
 def _model_config(value: str | None) -> dict:
@@ -50,8 +50,7 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
     p.add_argument("--init", required=init_required, help="starting weights (.keras, folder or zip)")
     p.add_argument("--mode", choices=["paper", "legacy"], help="default: paper, or the mode of --init")
     p.add_argument("--model-config", help="JSON file or text: num_layers, d_model, num_heads, dff, dropout, max_obs")
-    p.add_argument("--epochs", type=int, default=100000)
-    p.add_argument("--patience", type=int, default=40)
+    add_schedule_options(p, patience=40)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--msk-frac", type=float, default=0.5)
@@ -209,6 +208,7 @@ def _train_metrics(args, command, encoder, history, run: dict) -> dict:
         "initial_val_rmse": history.initial_val_loss,
         "test_rmse_before": run["test_before"],
         "stopped_early": history.stopped_early,
+        "schedule": run["schedule"],
         "resumed_from": history.resumed_from,
         "wall_seconds": wall_seconds,
         "train_seconds": history.train_seconds,
@@ -222,6 +222,15 @@ def _train_metrics(args, command, encoder, history, run: dict) -> dict:
         "split": args.split,
         "args": vars(args),
     }
+
+
+def _schedule(args, train, max_obs: int) -> dict:
+    """Epoch cap and patience of the run, from epochs or gradient steps (--max-steps, --patience-steps)."""
+    from ..core.fitting import step_schedule
+    from ..core.pretraining import steps_per_epoch
+
+    steps = steps_per_epoch(train, args.batch_size, max_obs, args.windows_per_epoch)
+    return step_schedule(steps, args.epochs, args.patience, args.max_steps, args.patience_steps)
 
 
 def _train(args, command: str) -> int:
@@ -255,12 +264,13 @@ def _train(args, command: str) -> int:
     identity = _run_identity(parts, data, precision)
     # the starting point's test RMSE, so that "fine-tuning lowers the RMSE" can be checked per run
     test_before = test_rmse(encoder, data["test"], args.batch_size, args.seed, **mask_args) if "test" in data else None
+    schedule = _schedule(args, data["train"], encoder.max_obs)
     history = fit(
         encoder,
         data["train"],
         data["val"],
-        epochs=args.epochs,
-        patience=args.patience,
+        epochs=schedule["epoch_cap"],
+        patience=schedule["patience_epochs"],
         batch_size=args.batch_size,
         lr=args.lr,
         **mask_args,
@@ -273,7 +283,7 @@ def _train(args, command: str) -> int:
     )
     encoder = _save_model(encoder, history, out, precision)
     run = {"parts": parts, "data": data, "device": device, "precision": precision, "test_before": test_before}
-    metrics = _train_metrics(args, command, encoder, history, {**run, "began": began})
+    metrics = _train_metrics(args, command, encoder, history, {**run, "began": began, "schedule": schedule})
     atomic_write_json(out / "metrics.json", metrics)
     if not args.keep_checkpoint:  # the run is complete and its outputs are written
         discard(args.ckpt_dir)

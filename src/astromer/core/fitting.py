@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 import time
 
 import numpy as np
@@ -45,6 +46,30 @@ class History:
         writer.writeheader()
         writer.writerows(self.epochs)
         atomic_write_text(path, buffer.getvalue())
+
+
+def epochs_for_steps(steps: int | None, steps_per_epoch: int, default: int) -> int:
+    """The epochs that hold ``steps`` gradient steps (at least one); ``default`` when ``steps`` is None.
+
+    Patience and the epoch cap in gradient steps: a subset of 20 curves per class is two steps an epoch,
+    the full set twenty; "20 epochs" would give the small subset a tenth of the learning the large one gets."""
+    if steps is None:
+        return default
+    return max(1, math.ceil(steps / max(1, steps_per_epoch)))
+
+
+def step_schedule(
+    steps_per_epoch: int, epochs: int, patience: int, max_steps: int | None = None, patience_steps: int | None = None
+) -> dict:
+    """The run's epoch cap and patience (``max_steps``/``patience_steps`` in gradient steps win over
+    ``epochs``/``patience``), as recorded in metrics.json."""
+    return {
+        "steps_per_epoch": int(steps_per_epoch),
+        "epoch_cap": epochs_for_steps(max_steps, steps_per_epoch, epochs),
+        "patience_epochs": epochs_for_steps(patience_steps, steps_per_epoch, patience),
+        "max_steps": max_steps,
+        "patience_steps": patience_steps,
+    }
 
 
 def _weights(model) -> list:

@@ -192,6 +192,13 @@ class Trainer:
 WINDOWS_PER_EPOCH = ("one", "all")
 
 
+def steps_per_epoch(flat, batch_size: int, max_obs: int, windows_per_epoch: str = "one") -> int:
+    """Gradient steps in one training epoch (as :func:`_window_batches` draws it)."""
+    flat = _as_flat(flat)
+    n = len(flat) if windows_per_epoch == "one" else preprocessing.all_window_starts(flat.lengths, max_obs)[0].size
+    return max(1, -(-n // batch_size))
+
+
 def _window_batches(
     flat: Flat,
     batch_size: int,

@@ -135,6 +135,7 @@ def _classify_deep(args, parts, curves, classes, identity):
     from ..core.classifiers.heads import build_classifier
     from ..core.classifiers.training import HISTORY_COLUMNS, fit_classifier, predict_labels
     from ..core.devices import precision_policy
+    from ..core.fitting import step_schedule
 
     # `astromer batch` runs many commands in one process: start each clean and seed everything (the encoder's
     # dropout seeds, tf.data's shuffle, the head's initial weights) before anything random is created
@@ -153,12 +154,15 @@ def _classify_deep(args, parts, curves, classes, identity):
         )
     data, model, cached = _classifier_data(args, model, encoder, windows, labels)
     settings, inputs = identity
+    schedule = step_schedule(
+        -(-len(labels["train"]) // args.batch_size), args.epochs, args.patience, args.max_steps, args.patience_steps
+    )
     history = fit_classifier(
         model,
         data["train"],
         data["val"],
-        epochs=args.epochs,
-        patience=args.patience,
+        epochs=schedule["epoch_cap"],
+        patience=schedule["patience_epochs"],
         lr=args.lr,
         ckpt_dir=args.ckpt_dir,
         settings=settings,
@@ -176,6 +180,7 @@ def _classify_deep(args, parts, curves, classes, identity):
             "best_epoch": history.best_epoch,
             "best_val_loss": history.best_val_loss,
             "stopped_early": history.stopped_early,
+            "schedule": schedule,
             "resumed_from": history.resumed_from,
             "frozen_embeddings_cached": bool(cached),
         },
