@@ -365,3 +365,37 @@ def test_paper_data_rules_carry_the_measured_memory_and_time(paper_jobs):
     assert sized["filter"]["mem_mb"] < sized["ingest"]["mem_mb"]
     pretrain = [job for job in paper_jobs if job["rule"] == "pretrain"]
     assert pretrain and all("resources/columns/macho" in job["input"] for job in pretrain)
+
+
+def test_a_mode_of_the_leak_study_alone_gets_one_finetuning_and_one_case_a_run_per_fold(tmp_path):
+    """leak.modes [legacy, paper] with pretrain.modes [paper]: the legacy encoder is pretrained, and per fold
+    fine-tuned on leak.f1_subset and classified in case (a) by leak.f1_classifier (rule leak_f1) -- no grid of
+    legacy fine-tunings and classifiers; the paper mode's F1 comes from the experiments' own runs."""
+    override = tmp_path / "leak.yaml"
+    override.write_text("leak:\n  modes: [legacy, paper]\n  f1_subset: 50\n  f1_classifier: lstm_att\n")
+    result, _ = dry_run("--configfile", "config/demo.yaml", str(override), "--printshellcmds")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    counts = job_counts(output)
+    assert counts["pretrain"] == 2 and counts["leak_f1"] == 2  # legacy + paper; one leak_f1 per demo fold
+    jobs = job_blocks(output)
+    paths = _outputs(jobs) | {p for j in jobs for p in j.get("input", "").split(", ")}
+    assert not [p for p in paths if "/finetune/legacy/" in p and "/leak/" not in p]
+    assert not [p for p in paths if "/classify/legacy/" in p and "/leak/" not in p]
+    (leak,) = [j for j in jobs if j["rule"] == "leak_table"]
+    f1_inputs = sorted(p for p in leak["input"].split(", ") if p.endswith("_a/metrics.json"))
+    assert f1_inputs == [
+        f"results/demo/{root}/{mode}/alcock/50/fold{fold}/lstm_att_a/metrics.json"
+        for root, mode in (("classify", "paper"), ("leak/classify", "legacy"))
+        for fold in (0, 1)
+    ]
+    commands = [line for line in output.splitlines() if line.startswith("Shell command: ") and "'classify" in line]
+    commands = [c for c in commands if "'finetune" in c]  # a fine-tuning and a classifier in one job: leak_f1
+    assert len(commands) == 2
+    for command in commands:
+        finetune, classify = re.findall(r"'((?:finetune|classify) [^']*)'", command)
+        assert "--mode legacy " in finetune and "--init results/demo/pretrain/legacy/model.keras " in finetune
+        assert "--subset 50 " in finetune and "/50.csv " in finetune
+        assert "--classifier lstm_att --encoder-mode frozen " in classify and "--case a " in classify
+        finetuned = re.search(r"--out (\S+)", finetune).group(1)
+        assert f"--encoder {finetuned}/model.keras " in classify
