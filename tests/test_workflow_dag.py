@@ -372,7 +372,7 @@ def test_a_mode_of_the_leak_study_alone_gets_one_finetuning_and_one_case_a_run_p
     fine-tuned on leak.f1_subset and classified in case (a) by leak.f1_classifier (rule leak_f1) -- no grid of
     legacy fine-tunings and classifiers; the paper mode's F1 comes from the experiments' own runs."""
     override = tmp_path / "leak.yaml"
-    override.write_text("leak:\n  modes: [legacy, paper]\n  f1_subset: 50\n  f1_classifier: lstm_att\n")
+    override.write_text("leak:\n  modes: [legacy, paper]\n  f1_subset: all\n  f1_classifier: lstm_att\n")
     result, _ = dry_run("--configfile", "config/demo.yaml", str(override), "--printshellcmds")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
@@ -385,7 +385,7 @@ def test_a_mode_of_the_leak_study_alone_gets_one_finetuning_and_one_case_a_run_p
     (leak,) = [j for j in jobs if j["rule"] == "leak_table"]
     f1_inputs = sorted(p for p in leak["input"].split(", ") if p.endswith("_a/metrics.json"))
     assert f1_inputs == [
-        f"results/demo/{root}/{mode}/alcock/50/fold{fold}/lstm_att_a/metrics.json"
+        f"results/demo/{root}/{mode}/alcock/all/fold{fold}/lstm_att_a/metrics.json"
         for root, mode in (("classify", "paper"), ("leak/classify", "legacy"))
         for fold in (0, 1)
     ]
@@ -395,7 +395,7 @@ def test_a_mode_of_the_leak_study_alone_gets_one_finetuning_and_one_case_a_run_p
     for command in commands:
         finetune, classify = re.findall(r"'((?:finetune|classify) [^']*)'", command)
         assert "--mode legacy " in finetune and "--init results/demo/pretrain/legacy/model.keras " in finetune
-        assert "--subset 50 " in finetune and "/50.csv " in finetune
+        assert "--subset all " in finetune and "/all.csv " in finetune
         assert "--classifier lstm_att --encoder-mode frozen " in classify and "--case a " in classify
         finetuned = re.search(r"--out (\S+)", finetune).group(1)
         assert f"--encoder {finetuned}/model.keras " in classify

@@ -185,7 +185,7 @@ rule lr_search:
         split=lambda w, input: f"{input.splits}/fold{w.fold}/{config['lr_search']['subset']}.csv",
         subset=config["lr_search"]["subset"],
         lrs=",".join(str(lr) for lr in config["lr_search"]["lrs"]),
-        extra=classifier_args(with_lr=False),
+        extra=classifier_args(with_lr=False, baseline=True),
     shell:
         "astromer lr-search --data {input.data} --split {params.split} --lrs {params.lrs} "
         "{params.extra} --survey {wildcards.survey} --subset {params.subset} --fold {wildcards.fold} "

@@ -266,9 +266,12 @@ def training_args(stage):
     ).strip()
 
 
-def classifier_args(with_lr=True):
-    """Training arguments of the classifiers (classify, baselines, lr-search)."""
-    c = config["classify"]
+def classifier_args(with_lr=True, baseline=False):
+    """Training arguments of the classifiers (classify, baselines, lr-search); the LSTM baseline (and its
+    learning-rate search) takes classify.baseline_patience_steps where it is set."""
+    c = dict(config["classify"])
+    if baseline and c["baseline_patience_steps"] is not None:
+        c["patience_steps"] = c["baseline_patience_steps"]
     args = f"--epochs {c['epochs']} --patience {c['patience']}{schedule_args(c)} --batch-size {c['batch_size']} "
     args += f"--seed {config['seed']} "
     args += f"--units {c['units']} --max-obs {config['model']['max_obs']} {device_args('classify')} {resume_flags()}".rstrip()
@@ -361,7 +364,7 @@ def baseline_args(baseline):
     only a seed and the window length."""
     if baseline == "rf":
         return f"--seed {config['seed']} --max-obs {config['model']['max_obs']}"
-    return classifier_args()
+    return classifier_args(baseline=True)
 
 
 def baseline_command(wildcards, baseline, subset, input, out_dir):

@@ -31,6 +31,9 @@ rule pretrain:
         "<logs>/pretrain/{mode}.log",
     benchmark:
         "<benchmarks>/pretrain/{mode}.tsv"
+    # the head of the DAG's longest path (pretrain -> finetune -> classify): first, so that the baselines
+    # and the learning-rate search fill the cores beside it instead of delaying it
+    priority: 10
     conda:
         "../../envs/cuda.yaml"
     resources:
