@@ -399,3 +399,25 @@ def test_a_mode_of_the_leak_study_alone_gets_one_finetuning_and_one_case_a_run_p
         assert "--classifier lstm_att --encoder-mode frozen " in classify and "--case a " in classify
         finetuned = re.search(r"--out (\S+)", finetune).group(1)
         assert f"--encoder {finetuned}/model.keras " in classify
+
+
+def test_patience_in_gradient_steps_reaches_each_classifier(tmp_path):
+    """classify.patience_steps for the attention classifiers, classify.baseline_patience_steps for the LSTM
+    baseline and its learning-rate search; the random forest has no patience; the cap in steps for all."""
+    override = tmp_path / "steps.yaml"
+    override.write_text("classify:\n  patience_steps: 33\n  baseline_patience_steps: 444\n  max_steps: 5555\n")
+    result, _ = dry_run("--configfile", "config/demo.yaml", str(override), "--printshellcmds")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    lines = [c for line in output.splitlines() for c in re.findall(r"'((?:classify|lr-search) [^']*)'", line)]
+    lines += [line for line in output.splitlines() if line.startswith("Shell command: astromer lr-search ")]
+    kinds = {"lstm": 444, "lr-search": 444, "lstm_att": 33, "mlp_att": 33}
+    seen = set()
+    for line in lines:
+        if "--classifier rf " in line:
+            assert "--patience" not in line
+            continue
+        kind = "lr-search" if "lr-search " in line else re.search(r"--classifier (\w+) ", line).group(1)
+        assert f"--patience-steps {kinds[kind]} " in line and "--max-steps 5555" in line, line
+        seen.add(kind)
+    assert seen == set(kinds)
