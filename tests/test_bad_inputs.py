@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from astromer.cli import main
 
-from workflow_support import snakemake
+from workflow_support import REPO, snakemake
 
 
 def _error(capsys, argv) -> str:
@@ -171,8 +172,10 @@ def test_a_subset_larger_than_a_simulated_class_fails_at_dag_construction(tmp_pa
     config.write_text("splits:\n  subsets: [20, 50, 500, all]\n")
     result = snakemake("-n", "--configfile", "config/demo.yaml", str(config))
     assert result.returncode != 0
+    demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    per_class, needs = demo["datasets"]["alcock"]["per_class"], 500 + demo["splits"]["test_per_class"]
     assert (
-        "survey alcock is simulated with 160 objects per class, but subset 500 needs 540 per class"
+        f"survey alcock is simulated with {per_class} objects per class, but subset 500 needs {needs} per class"
         in result.stdout + result.stderr
     ), result.stdout[-2000:] + result.stderr[-2000:]
 
@@ -181,8 +184,6 @@ def test_a_broken_yaml_config_names_the_file(tmp_path):
     """config/config.yaml (read by the Snakefile) names itself and the YAML error's line. Snakemake 9.27 reads a
     --configfile before the Snakefile runs and says only "Config file is not valid JSON or YAML" (upstream)."""
     import shutil
-
-    from workflow_support import REPO
 
     for name in ("Snakefile", "workflow", "config", "profiles"):
         copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
