@@ -183,10 +183,13 @@ class Trainer:
             return total
 
         eval_step = _eval_step_fn(forward, micro_batch)
+        # Any batch size, one trace: an epoch's last, smaller batch would otherwise trace the step again
+        # (~2 s of a 2-core CPU, once per run and step kind).
+        spec = [{key: tf.TensorSpec((None, encoder.max_obs, 1), tf.float32) for key in preprocessing.WINDOW_KEYS}]
         self.forward = forward
-        self.loss_and_gradients = tf.function(loss_and_gradients)
-        self.train_step = tf.function(train_step, jit_compile=jit_compile)
-        self.eval_step = tf.function(eval_step, jit_compile=jit_compile)
+        self.loss_and_gradients = tf.function(loss_and_gradients, input_signature=spec)
+        self.train_step = tf.function(train_step, jit_compile=jit_compile, input_signature=spec)
+        self.eval_step = tf.function(eval_step, jit_compile=jit_compile, input_signature=spec)
 
 
 WINDOWS_PER_EPOCH = ("one", "all")

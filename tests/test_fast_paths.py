@@ -1,0 +1,107 @@
+"""The CPU fast paths of issue 14 give the numbers of the plain computation: the mask-free attention, the
+XLA-fused LayerNorm, the half sin / half cos time encoding, encode's concurrent calls, and a train step
+traced once for every batch size."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from astromer import SingleBandEncoder
+from astromer.core import encoder as encoder_module
+from astromer.core.layers import PositionalEncoding, layer_norm_rows
+from astromer.core.preprocessing import WINDOW_KEYS, Flat, mask_windows, random_starts
+from astromer.core.pretraining import Trainer
+
+from conftest import synthetic_curves
+
+
+@pytest.mark.parametrize("mode", ["legacy", "paper"])
+def test_the_mask_free_attention_equals_the_masked_one_where_nothing_is_masked(mode, rng):
+    model = SingleBandEncoder(num_layers=2, d_model=32, num_heads=4, dff=16, max_obs=40, mode=mode, seed=4)
+    inputs = {
+        "input": tf.constant(rng.normal(size=(5, 40, 1)), tf.float32),
+        "times": tf.constant(np.sort(rng.uniform(-300, 300, size=(5, 40, 1)), axis=1), tf.float32),
+        "mask_in": tf.zeros((5, 40, 1)),
+    }
+    masked = model.encoder(inputs, masked=True).numpy()
+    np.testing.assert_array_equal(model.encoder(inputs, masked=False).numpy(), masked)
+    # and the flag really drops the mask: on a window with hidden positions the two differ
+    hidden = dict(inputs, mask_in=tf.constant((rng.uniform(size=(5, 40, 1)) < 0.3).astype("float32")))
+    assert np.abs(model.encoder(hidden, masked=False).numpy() - model.encoder(hidden).numpy()).max() > 1e-3
+
+
+def test_the_fused_layer_norm_gives_keras_values_and_gradients(rng):
+    norm = keras.layers.LayerNormalization(epsilon=1e-6)
+    norm.build((None, 24))
+    norm.gamma.assign(rng.normal(size=24).astype("float32"))  # not the default ones and zeros
+    norm.beta.assign(rng.normal(size=24).astype("float32"))
+    rows = tf.constant(rng.normal(3.0, 2.0, size=(50, 24)), tf.float32)
+    results = []
+    for fn in (norm, lambda x: layer_norm_rows(x, norm)):
+        with tf.GradientTape() as tape:
+            tape.watch(rows)
+            out = fn(rows)
+            loss = tf.reduce_sum(out * tf.range(24, dtype=tf.float32))  # weights every feature differently
+        results.append([out.numpy()] + [g.numpy() for g in tape.gradient(loss, [rows, norm.gamma, norm.beta])])
+    for keras_value, fused_value in zip(*results):
+        np.testing.assert_allclose(fused_value, keras_value, atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("d_model, paired", [(6, False), (6, True), (7, False)])
+def test_the_time_encoding_is_sin_on_even_and_cos_on_odd_channels(d_model, paired, rng):
+    times = rng.uniform(-500, 500, size=(2, 9, 1)).astype("float32")
+    pe = PositionalEncoding(d_model, base=1000.0, paired=paired)
+    i = np.arange(d_model)
+    exponent = (2 * (i // 2) if paired else 2 * i) / np.float32(d_model)
+    angles = times * (1.0 / np.power(1000.0, exponent)).astype("float32")
+    expected = np.where(i % 2 == 0, np.sin(angles), np.cos(angles))
+    np.testing.assert_allclose(pe(tf.constant(times)).numpy(), expected, atol=2e-6)
+
+
+def test_encode_with_concurrent_calls_gives_the_numbers_of_one_call_at_a_time(monkeypatch, rng):
+    model = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=8, max_obs=32, mode="legacy", seed=6)
+    curves = synthetic_curves(9, rng, min_len=10, max_len=90)  # short curves pad: both inference functions
+    monkeypatch.setattr(encoder_module, "CPU_CALL_WINDOWS", 3)  # many calls, the last one short
+    monkeypatch.setattr(encoder_module, "CPU_CALLS_IN_FLIGHT", 1)
+    one_at_a_time = model.encode(curves)
+    monkeypatch.setattr(encoder_module, "CPU_CALLS_IN_FLIGHT", 3)
+    for a, b in zip(model.encode(curves), one_at_a_time, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [len(a) for a in one_at_a_time] == [len(c) for c in curves]
+    assert {key[1] for key in model._functions} == {True, False}  # padded and full windows both ran
+
+
+def test_in_order_yields_every_result_in_submission_order_with_calls_in_flight():
+    import threading
+    import time
+
+    running, peak = [0], [0]
+    lock = threading.Lock()
+
+    def run(i, delay):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(delay)
+        with lock:
+            running[0] -= 1
+        return i
+
+    jobs = [(i, 0.02 * (5 - i)) for i in range(5)]  # later jobs finish first
+    assert list(encoder_module.in_order(run, jobs, 2)) == [0, 1, 2, 3, 4]
+    assert peak[0] == 2
+
+
+def test_a_train_step_is_traced_once_for_every_batch_size(rng):
+    model = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=8, max_obs=32, mode="paper", seed=7)
+    curves = synthetic_curves(11, rng, min_len=40, max_len=80)
+    flat = Flat.from_arrays(curves)
+    win = mask_windows(flat, np.arange(11), random_starts(flat.lengths, 32, rng), max_obs=32, mode="paper", rng=rng)
+    trainer = Trainer(model)
+    for size in (8, 3):  # a full batch, then an epoch's last, smaller one
+        batch = {key: win[key][:size] for key in WINDOW_KEYS}
+        trainer.train_step(batch)
+        trainer.eval_step(batch)
+    assert trainer.train_step.experimental_get_tracing_count() == 1
+    assert trainer.eval_step.experimental_get_tracing_count() == 1
