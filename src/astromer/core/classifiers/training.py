@@ -46,7 +46,7 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
             spec = {k: tf.TensorSpec((None,) + v.shape[1:], tf.float32) for k, v in features.items()}
             embed = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
         n = len(features["input"])
-        step = call_windows(256)  # at most 32 windows per call on a CPU (astromer.core.encoder.call_windows)
+        step = call_windows(256)  # at most 16 windows per call on a CPU (astromer.core.encoder.call_windows)
         embeddings = np.concatenate(
             [embed({k: v[i : i + step] for k, v in features.items()}).numpy() for i in range(0, max(n, 1), step)]
         )
