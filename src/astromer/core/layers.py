@@ -165,8 +165,7 @@ class MaskedSelfAttention(layers.Layer):
         mask = self.mask_bias(mask_in, query_mask, dtype)
         weights = tf.nn.softmax(logits if mask is None else logits + mask, axis=-1)
         merged = tf.reshape(tf.transpose(tf.matmul(weights, v), (0, 2, 1, 3)), (-1, d))
-        out = tf.nn.bias_add(tf.matmul(merged, tf.cast(self.dense.kernel, dtype)), tf.cast(self.dense.bias, dtype))
-        return tf.reshape(out, (b, t, d))
+        return tf.reshape(dense_rows(merged, self.dense), (b, t, d))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.d_model)
