@@ -307,3 +307,25 @@ def test_mlp_head_standardizes_mean_embeddings_with_training_statistics():
     np.testing.assert_allclose(standardized.mean(0), 0, atol=1e-4)
     np.testing.assert_allclose(standardized.std(0), 1, atol=1e-3)
     assert not adapt_standardization(build_lstm_head(4, 3, max_obs=5), emb, mask)  # nothing to adapt
+
+
+@pytest.mark.parametrize("kind, embeddings_computed", [("lstm_att", 0), ("mlp_att", 1)])
+def test_training_embeddings_are_computed_only_for_a_head_that_standardizes_with_them(
+    kind, embeddings_computed, monkeypatch
+):
+    import argparse
+
+    from astromer.experiments.runs import _classifier_data
+
+    rng = np.random.default_rng(3)
+    encoder = tiny_encoder()
+    calls, encode_windows = [], encoder.encode_windows
+    monkeypatch.setattr(encoder, "encode_windows", lambda *a, **k: calls.append(1) or encode_windows(*a, **k))
+    parts = {part: windows(6, rng) for part in ("train", "val", "test")}
+    labels = {part: np.arange(6) % 2 for part in parts}
+    model = build_classifier(kind, 2, encoder=encoder.encoder, train_encoder=True, max_obs=L, units=4)
+    args = argparse.Namespace(encoder_mode="trained", max_obs=L, batch_size=4, seed=0)
+    _, trained, _ = _classifier_data(args, model, encoder, parts, labels)
+    assert trained is model and len(calls) == embeddings_computed
+    if kind == "mlp_att":  # and the MLP head's standardization was set from them
+        assert not np.allclose(np.asarray(model.head.get_layer("standardize").mean), 0)

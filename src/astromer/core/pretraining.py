@@ -159,13 +159,14 @@ class Trainer:
         full_last_block: bool = False,
         micro_batch: int | None | str = "auto",
     ):
-        import keras
         import tensorflow as tf
+
+        from .optimizer import Adam
 
         self.encoder = encoder
         self.model = encoder.model
         # The authors' optimiser: Adam(1e-3, beta_2=0.98, epsilon=1e-9), constant rate.
-        self.optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
+        self.optimizer = Adam(learning_rate=lr, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
         self.optimizer.build(self.model.trainable_variables)
         model, optimizer = self.model, self.optimizer
         full = full_last_block or (jit_compile and max_targets is None)

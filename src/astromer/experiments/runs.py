@@ -101,7 +101,7 @@ def _labelled_windows(args, parts, curves, classes, mode):
 
 def _classifier_data(args, model, encoder, windows, labels):
     """(datasets per part, the model to train, whether a frozen encoder's embeddings were cached)."""
-    from ..core.classifiers.heads import embedding_size
+    from ..core.classifiers.heads import adapt_standardization, embedding_size, standardization_layer
     from ..core.classifiers.training import frozen_cache_fits, frozen_datasets, make_dataset
 
     # a frozen encoder's embeddings are computed once and only the head trains on them (same result)
@@ -120,12 +120,13 @@ def _classifier_data(args, model, encoder, windows, labels):
             name: make_dataset(windows[name], labels[name], args.batch_size, shuffle=(name == "train"), seed=args.seed)
             for name in windows
         }
-    if encoder is not None:  # the MLP head's input standardization, from the training curves' embeddings
-        from ..core.classifiers.heads import adapt_standardization
-
+    head = None if encoder is None else model if cached else model.head
+    # the MLP head's input standardization, from the training curves' embeddings (computed only for a head
+    # that has one: the LSTM heads standardize each window over time)
+    if head is not None and standardization_layer(head) is not None:
         win = windows["train"]
         emb = encoder.encode_windows(win["times"], win["input"], win["mask_in"])
-        adapt_standardization(model if cached else model.head, emb, win["mask_in"])
+        adapt_standardization(head, emb, win["mask_in"])
     return data, model, cached
 
 

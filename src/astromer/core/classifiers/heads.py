@@ -89,13 +89,21 @@ class StandardizeOverTime(layers.Layer):
         return (values - mean) * ops.rsqrt(var + 1e-6) * keep
 
 
+def standardization_layer(head):
+    """The MLP head's per-feature standardization of the mean embeddings (layer ``standardize``); None for
+    a head without one (the LSTM heads standardize each window over time instead)."""
+    try:
+        return head.get_layer("standardize")
+    except ValueError:
+        return None
+
+
 def adapt_standardization(head, embeddings, mask_in) -> bool:
     """Set the MLP head's per-feature standardization (layer ``standardize``) from the training curves'
     mean embeddings, as the authors standardize them (per feature, over curves). Returns False for a head
     without one. Called once before training, so the statistics are part of the run's starting weights."""
-    try:
-        norm = head.get_layer("standardize")
-    except ValueError:
+    norm = standardization_layer(head)
+    if norm is None:
         return False
     norm.adapt(ops.convert_to_numpy(masked_mean(ops.convert_to_tensor(embeddings), ops.convert_to_tensor(mask_in))))
     return True
@@ -267,8 +275,12 @@ class EncoderClassifier(keras.Model):
 
 
 def embedding_size(encoder, max_obs: int = 200) -> int:
-    """d_model read from the encoder's output on a zero window (works for any encoder with the contract)."""
+    """The encoder's ``d_model``; for an encoder without that attribute, read from its output on a zero window
+    (works for any encoder with the contract)."""
     import numpy as np
+
+    if isinstance(getattr(encoder, "d_model", None), int):
+        return encoder.d_model
 
     zeros = np.zeros((1, max_obs, 1), np.float32)
     out = encoder({"input": zeros, "times": zeros, "mask_in": zeros}, training=False)

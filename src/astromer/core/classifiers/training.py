@@ -137,11 +137,11 @@ def fit_classifier(
     loss; the model ends with the best epoch's weights. With ``ckpt_dir`` an interrupted run resumes, if its
     state has the same key: ``settings`` and ``data`` (what the caller loaded: digests of the curves, labels and
     encoder file) and the model's starting weights."""
-    import keras
+    from ..optimizer import Adam
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        optimizer=Adam(learning_rate=lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     model.optimizer.build(model.trainable_variables)
     key = run_key({"epochs": epochs, "patience": patience, "lr": lr, "run": settings}, data, model.get_weights())
