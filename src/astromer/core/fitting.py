@@ -51,8 +51,8 @@ class History:
 def epochs_for_steps(steps: int | None, steps_per_epoch: int, default: int) -> int:
     """The epochs that hold ``steps`` gradient steps (at least one); ``default`` when ``steps`` is None.
 
-    Patience and the epoch cap in gradient steps: a subset of 20 curves per class is two steps an epoch,
-    the full set twenty; "20 epochs" would give the small subset a tenth of the learning the large one gets."""
+    Patience and the epoch cap in gradient steps: at batch 64 a subset of 20 curves per class is two steps an
+    epoch and the demo's ``all`` six; "20 epochs" would give the small subset a third of the updates."""
     if steps is None:
         return default
     return max(1, math.ceil(steps / max(1, steps_per_epoch)))
