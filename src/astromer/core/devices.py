@@ -27,6 +27,14 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 NO_DEVICE = {"", "-1", "none", "nodevfiles", "void"}
 
 
+def gpu_visible() -> bool:
+    """Whether TensorFlow runs on a GPU here (a logical GPU device is visible): the one test behind the
+    kernels chosen per device (LayerNorm, the LSTMs, micro-batches, encode's calls)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 class DeviceError(AstromerError, RuntimeError):
     """A job asked for a GPU that TensorFlow cannot see; the message says why and how to fix it."""
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import LightCurveError, WeightsError
 from ..io import atomic_path
 from . import checkpoint, preprocessing
+from .devices import gpu_visible
 from .layers import MODEL_DEFAULTS, Encoder, RegressionHead
 from .modes import get_mode
 
@@ -45,14 +46,8 @@ CPU_CALL_WINDOWS = 16
 CPU_CALLS_IN_FLIGHT = 2
 
 
-def _on_gpu() -> bool:
-    import tensorflow as tf
-
-    return bool(tf.config.list_logical_devices("GPU"))
-
-
 def call_windows(batch_size: int) -> int:
-    return batch_size if _on_gpu() else max(1, min(batch_size, CPU_CALL_WINDOWS))
+    return batch_size if gpu_visible() else max(1, min(batch_size, CPU_CALL_WINDOWS))
 
 
 def in_order(run, jobs: list, in_flight: int):
@@ -233,7 +228,7 @@ class SingleBandEncoder:
             return lo, hi, np.asarray(fn(batch), dtype=np.float32)
 
         jobs = list(_batched(len(windows["input"]), call_windows(batch_size)))
-        yield from in_order(call, jobs, 1 if _on_gpu() else CPU_CALLS_IN_FLIGHT)
+        yield from in_order(call, jobs, 1 if gpu_visible() else CPU_CALLS_IN_FLIGHT)
 
     def _run(self, which: str, windows: dict, batch_size: int) -> np.ndarray:
         n = len(windows["input"])

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from .devices import gpu_visible
 from .modes import get_mode
 from .preprocessing import MAX_OBS
 
@@ -29,11 +30,11 @@ MODEL_DEFAULTS = {
 }
 
 
-def dense_rows(rows, dense: layers.Dense, activation=None):
-    """``dense`` applied to 2-D rows as tf.matmul + tf.nn.bias_add (+ activation): a pattern Grappler fuses
-    into one oneDNN matmul on CPUs (a 3-D Keras Dense is a Tensordot plus a separate bias pass)."""
+def dense_rows(rows, dense: layers.Dense):
+    """``dense`` (its kernel, bias and activation) applied to 2-D rows as tf.matmul + tf.nn.bias_add: a pattern
+    Grappler fuses into one oneDNN matmul on CPUs (a 3-D Keras Dense is a Tensordot plus a separate bias pass)."""
     out = tf.nn.bias_add(tf.matmul(rows, tf.cast(dense.kernel, rows.dtype)), tf.cast(dense.bias, rows.dtype))
-    return out if activation is None else activation(out)
+    return dense.activation(out)
 
 
 @tf.function(jit_compile=True)
@@ -50,7 +51,7 @@ def layer_norm_rows(rows, norm: layers.LayerNormalization):
     """``norm`` (last axis, computed in float32 as Keras does) applied to 2-D rows (n, d): XLA-fused on CPUs
     (measured: forward+backward 1.5x faster than Keras's ops), Keras's own layer on GPUs. (A FusedBatchNormV3
     over a (1, n, d, 1) view was faster still but corrupted the heap now and then under oneDNN.)"""
-    if tf.config.list_logical_devices("GPU"):
+    if gpu_visible():
         return norm(rows)
     gamma, beta = tf.cast(norm.gamma, tf.float32), tf.cast(norm.beta, tf.float32)
     out = _fused_layer_norm(tf.cast(rows, tf.float32), gamma, beta, tf.constant(norm.epsilon, tf.float32))
@@ -255,7 +256,7 @@ class AttentionBlock(layers.Layer):
         # per-position layers on (B*T, d) rows: fused matmul + bias (+ tanh) and one fused LayerNorm op
         rows = tf.reshape(x + attended if self.residual else attended, (-1, self.d_model))
         h = layer_norm_rows(rows, self.layernorm1)
-        transformed = self.dropout2(dense_rows(dense_rows(h, self.ffn_1, tf.tanh), self.ffn_2), training=training)
+        transformed = self.dropout2(dense_rows(dense_rows(h, self.ffn_1), self.ffn_2), training=training)
         out = layer_norm_rows(h + transformed if self.residual else transformed, self.layernorm2)
         return tf.reshape(out, tf.shape(x))
 

@@ -161,6 +161,7 @@ class Trainer:
     ):
         import tensorflow as tf
 
+        from .devices import gpu_visible
         from .optimizer import Adam
 
         self.encoder = encoder
@@ -174,7 +175,7 @@ class Trainer:
 
         forward = _forward_fn(model, full, k)
         if micro_batch == "auto":
-            micro_batch = None if (jit_compile or tf.config.list_logical_devices("GPU")) else CPU_MICRO_BATCH
+            micro_batch = None if (jit_compile or gpu_visible()) else CPU_MICRO_BATCH
         variables = model.trainable_variables
         loss_and_gradients = _loss_and_gradients_fn(forward, variables, micro_batch)
 

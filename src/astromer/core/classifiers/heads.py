@@ -124,12 +124,12 @@ class RightPaddedLSTM(layers.LSTM):
     """
 
     def _fused_ok(self, sequences, training) -> bool:
-        import tensorflow as tf
+        from ..devices import gpu_visible
 
         cell = self.cell
         return (
             keras.backend.backend() == "tensorflow"
-            and not tf.config.list_logical_devices("GPU")
+            and not gpu_visible()
             and cudnn_conditions(self)
             and not self.go_backwards
             and not self.stateful
