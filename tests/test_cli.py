@@ -150,3 +150,41 @@ def test_missing_weights_is_a_clear_error(store, tmp_path, capsys):
     )
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("collector_on", [True, False])
+def test_tensorflow_import_pauses_the_collector_and_restores_it(collector_on):
+    """import_tensorflow() leaves the collector as it found it (on, or off when the caller turned it off) and
+    freezes what the import made; run in a fresh interpreter, where TensorFlow is not imported yet."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys\n"
+        f"gc.enable() if {collector_on} else gc.disable()\n"
+        "from astromer.cli.startup import import_tensorflow\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "import_tensorflow()\n"
+        "print(gc.isenabled(), gc.get_freeze_count(), 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == str(collector_on)
+    assert int(out[1]) > 100_000  # TensorFlow's and Keras' objects, out of the collector's generations
+    assert out[2:] == ["True", "True"]
+
+
+def test_process_entry_freezes_before_exit_and_an_inner_call_does_not(monkeypatch, tmp_path):
+    """main() without argv is the process's own command line: it freezes what is alive once the command
+    returned (an error status too); main(argv) (tests, `astromer batch`) leaves the collector alone."""
+    import sys
+
+    from astromer.cli import startup
+
+    frozen = []
+    monkeypatch.setattr(startup, "freeze_for_exit", lambda: frozen.append(True))
+    argv = ["data", "check-splits", "--store", str(tmp_path / "missing"), "--out", str(tmp_path / "report.json")]
+    assert main(argv) == 2  # no store there: one error line, status 2
+    assert frozen == []
+    monkeypatch.setattr(sys, "argv", ["astromer", *argv])
+    assert main() == 2
+    assert frozen == [True]

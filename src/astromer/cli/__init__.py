@@ -17,7 +17,7 @@ import logging
 import sys
 
 from ..errors import AstromerError, UsageError
-from . import data, experiments, leak, training
+from . import data, experiments, leak, startup, training
 
 # beyond library errors (AstromerError: they name the object and file), what a command reports as one
 # `error:` line and exit status 2 instead of a traceback: a missing file; for the data commands, also what
@@ -60,9 +60,14 @@ def _error_context(args) -> str:
 
 def main(argv=None) -> int:
     """One error policy for every command: a library error (it names the object and file) or a missing
-    file (for data commands, any input error) is one ``error: ...`` line and exit status 2, never a traceback."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    file (for data commands, any input error) is one ``error: ...`` line and exit status 2, never a traceback.
+    Without ``argv`` (the process's own command line: the ``astromer`` script, ``python -m astromer``) the
+    process ends right after: what is alive is frozen for a quick exit (:mod:`astromer.cli.startup`)."""
+    if argv is None:
+        status = main(sys.argv[1:])
+        startup.freeze_for_exit()
+        return status
+    args = build_parser().parse_args(list(argv))
     func = vars(args).pop("func")  # not a setting: the namespace goes into metrics.json and run keys
     if args.command == "data":
         logging.basicConfig(
@@ -98,6 +103,7 @@ def _batch(commands: list[str]) -> int:
 def _run_batch(runs: list[list[str]]) -> int:
     import shlex
 
+    startup.import_tensorflow()
     import keras
 
     for i, argv in enumerate(runs, 1):

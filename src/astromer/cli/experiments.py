@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..core.devices import PRECISIONS
 from .options import add_device_option, add_resume_options, add_schedule_options
+from .startup import import_tensorflow
 
 FIGURES = (
     "fig2",
@@ -33,12 +34,15 @@ FIGURES = (
 
 # the jobs import TensorFlow and pandas: only when they run
 def _classify(args) -> int:
+    if args.classifier != "rf":  # the random forest runs without TensorFlow
+        import_tensorflow()
     from ..experiments.runs import classify
 
     return classify(args)
 
 
 def _lr_search(args) -> int:
+    import_tensorflow()
     from ..experiments.runs import lr_search
 
     return lr_search(args)

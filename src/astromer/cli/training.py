@@ -17,6 +17,7 @@ from pathlib import Path
 from ..core.devices import resolve_precision
 from ..errors import RunInputError, UsageError
 from .options import add_device_option, add_resume_options, add_schedule_options
+from .startup import import_tensorflow
 
 
 def _model_config(value: str | None) -> dict:
@@ -88,6 +89,7 @@ def _training_parser(name: str, help_text: str, init_required: bool, sub) -> Non
 
 
 def _train_command(args) -> int:
+    import_tensorflow()
     return _train(args, args.command)
 
 
@@ -296,6 +298,7 @@ def _train(args, command: str) -> int:
 
 
 def _encode(args) -> int:
+    import_tensorflow()
     import numpy as np
 
     from ..core.encoder import SingleBandEncoder
