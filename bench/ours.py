@@ -64,18 +64,59 @@ def measure_ours(
 
     model = SingleBandEncoder.from_pretraining(weights_dir)  # legacy mode, float32
     result["config"] = dict(model.config)
-    timed = curves[:encode_curves]
-    model.encode(timed[:20], batch_size=encode_batch_size)  # warm-up (tracing)
+    result["encode"][str(encode_batch_size)] = measure_encode(model, curves[:encode_curves], encode_batch_size)
+    return result
+
+
+def measure_encode(model, timed, encode_batch_size=256):
+    """encode() of ``timed`` after a warm-up (tracing): windows/s counted as the reference makes them."""
+    model.encode(timed[:20], batch_size=encode_batch_size)
     start = time.perf_counter()
     out = model.encode(timed, batch_size=encode_batch_size)
     seconds = time.perf_counter() - start
     if len(out) != len(timed):
         raise RuntimeError(f"our encode() returned {len(out)} arrays for {len(timed)} curves")
-    windows = n_encode_windows(timed)  # counted as the reference makes them, whatever our windowing is
-    result["encode"][str(encode_batch_size)] = {
-        "windows_per_s": windows / seconds,
-        "windows": windows,
-        "seconds": seconds,
-        "curves": len(timed),
-    }
-    return result
+    windows = n_encode_windows(timed)  # whatever our windowing is
+    return {"windows_per_s": windows / seconds, "windows": windows, "seconds": seconds, "curves": len(timed)}
+
+
+def encode_in_own_process(weights_dir, n_curves, seed, encode_batch_size=256, encode_curves=800, threads=0):
+    """encode() measured in a fresh process set up as ``astromer encode`` sets up its own (one thread per op,
+    one model call per core: astromer.core.devices.inference_threads), on the same seeded curves; with
+    ``threads`` that many intra- and inter-op threads instead. Returns the measure_encode dict."""
+    import json
+    import subprocess
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--encode-process", weights_dir, str(n_curves), str(seed)]
+    cmd += [str(encode_batch_size), str(encode_curves), str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"encode process failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def _encode_process(weights_dir, n_curves, seed, encode_batch_size, encode_curves, threads):
+    import json
+
+    import tensorflow as tf
+    from bench_data import make_curves
+
+    from astromer import SingleBandEncoder
+    from astromer.core.devices import inference_threads
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    elif not inference_threads():
+        raise RuntimeError("inference_threads() did not take effect in a fresh process")
+    curves = make_curves(n_curves, seed=seed)
+    model = SingleBandEncoder.from_pretraining(weights_dir)
+    entry = measure_encode(model, curves[:encode_curves], encode_batch_size)
+    entry["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
+    print(json.dumps(entry), flush=True)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--encode-process"]:
+    weights, n, seed, batch, count, threads = sys.argv[2:8]
+    _encode_process(weights, int(n), int(seed), int(batch), int(count), int(threads))

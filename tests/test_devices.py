@@ -323,3 +323,42 @@ def test_gpu_rules_pass_the_configs_device_and_precision(config_args, device, pr
 def test_allow_cpu_switch_turns_the_gpu_requirement_off():
     commands = _training_commands("--profile", "profiles/slurm", "--config", "surveys=[ogle]", "allow_cpu=True")
     assert commands and {_flag(argv, "--device") for argv in commands} == {"any"}
+
+
+def _fresh_python(code: str) -> list[str]:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    return proc.stdout.split()
+
+
+@needs_no_gpu
+def test_an_inference_process_runs_one_thread_per_op_and_one_call_per_core():
+    out = _fresh_python(
+        "import os\n"
+        "from astromer.core.devices import cpu_calls_in_flight, inference_threads\n"
+        "import tensorflow as tf\n"
+        "print(inference_threads(), tf.config.threading.get_intra_op_parallelism_threads(), cpu_calls_in_flight(),"
+        " len(os.sched_getaffinity(0)))\n"
+    )
+    assert out[:2] == ["True", "1"]
+    assert out[2] == out[3]  # one model call in flight per usable core
+
+
+def test_once_tensorflow_runs_the_threads_stay_as_they_are_and_a_batch_starts_it_first():
+    """inference_threads() after TensorFlow's first op changes nothing (two calls in flight, as before); an
+    `astromer batch` starts TensorFlow before its first command, so an encode line cannot make the training
+    commands after it one thread per op."""
+    out = _fresh_python(
+        "from astromer.core.devices import cpu_calls_in_flight, inference_threads\n"
+        "import tensorflow as tf\n"
+        "tf.constant(1.0) + 1.0\n"
+        "print(inference_threads(), tf.config.threading.get_intra_op_parallelism_threads(), cpu_calls_in_flight())\n"
+    )
+    assert out == ["False", "0", "2"]
+    out = _fresh_python(
+        "from astromer.cli import _run_batch\n"
+        "from astromer.core.devices import inference_threads\n"
+        "assert _run_batch([]) == 0\n"
+        "print(inference_threads())\n"
+    )
+    assert out == ["False"]

@@ -95,9 +95,9 @@ def test_encode_with_concurrent_calls_gives_the_numbers_of_one_call_at_a_time(mo
     model = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=8, max_obs=32, mode="legacy", seed=6)
     curves = synthetic_curves(9, rng, min_len=10, max_len=90)  # short curves pad: both inference functions
     monkeypatch.setattr(encoder_module, "CPU_CALL_WINDOWS", 3)  # many calls, the last one short
-    monkeypatch.setattr(encoder_module, "CPU_CALLS_IN_FLIGHT", 1)
+    monkeypatch.setattr(encoder_module, "cpu_calls_in_flight", lambda: 1)
     one_at_a_time = model.encode(curves)
-    monkeypatch.setattr(encoder_module, "CPU_CALLS_IN_FLIGHT", 3)
+    monkeypatch.setattr(encoder_module, "cpu_calls_in_flight", lambda: 3)
     for a, b in zip(model.encode(curves), one_at_a_time, strict=True):
         np.testing.assert_array_equal(a, b)
     assert [len(a) for a in one_at_a_time] == [len(c) for c in curves]

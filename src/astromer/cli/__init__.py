@@ -105,6 +105,11 @@ def _run_batch(runs: list[list[str]]) -> int:
 
     startup.import_tensorflow()
     import keras
+    import tensorflow as tf
+
+    # TensorFlow's runtime starts here, with its default thread pools (an op per core), before any command
+    # runs: a batch mixes training and inference, so its encode commands cannot make it one thread per op
+    tf.config.list_logical_devices("CPU")
 
     for i, argv in enumerate(runs, 1):
         print(f"batch {i}/{len(runs)}: astromer {shlex.join(argv)}", file=sys.stderr, flush=True)

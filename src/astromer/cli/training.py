@@ -301,10 +301,12 @@ def _encode(args) -> int:
     import_tensorflow()
     import numpy as np
 
+    from ..core.devices import inference_threads
     from ..core.encoder import SingleBandEncoder
     from ..data.store import LightCurveStore
     from ..io import atomic_savez
 
+    inference_threads()  # this process only embeds: one thread per op, one model call per core
     store = LightCurveStore.open(args.data)
     ids = list(store.metadata["id"].astype(str))
     if args.split:

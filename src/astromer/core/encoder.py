@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import LightCurveError, WeightsError
 from ..io import atomic_path
 from . import checkpoint, preprocessing
-from .devices import gpu_visible
+from .devices import cpu_calls_in_flight, gpu_visible
 from .layers import MODEL_DEFAULTS, Encoder, RegressionHead
 from .modes import get_mode
 
@@ -37,13 +37,12 @@ def build_model(
     return keras.Model(inputs, outputs, name="astromer")
 
 
-# Windows per model call on a CPU, and calls run at once: two 16-window calls in flight keep both cores busy
-# through each call's elementwise ops, where one larger call leaves a core waiting (measured on a 2-core Xeon,
-# float32 encode: 400 windows/s with one 32-window call at a time, 485 with two 16-window calls). Inference
-# only (each window is computed alone), so the numbers do not change. A GPU takes the caller's batch_size,
-# one call at a time.
+# Windows per model call on a CPU; calls run at once: devices.cpu_calls_in_flight (two 16-window calls in
+# flight keep both cores busy through each call's elementwise ops, where one larger call leaves a core waiting:
+# measured on a 2-core Xeon, float32 encode: 400 windows/s with one 32-window call at a time, 485 with two
+# 16-window calls). Inference only (each window is computed alone), so the numbers do not change. A GPU takes
+# the caller's batch_size, one call at a time.
 CPU_CALL_WINDOWS = 16
-CPU_CALLS_IN_FLIGHT = 2
 
 
 def call_windows(batch_size: int) -> int:
@@ -228,7 +227,7 @@ class SingleBandEncoder:
             return lo, hi, np.asarray(fn(batch), dtype=np.float32)
 
         jobs = list(_batched(len(windows["input"]), call_windows(batch_size)))
-        yield from in_order(call, jobs, 1 if gpu_visible() else CPU_CALLS_IN_FLIGHT)
+        yield from in_order(call, jobs, 1 if gpu_visible() else cpu_calls_in_flight())
 
     def _run(self, which: str, windows: dict, batch_size: int) -> np.ndarray:
         n = len(windows["input"])
