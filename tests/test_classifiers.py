@@ -329,3 +329,59 @@ def test_training_embeddings_are_computed_only_for_a_head_that_standardizes_with
     assert trained is model and len(calls) == embeddings_computed
     if kind == "mlp_att":  # and the MLP head's standardization was set from them
         assert not np.allclose(np.asarray(model.head.get_layer("standardize").mean), 0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "lstm_att", "mlp_att"])
+@pytest.mark.parametrize("n", [1, 5, 12])
+def test_a_batch_in_parts_gets_the_whole_batchs_probabilities_and_gradients(kind, n, rng):
+    """On CPUs a step computes its batch in parts that run at once: every window gets the probabilities, and
+    the loss the gradients, that the whole batch gives (inference mode: no dropout), for any batch size, one
+    window (an empty part) and more parts than windows included."""
+    import tensorflow as tf
+
+    from astromer.core.classifiers.training import probabilities_in_parts
+
+    keras.utils.set_random_seed(1)
+    model = build_classifier(kind, 3, encoder=None if kind == "lstm" else tiny_encoder().encoder, units=8)
+    model.trainable = True
+    x = as_inputs(windows(n, rng, lengths=rng.integers(30, 260, n)))
+    y = rng.integers(0, 3, n)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    results = {}
+    for parts in (1, 2, 7):
+        with tf.GradientTape() as tape:
+            probs = probabilities_in_parts(model, x, False, parts)
+            loss = loss_fn(y, probs)
+        grads = tape.gradient(loss, model.trainable_variables)
+        results[parts] = (np.asarray(probs), [np.asarray(tf.convert_to_tensor(g)) for g in grads])
+    whole_probs, whole_grads = results[1]
+    assert whole_probs.shape == (n, 3) and len(whole_grads) > 4
+    for parts in (2, 7):
+        probs, grads = results[parts]
+        np.testing.assert_allclose(probs, whole_probs, rtol=1e-5, atol=1e-7)
+        for g, w in zip(grads, whole_grads):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+
+
+def test_on_a_cpu_the_train_and_test_steps_compute_their_batch_in_parts(monkeypatch, rng):
+    """The compiled steps of fit_classifier and predict_labels call the model on CPU_STEP_PARTS parts."""
+    from astromer.core.classifiers import training
+    from astromer.core.devices import gpu_visible
+
+    if gpu_visible():
+        pytest.skip("one part on a GPU")
+    seen = []
+    real = training.probabilities_in_parts
+
+    def recording(model, x, training_mode, parts):
+        seen.append((training_mode, parts))
+        return real(model, x, training_mode, parts)
+
+    monkeypatch.setattr(training, "probabilities_in_parts", recording)
+    win = windows(10, rng)
+    y = rng.integers(0, 2, 10)
+    model = build_classifier("mlp_att", 2, encoder=StandInEncoder(d=6), units=8)
+    _fit(model, win, y, epochs=1)
+    predict_labels(model, make_dataset(win, y, 4))
+    assert set(seen) == {(True, training.CPU_STEP_PARTS), (False, training.CPU_STEP_PARTS)}
+    assert training.CPU_STEP_PARTS == 2

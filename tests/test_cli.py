@@ -173,6 +173,30 @@ def test_tensorflow_import_pauses_the_collector_and_restores_it(collector_on):
     assert out[2:] == ["True", "True"]
 
 
+@pytest.mark.parametrize("imported_before", [False, True])
+def test_keras_starts_without_the_modules_the_command_line_never_uses(imported_before):
+    """import_tensorflow() keeps scikit-learn and matplotlib.pyplot out of Keras' start (Keras imports them
+    for its sklearn wrappers and plots), leaves no import hook behind, and both import as usual afterwards;
+    one already imported stays as it is (Keras' wrappers then have it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        f"if {imported_before}: import sklearn\n"
+        "from astromer.cli.startup import import_tensorflow, _Hidden\n"
+        "import_tensorflow()\n"
+        "import keras.src.wrappers.sklearn_wrapper as w\n"
+        "print('sklearn' in sys.modules, 'matplotlib.pyplot' in sys.modules, w.sklearn is not None,"
+        " any(isinstance(f, _Hidden) for f in sys.meta_path))\n"
+        "import matplotlib.pyplot, sklearn.ensemble\n"
+        "print(sklearn.ensemble.RandomForestClassifier.__name__, matplotlib.pyplot.figure.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:4] == [str(imported_before), "False", str(imported_before), "False"]
+    assert out[4:] == ["RandomForestClassifier", "figure"]
+
+
 def test_process_entry_freezes_before_exit_and_an_inner_call_does_not(monkeypatch, tmp_path):
     """main() without argv is the process's own command line: it freezes what is alive once the command
     returned (an error status too); main(argv) (tests, `astromer batch`) leaves the collector alone."""

@@ -344,6 +344,22 @@ def test_an_inference_process_runs_one_thread_per_op_and_one_call_per_core():
     assert out[2] == out[3]  # one model call in flight per usable core
 
 
+@needs_no_gpu
+def test_a_classifier_process_gives_each_op_the_cores_of_one_step_part():
+    """classify and lr-search run each op on cores / CPU_STEP_PARTS threads (at least one), so that the parts
+    of a step run at once, one beside the other."""
+    out = _fresh_python(
+        "import os\n"
+        "from astromer.cli.experiments import _classifier_threads\n"
+        "from astromer.core.classifiers.training import CPU_STEP_PARTS\n"
+        "import tensorflow as tf\n"
+        "_classifier_threads()\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(), len(os.sched_getaffinity(0)), CPU_STEP_PARTS)\n"
+    )
+    threads, cores, parts = (int(v) for v in out)
+    assert threads == max(1, cores // parts)
+
+
 def test_once_tensorflow_runs_the_threads_stay_as_they_are_and_a_batch_starts_it_first():
     """inference_threads() after TensorFlow's first op changes nothing (two calls in flight, as before); an
     `astromer batch` starts TensorFlow before its first command, so an encode line cannot make the training

@@ -35,24 +35,36 @@ def gpu_visible() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a Slurm job's allocation)."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    return max(1, len(cores))
+
+
+def threads_per_op(threads: int) -> bool:
+    """Run each TensorFlow op of this process on ``threads`` threads (TensorFlow's default: one per core), for
+    a process whose work is split into parts that run at once (:func:`inference_threads`, the classifiers'
+    steps). Must run before TensorFlow runs its first op; returns whether it took effect (False on a GPU, or
+    once TensorFlow's runtime has started: its thread pools are fixed then)."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return False
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
+    except RuntimeError:
+        return False
+    return True
+
+
 def inference_threads() -> bool:
     """Make this process run each op on one thread, for a process that only runs inference on CPUs (``astromer
     encode``): :meth:`~astromer.core.encoder.SingleBandEncoder.encode` then keeps one model call per core
     running at once (:func:`cpu_calls_in_flight`) instead of two calls whose ops each split over every core.
     Measured on 2 cores, float32 encode of the published weights' windows: 513-595 windows/s against 485-533,
     alternating processes (the ops of a 16-window call are too small to gain from a second thread: the split
-    and the join cost more). Training wants the default (an op per core: its classifier step ran 78 -> 90-99 ms
-    on one thread). Must run before TensorFlow runs its first op; returns whether it took effect (False on a
-    GPU, or once TensorFlow's runtime has started: its thread pools are fixed then)."""
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
-        return False
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-    except RuntimeError:
-        return False
-    return True
+    and the join cost more). See :func:`threads_per_op` for when it takes effect."""
+    return threads_per_op(1)
 
 
 def cpu_calls_in_flight() -> int:
@@ -62,8 +74,7 @@ def cpu_calls_in_flight() -> int:
     import tensorflow as tf
 
     if tf.config.threading.get_intra_op_parallelism_threads() == 1:
-        cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-        return max(1, len(cores))
+        return usable_cores()
     return 2
 
 

@@ -2,7 +2,8 @@
 
 The input pipeline is ``tf.data`` over the encoder windows (one window per light curve by default, the
 first 200 observations); a head on a frozen encoder trains on embeddings computed once
-(``frozen_datasets``). Train and test steps are traced once. Training runs on the shared resumable loop of
+(``frozen_datasets``). Train and test steps are traced once; on CPUs each computes its batch in
+:data:`CPU_STEP_PARTS` parts that run at once (:func:`step_parts`). Training runs on the shared resumable loop of
 :mod:`astromer.core.fitting`: a job killed by Slurm loses at most an epoch, and a state is resumed only by the
 same run (settings, data, starting weights: :mod:`astromer.core.resume`).
 """
@@ -19,6 +20,14 @@ from ..resume import Checkpoint, run_key
 
 STATE_FILE = "classifier_state.npz"
 FROZEN_CACHE_BYTES = 1 << 30
+# On CPUs a step computes its batch in this many parts, each an independent branch of the step's graph that
+# TensorFlow runs at once on its own threads (the classify command gives each op cores / parts threads:
+# :func:`astromer.core.devices.threads_per_op`). The ops of a classifier step are small (d_model 64: a
+# (64 x 100, 64) matmul takes 0.2 ms): split over both of two cores each op costs more in the split and the
+# join than it gains, and the step used 1.4 of 2 cores. Two halves on one thread per op: MLP+ATT 63 -> 47 ms
+# a step, LSTM+ATT 86 -> 60 ms (bench/README.md). A fixed count, not one part per core, so that a run draws
+# the same dropout masks on any CPU.
+CPU_STEP_PARTS = 2
 
 
 HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy", "seconds")
@@ -37,19 +46,24 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
     once, rather than in every training step, gives the same head for a fraction of the cost."""
     import tensorflow as tf
 
-    from ..encoder import call_windows
+    from ..devices import cpu_calls_in_flight, gpu_visible
+    from ..encoder import call_windows, in_order
 
+    step = call_windows(256)  # at most 16 windows per call on a CPU (astromer.core.encoder.call_windows)
+    # on CPUs several calls at once, as encode runs them (one per core when each op has one thread)
+    in_flight = 1 if gpu_visible() else cpu_calls_in_flight()
     embed, out = None, {}
     for split, win in windows.items():
         features = {k: np.asarray(win[k], np.float32) for k in ENCODER_INPUTS}
         if embed is None:  # one trace for every split and batch size
             spec = {k: tf.TensorSpec((None,) + v.shape[1:], tf.float32) for k, v in features.items()}
             embed = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
-        n = len(features["input"])
-        step = call_windows(256)  # at most 16 windows per call on a CPU (astromer.core.encoder.call_windows)
-        embeddings = np.concatenate(
-            [embed({k: v[i : i + step] for k, v in features.items()}).numpy() for i in range(0, max(n, 1), step)]
-        )
+
+        def call(features, lo, embed=embed):
+            return embed({k: v[lo : lo + step] for k, v in features.items()}).numpy()
+
+        starts = range(0, max(len(features["input"]), 1), step)
+        embeddings = np.concatenate(list(in_order(call, [(features, lo) for lo in starts], in_flight)))
         out[split] = _batched((embeddings, features["mask_in"]), labels[split], batch_size, split in shuffle, seed)
     return out
 
@@ -72,10 +86,41 @@ def _batched(features, labels, batch_size: int, shuffle: bool, seed: int):
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def step_parts() -> int:
+    """The parts a train or test step computes its batch in: :data:`CPU_STEP_PARTS` on CPUs, one on a GPU
+    (where one kernel per op over the whole batch is what keeps it busy)."""
+    from ..devices import gpu_visible
+
+    return 1 if gpu_visible() else CPU_STEP_PARTS
+
+
+def probabilities_in_parts(model, x, training: bool, parts: int):
+    """``model(x)`` computed on ``parts`` slices of the batch and concatenated: independent branches of the
+    graph, which TensorFlow runs at once. Every layer of the classifiers works window by window, so each
+    window gets the whole batch's result; in training each part draws its own dropout masks.
+
+    Each slice has ceil(n / parts) windows and none is empty (a layer may not take an empty batch): a slice
+    that would run past the batch's end starts earlier instead, and gives only the windows no slice before
+    it gave (an odd batch computes one window twice, and its gradient flows through one copy)."""
+    import tensorflow as tf
+
+    if parts == 1:
+        return model(x, training=training)
+    n = tf.shape(tf.nest.flatten(x)[0])[0]
+    size = (n + parts - 1) // parts
+    outputs = []
+    for i in range(parts):
+        start = tf.minimum(i * size, n - size)
+        part = tf.nest.map_structure(lambda v, start=start: v[start : start + size], x)
+        outputs.append(model(part, training=training)[i * size - start :])
+    return tf.concat(outputs, axis=0)
+
+
 def _compiled_steps(model, element_spec):
     """Train and test steps traced once for any batch size (Keras's train_on_batch traces again for the
-    last, smaller batch: two traces of the encoder's graph per run, seconds each on a CPU). Kept on the
-    model, so that :func:`predict_labels` runs the test step's graph instead of tracing a third one."""
+    last, smaller batch: two traces of the encoder's graph per run, seconds each on a CPU), each computing
+    its batch in :func:`step_parts` parts. Kept on the model, so that :func:`predict_labels` runs the test
+    step's graph instead of tracing a third one."""
     import keras
     import tensorflow as tf
 
@@ -84,24 +129,28 @@ def _compiled_steps(model, element_spec):
         return cached[2], cached[3]
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    parts = step_parts()
 
     def correct(y, probs):
         return tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, axis=-1, output_type=tf.int32), y), tf.float32))
 
     def train(x, y):
         with tf.GradientTape() as tape:
-            probs = model(x, training=True)
-            loss = loss_fn(y, probs)
+            probs = probabilities_in_parts(model, x, True, parts)
+            loss = loss_fn(y, probs)  # the mean over the whole batch: one gradient step per batch, as before
         variables = model.trainable_variables
         model.optimizer.apply(tape.gradient(loss, variables), variables)
         return loss, correct(y, probs)
 
     def test(x, y):
-        probs = model(x, training=False)
+        probs = probabilities_in_parts(model, x, False, parts)
         return loss_fn(y, probs), correct(y, probs), probs
 
     signature = list(element_spec)
-    steps = tf.function(train, input_signature=signature), tf.function(test, input_signature=signature)
+    steps = (
+        tf.function(train, input_signature=signature, autograph=False),
+        tf.function(test, input_signature=signature, autograph=False),
+    )
     # object.__setattr__: kept out of Keras' attribute tracking (not weights, not saved)
     object.__setattr__(model, "_astromer_steps", (element_spec, id(getattr(model, "optimizer", None)), *steps))
     return steps
