@@ -325,8 +325,9 @@ def test_allow_cpu_switch_turns_the_gpu_requirement_off():
     assert commands and {_flag(argv, "--device") for argv in commands} == {"any"}
 
 
-def _fresh_python(code: str) -> list[str]:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+def _fresh_python(code: str, **environ) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")}
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", **environ)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     return proc.stdout.split()
 
@@ -347,8 +348,9 @@ def test_an_inference_process_runs_one_thread_per_op_and_one_call_per_core():
 @needs_no_gpu
 def test_a_classifier_process_gives_each_op_the_cores_of_one_step_part():
     """classify and lr-search run each op on cores / CPU_STEP_PARTS threads (at least one), so that the parts
-    of a step run at once, one beside the other."""
-    out = _fresh_python(
+    of a step run at once, one beside the other; threads set in the environment (the workflow's tf_threads)
+    stay as set."""
+    code = (
         "import os\n"
         "from astromer.cli.experiments import _classifier_threads\n"
         "from astromer.core.classifiers.training import CPU_STEP_PARTS\n"
@@ -356,8 +358,10 @@ def test_a_classifier_process_gives_each_op_the_cores_of_one_step_part():
         "_classifier_threads()\n"
         "print(tf.config.threading.get_intra_op_parallelism_threads(), len(os.sched_getaffinity(0)), CPU_STEP_PARTS)\n"
     )
-    threads, cores, parts = (int(v) for v in out)
+    threads, cores, parts = (int(v) for v in _fresh_python(code))
     assert threads == max(1, cores // parts)
+    threads, _, _ = (int(v) for v in _fresh_python(code, TF_NUM_INTRAOP_THREADS="3"))
+    assert threads == 0  # not set by the process: TensorFlow takes the environment's 3
 
 
 def test_once_tensorflow_runs_the_threads_stay_as_they_are_and_a_batch_starts_it_first():

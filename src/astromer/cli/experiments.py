@@ -35,11 +35,15 @@ FIGURES = (
 # the jobs import TensorFlow and pandas: only when they run
 def _classifier_threads() -> None:
     """Before TensorFlow runs anything: each op of this process on cores / parts threads, so that the parts a
-    classifier step computes its batch in run at once (astromer.core.classifiers.training.CPU_STEP_PARTS)."""
+    classifier step computes its batch in run at once (astromer.core.classifiers.training.CPU_STEP_PARTS).
+    Threads set in the environment (the workflow's ``tf_threads``: TF_NUM_INTRAOP_THREADS) are left as set."""
+    import os
+
     from ..core.classifiers.training import CPU_STEP_PARTS
     from ..core.devices import threads_per_op, usable_cores
 
-    threads_per_op(usable_cores() // CPU_STEP_PARTS)
+    if not os.environ.get("TF_NUM_INTRAOP_THREADS"):
+        threads_per_op(usable_cores() // CPU_STEP_PARTS)
 
 
 def _classify(args) -> int:
