@@ -336,7 +336,7 @@ def test_training_embeddings_are_computed_only_for_a_head_that_standardizes_with
 def test_a_batch_in_parts_gets_the_whole_batchs_probabilities_and_gradients(kind, n, rng):
     """On CPUs a step computes its batch in parts that run at once: every window gets the probabilities, and
     the loss the gradients, that the whole batch gives (inference mode: no dropout), for any batch size, one
-    window (an empty part) and more parts than windows included."""
+    window and more parts than windows (parts that would be empty) included."""
     import tensorflow as tf
 
     from astromer.core.classifiers.training import probabilities_in_parts

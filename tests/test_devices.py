@@ -352,10 +352,9 @@ def test_a_classifier_process_gives_each_op_the_cores_of_one_step_part():
     stay as set."""
     code = (
         "import os\n"
-        "from astromer.cli.experiments import _classifier_threads\n"
-        "from astromer.core.classifiers.training import CPU_STEP_PARTS\n"
+        "from astromer.core.classifiers.training import CPU_STEP_PARTS, classifier_threads\n"
         "import tensorflow as tf\n"
-        "_classifier_threads()\n"
+        "classifier_threads()\n"
         "print(tf.config.threading.get_intra_op_parallelism_threads(), len(os.sched_getaffinity(0)), CPU_STEP_PARTS)\n"
     )
     threads, cores, parts = (int(v) for v in _fresh_python(code))

@@ -33,23 +33,12 @@ FIGURES = (
 
 
 # the jobs import TensorFlow and pandas: only when they run
-def _classifier_threads() -> None:
-    """Before TensorFlow runs anything: each op of this process on cores / parts threads, so that the parts a
-    classifier step computes its batch in run at once (astromer.core.classifiers.training.CPU_STEP_PARTS).
-    Threads set in the environment (the workflow's ``tf_threads``: TF_NUM_INTRAOP_THREADS) are left as set."""
-    import os
-
-    from ..core.classifiers.training import CPU_STEP_PARTS
-    from ..core.devices import threads_per_op, usable_cores
-
-    if not os.environ.get("TF_NUM_INTRAOP_THREADS"):
-        threads_per_op(usable_cores() // CPU_STEP_PARTS)
-
-
 def _classify(args) -> int:
     if args.classifier != "rf":  # the random forest runs without TensorFlow
         import_tensorflow()
-        _classifier_threads()
+        from ..core.classifiers.training import classifier_threads
+
+        classifier_threads()
     from ..experiments.runs import classify
 
     return classify(args)
@@ -57,7 +46,9 @@ def _classify(args) -> int:
 
 def _lr_search(args) -> int:
     import_tensorflow()
-    _classifier_threads()
+    from ..core.classifiers.training import classifier_threads
+
+    classifier_threads()
     from ..experiments.runs import lr_search
 
     return lr_search(args)

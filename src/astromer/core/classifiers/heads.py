@@ -312,7 +312,7 @@ def build_classifier(
     model = EncoderClassifier(encoder, head, train_encoder, name=kind)
     if encoder.built:
         # its weights are the encoder's and the (functional, built) head's, which exist: no eager pass through
-        # the encoder to build it (0.3-0.4 s of a CPU run, spent again when the steps are traced)
+        # the encoder to build it (0.35-0.39 s against 0.05-0.08 s in isolation; bench/README.md, "Fifth pass")
         model.built = True
     else:
         zeros = {k: keras.ops.zeros((1, max_obs, 1)) for k in ENCODER_INPUTS}

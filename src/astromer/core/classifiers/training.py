@@ -22,12 +22,11 @@ from ..resume import Checkpoint, run_key
 STATE_FILE = "classifier_state.npz"
 FROZEN_CACHE_BYTES = 1 << 30
 # On CPUs a step computes its batch in this many parts, each an independent branch of the step's graph that
-# TensorFlow runs at once on its own threads (the classify command gives each op cores / parts threads:
-# :func:`astromer.core.devices.threads_per_op`). The ops of a classifier step are small (d_model 64: a
-# (64 x 100, 64) matmul takes 0.2 ms): split over both of two cores each op costs more in the split and the
-# join than it gains, and the step used 1.4 of 2 cores. Two halves on one thread per op: MLP+ATT 63 -> 47 ms
-# a step, LSTM+ATT 86 -> 60 ms (bench/README.md). A fixed count, not one part per core, so that a run draws
-# the same dropout masks on any CPU.
+# TensorFlow runs at once on its own threads (:func:`classifier_threads`). The ops of a classifier step are
+# small (d_model 64: its 12 forward matmuls take 6 ms together): on one thread per op the MLP+ATT step took
+# 94 ms, on two 63-70 ms. Two halves on one thread per op: MLP+ATT 63 -> 47 ms a step, LSTM+ATT 86 -> 60 ms
+# (bench/README.md, "Fifth pass"). A fixed count, not one part per core, so that a run draws the same dropout
+# masks on any CPU.
 CPU_STEP_PARTS = 2
 
 
@@ -88,6 +87,21 @@ def _batched(features, labels, batch_size: int, shuffle: bool, seed: int):
     # (about 0.5 ms each), and a prefetch thread beside the step's parts made one epoch in two 0.2 s slower
     # (MLP+ATT, 2 cores: 0.62 against 0.43 s; without it every epoch took 0.43 s).
     return ds.prefetch(tf.data.AUTOTUNE) if gpu_visible() else ds
+
+
+def classifier_threads() -> bool:
+    """Before TensorFlow runs anything, in a process that trains classifiers on CPUs: each op on
+    cores / :data:`CPU_STEP_PARTS` threads, so that the parts of a step run at once (``astromer classify`` and
+    ``lr-search`` call it). Threads set in the environment (``TF_NUM_INTRAOP_THREADS``, as the workflow's
+    ``tf_threads`` sets it) are left as set. Returns whether it set them
+    (:func:`astromer.core.devices.threads_per_op`)."""
+    import os
+
+    from ..devices import threads_per_op, usable_cores
+
+    if os.environ.get("TF_NUM_INTRAOP_THREADS"):
+        return False
+    return threads_per_op(usable_cores() // CPU_STEP_PARTS)
 
 
 def step_parts() -> int:
