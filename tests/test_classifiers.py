@@ -385,3 +385,63 @@ def test_on_a_cpu_the_train_and_test_steps_compute_their_batch_in_parts(monkeypa
     predict_labels(model, make_dataset(win, y, 4))
     assert set(seen) == {(True, training.CPU_STEP_PARTS), (False, training.CPU_STEP_PARTS)}
     assert training.CPU_STEP_PARTS == 2
+
+
+def test_a_smaller_batch_filled_up_to_the_steps_size_counts_only_its_own_windows(rng):
+    """The compiled steps take one batch shape: a smaller last batch is filled up with copies of its windows,
+    which change neither its loss (Keras' cross-entropy over the real windows), its accuracy, its predictions,
+    nor the train step's gradients (the real encoder, trained, and the MLP head, without dropout so that the
+    step is deterministic; plain SGD, so that each weight moves by its gradient times the learning rate)."""
+    from astromer import SingleBandEncoder
+    from astromer.core.classifiers import training
+
+    win, y = windows(5, rng), rng.integers(0, 3, 5)
+    results = {}
+    for size in (5, 8):
+        keras.utils.set_random_seed(2)
+        encoder = SingleBandEncoder(num_layers=1, d_model=8, num_heads=2, dff=8, max_obs=L, dropout=0.0, seed=0)
+        model = build_classifier("mlp_att", 3, encoder=encoder.encoder, train_encoder=True, units=8)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1))
+        model.optimizer.build(model.trainable_variables)
+        before = [np.array(w) for w in model.trainable_weights]
+        ds = make_dataset(win, y, batch_size=5)
+        train, test = training._compiled_steps(model, ds.element_spec, size)
+        ((x, labels, n),) = list(training._fixed_batches(ds, size))
+        assert n == 5 and labels.shape[0] == size
+        loss, hits, probs = test(x, labels, n)
+        train_loss, train_hits = train(x, labels, n)
+        results[size] = {
+            "loss": float(loss),
+            "hits": float(hits),
+            "probs": np.asarray(probs)[:n],
+            "train": (float(train_loss), float(train_hits)),
+            "steps": [np.array(w) - b for w, b in zip(model.trainable_weights, before)],
+        }
+    alone, filled = results[5], results[8]
+    keras_loss = float(keras.losses.SparseCategoricalCrossentropy()(y, alone["probs"]))
+    assert alone["loss"] == pytest.approx(keras_loss, rel=1e-6)
+    assert alone["hits"] == np.sum(alone["probs"].argmax(axis=1) == y)
+    assert filled["loss"] == pytest.approx(alone["loss"], rel=1e-6) and filled["hits"] == alone["hits"]
+    np.testing.assert_allclose(filled["probs"], alone["probs"], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(filled["train"], alone["train"], rtol=1e-6)
+    # the updates well above the weights' rounding (1e-4): the encoder's and the head's
+    compared = [(a, b) for a, b in zip(filled["steps"], alone["steps"]) if np.abs(b).max() > 1e-4]
+    assert len(compared) >= 10, len(compared)
+    for a, b in compared:
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3 * np.abs(b).max())
+
+
+def test_fixed_batches_fill_up_and_cut_batches_in_order(rng):
+    """Batches larger than the step's size are cut, smaller ones filled up with copies of their own windows;
+    the real windows come first and in order."""
+    from astromer.core.classifiers import training
+
+    win, y = windows(10, rng), np.arange(10) % 3
+    batches = list(training._fixed_batches(make_dataset(win, y, batch_size=10), 4))
+    assert [n for _, _, n in batches] == [4, 4, 2]
+    assert all(labels.shape[0] == 4 for _, labels, _ in batches)
+    real = np.concatenate([np.asarray(x["input"])[:n] for x, _, n in batches])
+    np.testing.assert_array_equal(real, win["input"])
+    last_x, last_y, _ = batches[-1]
+    np.testing.assert_array_equal(np.asarray(last_x["input"])[2:], win["input"][[8, 9]])  # copies of 8 and 9
+    np.testing.assert_array_equal(np.asarray(last_y), y[[8, 9, 8, 9]])
