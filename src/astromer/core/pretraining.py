@@ -239,7 +239,8 @@ def _dataset(generator_fn, max_obs: int):
     import tensorflow as tf
 
     spec = {k: tf.TensorSpec((None, max_obs, 1), tf.float32) for k in preprocessing.WINDOW_KEYS}
-    return tf.data.Dataset.from_generator(generator_fn, output_signature=spec).prefetch(tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.from_generator(generator_fn, output_signature=spec).prefetch(tf.data.AUTOTUNE)
+    return preprocessing.without_autotune(dataset)  # made again every epoch
 
 
 def fixed_validation_windows(

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..devices import cpu_calls_in_flight, gpu_visible
 from ..fitting import History, fit_loop
-from ..preprocessing import ENCODER_INPUTS
+from ..preprocessing import ENCODER_INPUTS, without_autotune
 from ..resume import Checkpoint, run_key
 
 STATE_FILE = "classifier_state.npz"
@@ -86,15 +86,11 @@ def _batched(features, labels, batch_size: int, shuffle: bool, seed: int):
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     # On a GPU the next batch is made while a step runs. On CPUs the batches are slices of arrays in memory
-    # (about 0.5 ms each): no prefetch, and no autotuning thread, which has nothing to tune here and which
-    # an epoch's iterator waited for as it was deleted: 0.2 s in one epoch out of two or three (MLP+ATT,
-    # 2 cores: 0.62 against 0.43 s an epoch), up to 1 s after the first.
-    if gpu_visible():
-        ds = ds.prefetch(tf.data.AUTOTUNE)
-    else:
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        ds = ds.with_options(options)
+    # (about 0.5 ms each), and a prefetch thread beside the step's parts made one epoch in two 0.2 s slower
+    # (MLP+ATT, 2 cores: 0.62 against 0.43 s; without it every epoch took 0.43 s). No autotuning thread
+    # either: deleting an epoch's iterator waited for it (MLP+ATT: 0.2 s in one epoch out of two or three,
+    # up to 1 s after the first).
+    ds = without_autotune(ds.prefetch(tf.data.AUTOTUNE) if gpu_visible() else ds)
     setattr(ds, _BATCH_SIZE_ATTRIBUTE, int(batch_size))  # the steps' shape, known without iterating
     return ds
 
