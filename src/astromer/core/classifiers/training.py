@@ -2,7 +2,8 @@
 
 The input pipeline is ``tf.data`` over the encoder windows (one window per light curve by default, the
 first 200 observations); a head on a frozen encoder trains on embeddings computed once
-(``frozen_datasets``). Train and test steps are traced once; on CPUs each computes its batch in
+(``frozen_datasets``). Train and test steps are traced once, for one batch shape (a smaller last batch is
+filled up with copies its loss leaves out: :func:`_fixed_batches`); on CPUs each computes its batch in
 :data:`CPU_STEP_PARTS` parts that run at once (:func:`step_parts`). Training runs on the shared resumable loop of
 :mod:`astromer.core.fitting`: a job killed by Slurm loses at most an epoch, and a state is resumed only by the
 same run (settings, data, starting weights: :mod:`astromer.core.resume`).
