@@ -1,10 +1,13 @@
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the command line's XLA compilation cache (astromer.core.compile_cache): the tests' own, not the user's
+os.environ.setdefault("ASTROMER_XLA_CACHE", tempfile.mkdtemp(prefix="astromer-test-xla-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -11,6 +11,9 @@ Keras also imports scikit-learn (for ``keras.wrappers``) and ``matplotlib.pyplot
 as it starts, each inside ``try: ... except ImportError``; the command line uses neither, and they took
 0.65-0.7 s of the 2.6 s import (2 cores, alternating processes: 2.56-2.61 s against 1.88-1.96 s). The command
 line imports Keras with the two hidden; they import as usual afterwards (the random forest, the figures).
+
+Before the import it points XLA's persistent compilation cache at a folder keyed on TensorFlow's version and
+the machine (:mod:`astromer.core.compile_cache`; ``ASTROMER_XLA_CACHE=off`` disables it).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def import_tensorflow() -> None:
     is imported."""
     if "tensorflow" in sys.modules:
         return
+    from ..core.compile_cache import enable_persistent_xla_cache
+
+    enable_persistent_xla_cache()  # compiled XLA kernels reused by later processes (set before the import)
     enabled = gc.isenabled()
     hidden = _Hidden(name for name in UNUSED_BY_KERAS_HERE if name not in sys.modules)
     gc.disable()
