@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 ENV_VAR = "ASTROMER_XLA_CACHE"  # a folder, or off / 0 / none to disable
@@ -84,8 +85,6 @@ def enable_persistent_xla_cache(environ=None, **identity) -> Path | None:
     ``$ASTROMER_XLA_CACHE/<key>`` (default ``~/.cache/astromer/xla/<key>``; :func:`cache_key`). Returns the
     folder, or None where no cache is used: ``ASTROMER_XLA_CACHE=off``, a cache already set in
     ``TF_XLA_FLAGS`` (left as it is), TensorFlow already imported, the key unknown, or the folder not writable."""
-    import sys
-
     environ = os.environ if environ is None else environ
     setting = environ.get(ENV_VAR)
     if setting is not None and setting.strip().lower() in OFF:

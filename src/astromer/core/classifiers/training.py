@@ -86,12 +86,11 @@ def _batched(features, labels, batch_size: int, shuffle: bool, seed: int):
     if shuffle:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    # On a GPU the next batch is made while a step runs. On CPUs the batches are slices of arrays in memory
-    # (about 0.5 ms each), and a prefetch thread beside the step's parts made one epoch in two 0.2 s slower
-    # (MLP+ATT, 2 cores: 0.62 against 0.43 s; without it every epoch took 0.43 s). No autotuning thread
-    # either: deleting an epoch's iterator waited for it (MLP+ATT: 0.2 s in one epoch out of two or three,
-    # up to 1 s after the first).
-    ds = without_autotune(ds.prefetch(tf.data.AUTOTUNE) if gpu_visible() else ds)
+    # The next batch is made while a step runs. No autotuning thread: deleting an epoch's iterator waited for
+    # it (MLP+ATT, 2 cores: 0.2 s in one epoch out of two or three, up to 1 s after the first; 0.62 against
+    # 0.43 s an epoch, which the fifth pass took for the prefetch's cost: with autotuning off, CPU epochs take
+    # 0.4 s with or without the prefetch).
+    ds = without_autotune(ds.prefetch(tf.data.AUTOTUNE))
     setattr(ds, _BATCH_SIZE_ATTRIBUTE, int(batch_size))  # the steps' shape, known without iterating
     return ds
 
