@@ -104,6 +104,48 @@ def test_encode_with_concurrent_calls_gives_the_numbers_of_one_call_at_a_time(mo
     assert {key[1] for key in model._functions} == {True, False}  # padded and full windows both ran
 
 
+def test_encode_calls_have_one_shape_and_a_short_last_call_changes_nothing(monkeypatch, rng):
+    model = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=8, max_obs=32, mode="legacy", seed=8)
+    curves = synthetic_curves(7, rng, min_len=10, max_len=90)
+    one_call = model.encode(curves)  # every window in one call of its own size
+    rows, compiled = [], model._compiled
+
+    def recording(which, masked=True):
+        fn = compiled(which, masked)
+        return lambda batch: (rows.append(len(batch["input"])), fn(batch))[1]
+
+    monkeypatch.setattr(model, "_compiled", recording)
+    monkeypatch.setattr(encoder_module, "CPU_CALL_WINDOWS", 5)
+    monkeypatch.setattr(encoder_module, "cpu_calls_in_flight", lambda: 2)
+    padded = model.encode(curves)
+    n_windows = sum(len(range(0, len(c), 32)) for c in curves)
+    assert n_windows % 5 and len(rows) == -(-n_windows // 5) > 1  # several calls, the last one short ...
+    assert set(rows) == {5}  # ... filled up to the others' shape
+    for a, b in zip(padded, one_call, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_in_order_starts_the_next_job_while_the_caller_uses_a_result():
+    import threading
+    import time
+
+    started = []
+    lock = threading.Lock()
+
+    def run(i):
+        with lock:
+            started.append(i)
+        time.sleep(0.01)
+        return i
+
+    results = encoder_module.in_order(run, [(i,) for i in range(6)], 2)
+    assert next(results) == 0
+    time.sleep(0.1)  # the caller is busy with result 0: jobs 1 and 2 have run meanwhile
+    with lock:
+        assert started == [0, 1, 2]
+    assert list(results) == [1, 2, 3, 4, 5]
+
+
 def test_in_order_yields_every_result_in_submission_order_with_calls_in_flight():
     import threading
     import time

@@ -62,7 +62,8 @@ def in_order(run, jobs: list, in_flight: int):
     with ThreadPoolExecutor(in_flight) as pool:
         for job in jobs:
             pending.append(pool.submit(run, *job))
-            if len(pending) >= in_flight:
+            # one job queued beyond those running: a worker starts it while the caller still uses a result
+            if len(pending) > in_flight:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
@@ -71,6 +72,16 @@ def in_order(run, jobs: list, in_flight: int):
 def _batched(n: int, batch_size: int):
     for lo in range(0, n, batch_size):
         yield lo, min(n, lo + batch_size)
+
+
+def call_rows(lo: int, hi: int, size: int, n: int):
+    """The rows a model call computes for windows lo:hi of n: those rows, or, for a short last call of several,
+    ``size`` rows (lo:hi, then copies of row hi - 1) so that every call has one shape (a new shape costs new
+    oneDNN primitives and an XLA LayerNorm compile, ~0.1 s on a CPU; each window is computed alone, so the
+    copies change nothing and their outputs are dropped). A single call keeps its own size."""
+    if hi - lo == size or n <= size:
+        return slice(lo, hi)
+    return np.minimum(np.arange(lo, lo + size), hi - 1)
 
 
 class SingleBandEncoder:
@@ -221,12 +232,15 @@ class SingleBandEncoder:
     def _batches(self, which: str, windows: dict, batch_size: int):
         """(lo, hi, float32 model output of windows lo:hi), a model call's worth of windows at a time."""
 
-        def call(lo, hi):
-            batch = {k: np.asarray(windows[k][lo:hi], dtype=np.float32) for k in preprocessing.ENCODER_INPUTS}
-            fn = self._compiled(which, masked=bool(batch["mask_in"].any()))
-            return lo, hi, np.asarray(fn(batch), dtype=np.float32)
+        n, size = len(windows["input"]), call_windows(batch_size)
 
-        jobs = list(_batched(len(windows["input"]), call_windows(batch_size)))
+        def call(lo, hi):
+            rows = call_rows(lo, hi, size, n)
+            batch = {k: np.asarray(windows[k][rows], dtype=np.float32) for k in preprocessing.ENCODER_INPUTS}
+            fn = self._compiled(which, masked=bool(batch["mask_in"].any()))
+            return lo, hi, np.asarray(fn(batch)[: hi - lo], dtype=np.float32)
+
+        jobs = list(_batched(n, size))
         yield from in_order(call, jobs, 1 if gpu_visible() else cpu_calls_in_flight())
 
     def _run(self, which: str, windows: dict, batch_size: int) -> np.ndarray:

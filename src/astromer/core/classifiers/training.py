@@ -49,7 +49,7 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
     once, rather than in every training step, gives the same head for a fraction of the cost."""
     import tensorflow as tf
 
-    from ..encoder import call_windows, in_order
+    from ..encoder import call_rows, call_windows, in_order
 
     step = call_windows(256)  # at most 16 windows per call on a CPU (astromer.core.encoder.call_windows)
     # on CPUs several calls at once, as encode runs them (one per core when each op has one thread)
@@ -61,10 +61,14 @@ def frozen_datasets(encoder, windows: dict, labels: dict, batch_size: int, seed:
             spec = {k: tf.TensorSpec((None,) + v.shape[1:], tf.float32) for k, v in features.items()}
             embed = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
 
-        def call(features, lo, embed=embed):
-            return embed({k: v[lo : lo + step] for k, v in features.items()}).numpy()
+        n = len(features["input"])
 
-        starts = range(0, max(len(features["input"]), 1), step)
+        def call(features, lo, embed=embed, n=n):
+            hi = min(n, lo + step)
+            rows = call_rows(lo, hi, step, n)  # one shape for every call
+            return embed({k: v[rows] for k, v in features.items()}).numpy()[: hi - lo]
+
+        starts = range(0, max(n, 1), step)
         embeddings = np.concatenate(list(in_order(call, [(features, lo) for lo in starts], in_flight)))
         out[split] = _batched((embeddings, features["mask_in"]), labels[split], batch_size, split in shuffle, seed)
     return out
