@@ -238,7 +238,7 @@ class SingleBandEncoder:
             rows = call_rows(lo, hi, size, n)
             batch = {k: np.asarray(windows[k][rows], dtype=np.float32) for k in preprocessing.ENCODER_INPUTS}
             fn = self._compiled(which, masked=bool(batch["mask_in"].any()))
-            return lo, hi, np.asarray(fn(batch)[: hi - lo], dtype=np.float32)
+            return lo, hi, np.asarray(fn(batch), dtype=np.float32)[: hi - lo]
 
         jobs = list(_batched(n, size))
         yield from in_order(call, jobs, 1 if gpu_visible() else cpu_calls_in_flight())
