@@ -95,6 +95,7 @@ def test_encode_with_concurrent_calls_gives_the_numbers_of_one_call_at_a_time(mo
     model = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=8, max_obs=32, mode="legacy", seed=6)
     curves = synthetic_curves(9, rng, min_len=10, max_len=90)  # short curves pad: both inference functions
     monkeypatch.setattr(encoder_module, "CPU_CALL_WINDOWS", 3)  # many calls, the last one short
+    monkeypatch.setattr(encoder_module, "SPLIT_FUNCTIONS_FROM_CALLS", 2)  # full windows without the mask bias
     monkeypatch.setattr(encoder_module, "cpu_calls_in_flight", lambda: 1)
     one_at_a_time = model.encode(curves)
     monkeypatch.setattr(encoder_module, "cpu_calls_in_flight", lambda: 3)
@@ -102,6 +103,19 @@ def test_encode_with_concurrent_calls_gives_the_numbers_of_one_call_at_a_time(mo
         np.testing.assert_array_equal(a, b)
     assert [len(a) for a in one_at_a_time] == [len(c) for c in curves]
     assert {key[1] for key in model._functions} == {True, False}  # padded and full windows both ran
+
+
+def test_a_job_of_few_calls_runs_one_masked_function_with_the_same_numbers(monkeypatch, rng):
+    model = SingleBandEncoder(num_layers=1, d_model=16, num_heads=2, dff=8, max_obs=32, mode="legacy", seed=9)
+    curves = synthetic_curves(9, rng, min_len=10, max_len=90)  # padded and full windows
+    monkeypatch.setattr(encoder_module, "CPU_CALL_WINDOWS", 3)
+    one_function = model.encode(curves)  # fewer calls than SPLIT_FUNCTIONS_FROM_CALLS
+    assert set(model._functions) == {("encode", True)}  # one trace
+    monkeypatch.setattr(encoder_module, "SPLIT_FUNCTIONS_FROM_CALLS", 2)
+    split = model.encode(curves)
+    assert set(model._functions) == {("encode", True), ("encode", False)}
+    for a, b in zip(one_function, split, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
 def test_encode_calls_have_one_shape_and_a_short_last_call_changes_nothing(monkeypatch, rng):
