@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from astromer import SingleBandEncoder
 from astromer.core import encoder as encoder_module
-from astromer.core.layers import PositionalEncoding, layer_norm_rows
+from astromer.core.layers import PositionalEncoding, layer_norm_rows, matmul_bias
 from astromer.core.preprocessing import WINDOW_KEYS, Flat, mask_windows, random_starts
 from astromer.core.pretraining import Trainer
 
@@ -193,3 +193,35 @@ def test_a_train_step_is_traced_once_for_every_batch_size(rng):
         trainer.eval_step(batch)
     assert trainer.train_step.experimental_get_tracing_count() == 1
     assert trainer.eval_step.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_matmul_bias_is_rows_times_kernel_plus_bias_with_its_gradients(dtype, rng):
+    """bfloat16 on a CPU carries the bias inside the matmul (a row of the kernel against a column of ones):
+    the same values and gradients as matmul + bias, to bfloat16's precision, and no BiasAdd left."""
+    rows = tf.constant(rng.normal(size=(37, 24)), dtype)
+    kernel = tf.Variable(rng.normal(size=(24, 40)).astype(np.float32))
+    bias = tf.Variable(rng.normal(size=(40,)).astype(np.float32))
+    weights = tf.constant(rng.normal(size=(37, 40)), tf.float32)
+
+    def loss(fn, x):
+        return tf.reduce_sum(tf.cast(fn(x, kernel, bias), tf.float32) * weights)
+
+    def reference(x, k, b):  # in float32, from the same (rounded) inputs
+        x, k, b = (tf.cast(tf.cast(v, dtype), tf.float32) for v in (x, k, b))
+        return tf.matmul(x, k) + b
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(rows)
+        got, want = loss(matmul_bias, rows), loss(reference, rows)
+    tol = 1e-5 if dtype == "float32" else 3e-2
+    assert matmul_bias(rows, kernel, bias).dtype == dtype
+    np.testing.assert_allclose(
+        matmul_bias(rows, kernel, bias).numpy().astype(np.float32), reference(rows, kernel, bias), rtol=tol, atol=tol
+    )
+    for var in (rows, kernel, bias):
+        g, w = tape.gradient(got, var), tape.gradient(want, var)
+        np.testing.assert_allclose(tf.cast(g, tf.float32), tf.cast(w, tf.float32), rtol=tol, atol=tol * 10)
+    graph = tf.function(matmul_bias).get_concrete_function(rows, kernel, bias).graph
+    ops = {op.type for op in graph.get_operations()}
+    assert ("BiasAdd" in ops) == (dtype == "float32")  # bfloat16 on this CPU: the bias inside the matmul
