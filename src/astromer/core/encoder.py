@@ -45,7 +45,8 @@ def build_model(
 CPU_CALL_WINDOWS = 16
 # Calls from which a job that mixes full and padded windows traces the function without the mask bias for its
 # full ones: that bias costs ~3% of a call (measured, published weights, 2-core Xeon: 625-649 against 650-675
-# windows/s), a second trace and first call ~0.15 s, so below ~250 calls one (masked) function is faster.
+# windows/s, ~25 ms a 16-window call), a second trace and first call ~0.15 s: the bias it skips pays for the
+# trace from about 200 calls.
 SPLIT_FUNCTIONS_FROM_CALLS = 256
 
 
