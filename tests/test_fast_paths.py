@@ -10,7 +10,7 @@ import tensorflow as tf
 from astromer import SingleBandEncoder
 from astromer.core import encoder as encoder_module
 from astromer.core.devices import gpu_visible
-from astromer.core.layers import PositionalEncoding, layer_norm_rows, matmul_bias
+from astromer.core.layers import MaskedSelfAttention, PositionalEncoding, layer_norm_rows, matmul_bias
 from astromer.core.preprocessing import WINDOW_KEYS, Flat, mask_windows, random_starts
 from astromer.core.pretraining import Trainer
 
@@ -230,3 +230,33 @@ def test_matmul_bias_is_rows_times_kernel_plus_bias_with_its_gradients(dtype, rn
     graph = tf.function(matmul_bias).get_concrete_function(rows, kernel, bias).graph
     ops = {op.type for op in graph.get_operations()}
     assert ("BiasAdd" in ops) == (dtype == "float32" or gpu_visible())  # bf16 on a CPU: the bias inside the matmul
+
+
+@pytest.mark.parametrize("mask_style", ["add_one", "exclude"])
+def test_inference_attention_with_head_major_projections_gives_the_training_paths_numbers(mask_style, rng):
+    """float32 inference on a CPU computes Q, K, V per head (no transpose of the projected rows) and folds K's
+    and V's biases away (softmax ignores K's; V's joins the output bias): the same attention to 1e-5, with
+    every bias non-zero and padded keys, and the path really taken (no transpose of the rows into heads)."""
+    mha = MaskedSelfAttention(32, 4, mask_style)
+    mha.build((None, 30, 32))
+    for dense in (mha.wq, mha.wk, mha.wv, mha.dense):
+        dense.bias.assign(rng.normal(size=dense.bias.shape).astype(np.float32))
+    x = tf.constant(rng.normal(size=(3, 30, 32)), tf.float32)
+    mask = np.zeros((3, 30, 1), np.float32)
+    mask[:, 22:] = 1  # padded tails: keys the mask moves
+    mask[1, 3] = 1
+    mask = tf.constant(mask)
+
+    def attend(inference):
+        return tf.function(lambda x, m: mha(x, m, inference=inference))
+
+    full, heads = attend(False), attend(True)
+    np.testing.assert_allclose(heads(x, mask).numpy(), full(x, mask).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(heads(x, None).numpy(), full(x, None).numpy(), rtol=1e-5, atol=1e-5)
+
+    def splits_rows_into_heads(fn):  # the (B, L, 3, heads, depth) -> (3, B, heads, L, depth) transpose
+        graph = fn.get_concrete_function(x, mask).graph
+        return any(op.type == "Transpose" and op.inputs[0].shape.rank == 5 for op in graph.get_operations())
+
+    assert splits_rows_into_heads(full)
+    assert splits_rows_into_heads(heads) == gpu_visible()
