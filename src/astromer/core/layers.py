@@ -219,7 +219,7 @@ class MaskedSelfAttention(layers.Layer):
     def _head_major_projections(self, x, kernel, bias):
         """Q, K, V (B, heads, L, depth) as batched matmuls of ``x`` with each head's kernel, and the output
         projection's bias: for float32 inference on CPUs, where they skip the transpose of the 2-D
-        projection's rows into heads (encode, 800 curves, alternating processes: 653-702 -> 708-738 windows/s).
+        projection's rows into heads (encode, 800 curves, alternating processes: 686-697 -> 716-762 windows/s).
         Training keeps the 2-D matmul: the weight gradient of a matmul broadcast over the batch is a matmul per
         window plus a sum (float32 pretraining step 8% slower).
 
